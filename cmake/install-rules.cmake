@@ -1,0 +1,18 @@
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(WSLOAD_CMAKE_DIR "${CMAKE_INSTALL_DATADIR}/cmake/wsload")
+
+install(DIRECTORY include/ DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+install(TARGETS wsload EXPORT wsloadTargets)
+install(EXPORT wsloadTargets NAMESPACE wsload:: DESTINATION "${WSLOAD_CMAKE_DIR}")
+
+configure_package_config_file(cmake/wsloadConfig.cmake.in
+  "${PROJECT_BINARY_DIR}/wsloadConfig.cmake" INSTALL_DESTINATION "${WSLOAD_CMAKE_DIR}")
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/wsloadConfigVersion.cmake"
+  COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
+install(FILES
+  "${PROJECT_BINARY_DIR}/wsloadConfig.cmake"
+  "${PROJECT_BINARY_DIR}/wsloadConfigVersion.cmake"
+  cmake/wsload-dependencies.cmake
+  DESTINATION "${WSLOAD_CMAKE_DIR}")

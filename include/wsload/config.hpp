@@ -1,0 +1,356 @@
+// Load configuration: what to connect to, what to send, limits, timeouts and thresholds.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <wsload/errors.hpp>
+#include <wsload/redact.hpp>
+#include <wsload/thresholds.hpp>
+#include <wsload/url.hpp>
+
+namespace wsload {
+
+/// One extra header for the upgrade request.
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+/// Every network wait is bounded by one of these.
+struct Timeouts {
+  std::chrono::milliseconds connect{10'000};    ///< TCP connect (after resolving)
+  std::chrono::milliseconds handshake{10'000};  ///< TLS handshake plus WebSocket upgrade
+  std::chrono::milliseconds reply{30'000};      ///< from sending a prompt to its reply
+  std::chrono::milliseconds close{5'000};       ///< the closing handshake
+  std::chrono::milliseconds run{600'000};       ///< the whole run, whatever else happens
+};
+
+/// TLS for wss:// URLs. The peer is verified against the system trust store (plus any CA
+/// given here) and the URL's host, unless `insecure` is set explicitly.
+struct TlsOptions {
+  bool insecure = false;  ///< skip certificate and host name verification
+  std::string ca_file;    ///< extra trusted CA certificates, PEM file
+  std::string ca_pem;     ///< extra trusted CA certificates, PEM text
+};
+
+/// A closed-loop load: `connections` WebSocket connections open concurrently; each sends
+/// every prompt in turn, `iterations` times, waiting for each reply before the next.
+/// Thresholds come from the three fields of the original tool and from `thresholds`.
+struct LoadConfig {
+  std::string name;        ///< label for reports (e.g. the endpoint)
+  std::string url;         ///< ws://... or wss://...
+  std::string origin;      ///< Origin header; none when empty
+  std::vector<Header> headers;
+  std::vector<std::string> subprotocols;
+  std::vector<std::string> prompts;
+  std::size_t connections = 20;
+  std::size_t iterations = 1;
+  std::size_t threads = 0;  ///< engine threads; 0 = one per core, at most one per connection
+  std::size_t max_message_size = 16 << 20;  ///< bytes; a larger reply fails as message_too_big
+  Timeouts timeouts;
+  TlsOptions tls;
+
+  std::optional<Seconds> max_average_latency;  ///< MAX_LATENCY: "avg<=X s"
+  std::optional<double> min_rps;               ///< MIN_RPS: "rps>=X"
+  std::optional<double> min_success_rate;      ///< MIN_SUCCESS_RATE: "success_rate>=X%"
+  std::vector<std::string> thresholds;         ///< expressions, e.g. "p99<800ms"
+
+  /// Requests the run will attempt: connections x prompts x iterations.
+  std::uint64_t expected_requests() const noexcept {
+    return static_cast<std::uint64_t>(connections) * prompts.size() * iterations;
+  }
+};
+
+namespace detail {
+
+/// RFC 3629 well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF).
+inline bool valid_utf8(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    int extra = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + static_cast<std::size_t>(extra) >= s.size()) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + static_cast<std::size_t>(k)]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr std::uint32_t smallest[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return true;
+}
+
+inline bool is_token_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+}  // namespace detail
+
+/// Reads prompts from a file: one per line, blank lines skipped, a trailing '\r' dropped,
+/// the text otherwise kept byte for byte. Throws ConfigError (field "prompts file") when
+/// the file is missing, unreadable, a directory, binary (NUL bytes), not UTF-8, or has no
+/// prompt at all.
+inline std::vector<std::string> read_prompts(const std::filesystem::path& file) {
+  const std::string field = "prompts file";
+  const std::string shown = file.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) throw ConfigError(field, shown, "does not exist");
+  if (std::filesystem::is_directory(file, ec)) {
+    throw ConfigError(field, shown, "is a directory, not a file");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(field, shown, "cannot be opened for reading");
+  std::vector<std::string> prompts;
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find('\0') != std::string::npos) {
+      throw ConfigError(field, shown,
+                        "line " + std::to_string(number) + " has a NUL byte; is it a binary file?");
+    }
+    if (!detail::valid_utf8(line)) {
+      throw ConfigError(field, shown,
+                        "line " + std::to_string(number) +
+                            " is not valid UTF-8 (WebSocket text frames must be, RFC 6455 5.6)");
+    }
+    if (line.find_first_not_of(" \t\f\v") == std::string::npos) continue;
+    prompts.push_back(std::move(line));
+  }
+  if (in.bad()) throw ConfigError(field, shown, "could not be read");
+  if (prompts.empty()) throw ConfigError(field, shown, "has no prompts (every line is blank)");
+  return prompts;
+}
+
+/// Parses "Name: value" (as given on a command line). Throws ConfigError (field "header").
+inline Header parse_header(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    throw ConfigError("header", std::string(text.substr(0, colon)),
+                      "expected 'Name: value'");
+  }
+  Header h{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+  const auto first = h.value.find_first_not_of(" \t");
+  h.value.erase(0, first == std::string::npos ? h.value.size() : first);
+  while (!h.value.empty() && (h.value.back() == ' ' || h.value.back() == '\t')) h.value.pop_back();
+  return h;
+}
+
+/// Lets one test binary target dev, staging or prod: each WSLOAD_* variable that is set
+/// overrides the field the code wrote. Variables: WSLOAD_URL, WSLOAD_ORIGIN,
+/// WSLOAD_PROMPTS (a file), WSLOAD_CONNECTIONS, WSLOAD_MAX_LATENCY (seconds, on the
+/// average), WSLOAD_MIN_RPS, WSLOAD_MIN_SUCCESS_RATE (percent).
+/// Throws ConfigError naming the variable when its value is invalid.
+inline void apply_environment(
+    LoadConfig& config,
+    const std::function<const char*(const char*)>& getenv = [](const char* n) {
+      return std::getenv(n);
+    }) {
+  auto number = [&](const char* name, double low, double high) -> std::optional<double> {
+    const char* text = getenv(name);
+    if (!text) return std::nullopt;
+    char* end = nullptr;
+    const double value = std::strtod(text, &end);
+    if (end == text || *end != '\0' || !(value >= low && value <= high)) {
+      throw ConfigError(name, text,
+                        "must be a number from " + detail::format_number(low, 3) + " to " +
+                            detail::format_number(high, 3));
+    }
+    return value;
+  };
+  if (const char* v = getenv("WSLOAD_URL")) config.url = v;
+  if (const char* v = getenv("WSLOAD_ORIGIN")) config.origin = v;
+  if (const char* v = getenv("WSLOAD_PROMPTS")) config.prompts = read_prompts(v);
+  if (const char* v = getenv("WSLOAD_CONNECTIONS")) {
+    const auto n = number("WSLOAD_CONNECTIONS", 1, 1'000'000);
+    if (*n != static_cast<double>(static_cast<std::size_t>(*n))) {
+      throw ConfigError("WSLOAD_CONNECTIONS", v, "must be a whole number");
+    }
+    config.connections = static_cast<std::size_t>(*n);
+  }
+  if (auto v = number("WSLOAD_MAX_LATENCY", 0, 3600)) config.max_average_latency = Seconds(*v);
+  if (auto v = number("WSLOAD_MIN_RPS", 0, 1e9)) config.min_rps = *v;
+  if (auto v = number("WSLOAD_MIN_SUCCESS_RATE", 0, 100)) config.min_success_rate = *v;
+}
+
+/// All thresholds of `config`, parsed: the original tool's three first, then the
+/// expressions. Throws ConfigError for a malformed expression or out-of-range limit.
+inline std::vector<Threshold> thresholds_of(const LoadConfig& config) {
+  std::vector<Threshold> all;
+  if (config.max_average_latency) {
+    if (!(config.max_average_latency->count() >= 0)) {
+      throw ConfigError("max_average_latency",
+                        detail::format_number(config.max_average_latency->count(), 3),
+                        "must not be negative");
+    }
+    all.push_back(max_average_latency(config.max_average_latency->count()));
+  }
+  if (config.min_rps) {
+    if (!(*config.min_rps >= 0)) {
+      throw ConfigError("min_rps", detail::format_number(*config.min_rps, 3),
+                        "must not be negative");
+    }
+    all.push_back(min_rps(*config.min_rps));
+  }
+  if (config.min_success_rate) {
+    if (!(*config.min_success_rate >= 0 && *config.min_success_rate <= 100)) {
+      throw ConfigError("min_success_rate", detail::format_number(*config.min_success_rate, 3),
+                        "must be a percentage from 0 to 100");
+    }
+    all.push_back(min_success_rate(*config.min_success_rate));
+  }
+  for (const auto& expression : config.thresholds) all.push_back(parse_threshold(expression));
+  return all;
+}
+
+/// Checks every field; returns the parsed URL. Throws ConfigError naming the first
+/// invalid field. Header values are never echoed: they may be secrets.
+inline Url validate(const LoadConfig& config) {
+  Url url = parse_url(config.url);
+  if (config.prompts.empty()) {
+    throw ConfigError("prompts", "", "no prompts to send; give at least one");
+  }
+  for (std::size_t i = 0; i < config.prompts.size(); ++i) {
+    if (!detail::valid_utf8(config.prompts[i])) {
+      throw ConfigError("prompts", "",
+                        "prompt " + std::to_string(i + 1) +
+                            " is not valid UTF-8 (WebSocket text frames must be, RFC 6455 5.6)");
+    }
+  }
+  if (config.connections < 1 || config.connections > 1'000'000) {
+    throw ConfigError("connections", std::to_string(config.connections),
+                      "must be from 1 to 1000000");
+  }
+  if (config.iterations < 1) {
+    throw ConfigError("iterations", std::to_string(config.iterations), "must be at least 1");
+  }
+  if (config.threads > 256) {
+    throw ConfigError("threads", std::to_string(config.threads), "must be from 0 (auto) to 256");
+  }
+  if (config.max_message_size < 1) {
+    throw ConfigError("max_message_size", "0", "must be at least 1 byte");
+  }
+  const std::pair<const char*, std::chrono::milliseconds> timeouts[] = {
+      {"timeouts.connect", config.timeouts.connect},
+      {"timeouts.handshake", config.timeouts.handshake},
+      {"timeouts.reply", config.timeouts.reply},
+      {"timeouts.close", config.timeouts.close},
+      {"timeouts.run", config.timeouts.run}};
+  for (const auto& [field, value] : timeouts) {
+    if (value.count() <= 0) {
+      throw ConfigError(field, std::to_string(value.count()) + " ms", "must be positive");
+    }
+  }
+  auto check_field_value = [](const std::string& field, const std::string& value) {
+    if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+      throw ConfigError(field, "", "must not contain CR, LF or NUL (header injection)");
+    }
+  };
+  check_field_value("origin", config.origin);
+  static constexpr std::string_view reserved[] = {
+      "host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
+      "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions",
+      "content-length", "transfer-encoding"};
+  for (const auto& h : config.headers) {
+    if (h.name.empty() || !std::all_of(h.name.begin(), h.name.end(), detail::is_token_char)) {
+      throw ConfigError("header", h.name, "is not a valid HTTP header name");
+    }
+    for (auto r : reserved) {
+      if (detail::iequals(h.name, r)) {
+        throw ConfigError("header", h.name,
+                          "is set by the WebSocket handshake itself; use subprotocols for "
+                          "Sec-WebSocket-Protocol");
+      }
+    }
+    check_field_value("header " + h.name, h.value);
+  }
+  for (const auto& p : config.subprotocols) {
+    if (p.empty() || !std::all_of(p.begin(), p.end(), detail::is_token_char)) {
+      throw ConfigError("subprotocol", p, "must be an HTTP token (RFC 6455 4.1)");
+    }
+  }
+  if (!config.tls.ca_file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(config.tls.ca_file, ec)) {
+      throw ConfigError("ca file", config.tls.ca_file, "is not a readable file");
+    }
+  }
+  (void)thresholds_of(config);
+  return url;
+}
+
+/// The engine threads a run uses: the configured count, or one per core, never more
+/// than the connections.
+inline std::size_t effective_threads(const LoadConfig& config) {
+  std::size_t n = config.threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  return std::clamp<std::size_t>(n, 1, std::max<std::size_t>(config.connections, 1));
+}
+
+/// The configuration as saved in summaries: secrets redacted (secret header values, secret
+/// query parameters), prompts counted rather than copied.
+inline nlohmann::json to_json(const LoadConfig& config) {
+  nlohmann::json j;
+  if (!config.name.empty()) j["name"] = config.name;
+  try {
+    j["url"] = parse_url(config.url).redacted();
+  } catch (const ConfigError&) {
+    j["url"] = "<invalid>";
+  }
+  if (!config.origin.empty()) j["origin"] = config.origin;
+  auto headers = nlohmann::json::object();
+  for (const auto& h : config.headers) {
+    headers[h.name] = is_secret_name(h.name) ? std::string(redacted_text) : h.value;
+  }
+  if (!headers.empty()) j["headers"] = headers;
+  if (!config.subprotocols.empty()) j["subprotocols"] = config.subprotocols;
+  j["connections"] = config.connections;
+  j["iterations"] = config.iterations;
+  j["prompts"] = config.prompts.size();
+  j["threads"] = effective_threads(config);
+  j["max_message_size"] = config.max_message_size;
+  auto seconds = [](std::chrono::milliseconds ms) { return static_cast<double>(ms.count()) / 1e3; };
+  j["timeouts"] = {{"connect", seconds(config.timeouts.connect)},
+                   {"handshake", seconds(config.timeouts.handshake)},
+                   {"reply", seconds(config.timeouts.reply)},
+                   {"close", seconds(config.timeouts.close)},
+                   {"run", seconds(config.timeouts.run)}};
+  j["tls"] = {{"insecure", config.tls.insecure}};
+  if (!config.tls.ca_file.empty()) j["tls"]["ca_file"] = config.tls.ca_file;
+  return j;
+}
+
+}  // namespace wsload

@@ -1,0 +1,81 @@
+// Errors: the configuration exception, and the kinds a failed request is counted under.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace wsload {
+
+/// Thrown for invalid configuration or input, before any load starts.
+/// `field()` names the input (a LoadConfig field, flag, environment variable or file),
+/// `value()` the offending value (empty when the value may be a secret).
+/// what() reads "wsload: <field>: <reason>[ (got '<value>')]".
+class ConfigError : public std::invalid_argument {
+ public:
+  ConfigError(std::string field, std::string value, const std::string& reason)
+      : std::invalid_argument(format(field, value, reason)),
+        field_(std::move(field)),
+        value_(std::move(value)) {}
+
+  const std::string& field() const noexcept { return field_; }
+  const std::string& value() const noexcept { return value_; }
+
+ private:
+  static std::string format(const std::string& field, const std::string& value,
+                            const std::string& reason) {
+    std::string text = "wsload: " + field + ": " + reason;
+    if (!value.empty()) {
+      // A 10 MB prompt line must not become a 10 MB error message.
+      constexpr std::size_t shown = 120;
+      text += " (got '" + value.substr(0, shown) + (value.size() > shown ? "...'" : "'") + ")";
+    }
+    return text;
+  }
+
+  std::string field_;
+  std::string value_;
+};
+
+/// Why a request failed. Each has a stable name used in the summary JSON.
+/// A connection that fails counts every request it had not completed under its kind.
+enum class ErrorKind {
+  dns,                 ///< the host name did not resolve
+  connect,             ///< TCP connect refused, unreachable or timed out
+  tls,                 ///< TLS handshake failed (including certificate verification)
+  handshake_rejected,  ///< the server answered the upgrade with an HTTP status other than 101
+  handshake,           ///< the upgrade failed otherwise (timeout, malformed response)
+  reply_timeout,       ///< no reply within the reply timeout
+  closed_by_peer,      ///< the server sent a close frame (detail: the close code)
+  connection_lost,     ///< the connection broke (reset, EOF without close frame)
+  protocol,            ///< the server violated RFC 6455
+  message_too_big,     ///< a reply exceeded the maximum message size
+  run_deadline,        ///< the whole run's deadline passed before the request completed
+  interrupted,         ///< the run was stopped (Engine::stop) before the request completed
+};
+
+inline constexpr ErrorKind all_error_kinds[] = {
+    ErrorKind::dns,           ErrorKind::connect,         ErrorKind::tls,
+    ErrorKind::handshake_rejected, ErrorKind::handshake,  ErrorKind::reply_timeout,
+    ErrorKind::closed_by_peer, ErrorKind::connection_lost, ErrorKind::protocol,
+    ErrorKind::message_too_big, ErrorKind::run_deadline,  ErrorKind::interrupted};
+
+inline constexpr std::string_view to_string(ErrorKind kind) noexcept {
+  switch (kind) {
+    case ErrorKind::dns: return "dns";
+    case ErrorKind::connect: return "connect";
+    case ErrorKind::tls: return "tls";
+    case ErrorKind::handshake_rejected: return "handshake_rejected";
+    case ErrorKind::handshake: return "handshake";
+    case ErrorKind::reply_timeout: return "reply_timeout";
+    case ErrorKind::closed_by_peer: return "closed_by_peer";
+    case ErrorKind::connection_lost: return "connection_lost";
+    case ErrorKind::protocol: return "protocol";
+    case ErrorKind::message_too_big: return "message_too_big";
+    case ErrorKind::run_deadline: return "run_deadline";
+    case ErrorKind::interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+}  // namespace wsload

@@ -1,0 +1,306 @@
+// Summary of a run: counts, latency, errors, verdicts; its JSON form, written atomically.
+//
+// JSON: the original tool's flat keys (seconds and percent) stay at the top level;
+// richer sections follow. "schema" names the layout version: readers refuse others.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <wsload/errors.hpp>
+#include <wsload/histogram.hpp>
+#include <wsload/thresholds.hpp>
+
+namespace wsload {
+
+inline constexpr std::string_view summary_schema = "wsload.summary/1";
+
+/// Failed requests of one kind and detail ("HTTP 403", "close code 1011").
+struct ErrorCount {
+  ErrorKind kind = ErrorKind::connection_lost;
+  std::string detail;
+  std::uint64_t requests = 0;
+};
+
+/// What a run measured. Latencies are recorded in microseconds in `latency`; the
+/// accessors and the JSON give seconds. Successful requests only are timed.
+struct Summary {
+  std::string name;
+  std::uint64_t total_requests = 0;
+  std::uint64_t successful_requests = 0;
+  std::uint64_t failed_requests = 0;
+  Seconds total_time{0};
+  Histogram latency;  ///< microseconds
+  std::vector<ErrorCount> errors;
+  std::uint64_t connections_configured = 0;
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_failed = 0;
+  std::vector<Verdict> verdicts;
+  nlohmann::json config = nlohmann::json::object();  ///< redacted snapshot
+  bool interrupted = false;        ///< stopped before it finished
+  bool deadline_exceeded = false;  ///< the run's overall timeout ended it
+  std::size_t threads = 0;
+  Seconds cpu_user{0};             ///< engine threads' user CPU time
+  Seconds cpu_system{0};           ///< engine threads' system CPU time
+  std::string started_at;          ///< UTC, ISO 8601
+
+  /// Percent of requests that succeeded; 0 when there were none.
+  double success_rate() const noexcept {
+    return total_requests ? 100.0 * static_cast<double>(successful_requests) /
+                                static_cast<double>(total_requests)
+                          : 0.0;
+  }
+  /// Successful requests per second of total time: failures are not throughput.
+  double requests_per_second() const noexcept {
+    return total_time.count() > 0 ? static_cast<double>(successful_requests) / total_time.count()
+                                  : 0.0;
+  }
+  /// Latency at a percentile in seconds; empty when nothing succeeded.
+  std::optional<double> latency_at(double percentile) const {
+    if (latency.empty()) return std::nullopt;
+    return static_cast<double>(latency.value_at_percentile(percentile)) / 1e6;
+  }
+  std::optional<double> latency_mean() const {
+    if (latency.empty()) return std::nullopt;
+    return latency.mean() / 1e6;
+  }
+  /// Failed requests of `kind`, all details together.
+  std::uint64_t errors_of(ErrorKind kind) const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& e : errors) n += e.kind == kind ? e.requests : 0;
+    return n;
+  }
+  /// True when every threshold passed (and vacuously when there are none).
+  bool passed() const noexcept {
+    for (const auto& v : verdicts) {
+      if (!v.passed) return false;
+    }
+    return true;
+  }
+
+  /// The value a threshold's figure has in this summary, in its canonical unit; empty
+  /// when it has no samples.
+  std::optional<double> figure(const Threshold& t) const {
+    switch (t.figure) {
+      case Figure::latency_mean: return latency_mean();
+      case Figure::latency_min:
+        return latency.empty() ? std::nullopt
+                               : std::optional<double>(static_cast<double>(latency.min()) / 1e6);
+      case Figure::latency_max:
+        return latency.empty() ? std::nullopt
+                               : std::optional<double>(static_cast<double>(latency.max()) / 1e6);
+      case Figure::latency_percentile: return latency_at(t.percentile);
+      case Figure::rps:
+        return total_requests ? std::optional<double>(requests_per_second()) : std::nullopt;
+      case Figure::success_rate:
+        return total_requests ? std::optional<double>(success_rate()) : std::nullopt;
+      case Figure::errors:
+        return total_requests ? std::optional<double>(static_cast<double>(failed_requests))
+                              : std::nullopt;
+      case Figure::requests: return static_cast<double>(total_requests);
+    }
+    return std::nullopt;
+  }
+
+  /// Judges every threshold and stores the verdicts. Returns passed().
+  bool judge(const std::vector<Threshold>& thresholds) {
+    verdicts.clear();
+    for (const auto& t : thresholds) verdicts.push_back(evaluate(t, figure(t)));
+    return passed();
+  }
+};
+
+/// Percentiles reported in every summary, besides min / mean / max.
+inline constexpr double reported_percentiles[] = {50, 90, 95, 99, 99.9};
+
+inline nlohmann::json to_json(const Summary& s) {
+  using nlohmann::json;
+  auto seconds_or_null = [](std::optional<double> v) { return v ? json(*v) : json(nullptr); };
+  json j;
+  j["schema"] = summary_schema;
+  if (!s.name.empty()) j["name"] = s.name;
+  // The original tool's keys, seconds and percent.
+  j["total_requests"] = s.total_requests;
+  j["successful_requests"] = s.successful_requests;
+  j["failed_requests"] = s.failed_requests;
+  j["success_rate"] = s.success_rate();
+  j["total_time"] = s.total_time.count();
+  j["requests_per_second"] = s.requests_per_second();
+  j["average_latency"] = seconds_or_null(s.latency_mean());
+  j["median_latency"] = seconds_or_null(s.latency_at(50));
+  j["min_latency"] = seconds_or_null(s.latency.empty() ? std::nullopt
+                                                       : std::optional<double>(s.latency.min() / 1e6));
+  j["max_latency"] = seconds_or_null(s.latency.empty() ? std::nullopt
+                                                       : std::optional<double>(s.latency.max() / 1e6));
+  j["p95_latency"] = seconds_or_null(s.latency_at(95));
+  j["p99_latency"] = seconds_or_null(s.latency_at(99));
+
+  j["passed"] = s.passed();
+  j["interrupted"] = s.interrupted;
+  j["deadline_exceeded"] = s.deadline_exceeded;
+  if (!s.started_at.empty()) j["started_at"] = s.started_at;
+
+  json percentiles = json::object();
+  for (double p : reported_percentiles) {
+    percentiles[detail::format_number(p, 3)] = seconds_or_null(s.latency_at(p));
+  }
+  j["latency"] = {
+      {"unit", "seconds"},
+      {"count", s.latency.count()},
+      {"mean", seconds_or_null(s.latency_mean())},
+      {"stddev", s.latency.empty() ? json(nullptr) : json(s.latency.stddev() / 1e6)},
+      {"percentiles", percentiles},
+      {"histogram",
+       {{"encoding", "HdrHistogram compressed V2, base64"},
+        {"unit", "microseconds"},
+        {"min", s.latency.min()},
+        {"max", s.latency.max()},
+        {"sum", s.latency.sum()},
+        {"data", s.latency.encode()}}}};
+
+  json by_kind = json::object();
+  json details = json::array();
+  for (const auto& e : s.errors) {
+    const std::string kind(to_string(e.kind));
+    by_kind[kind] = by_kind.value(kind, std::uint64_t{0}) + e.requests;
+    details.push_back({{"kind", kind}, {"detail", e.detail}, {"requests", e.requests}});
+  }
+  j["errors"] = {{"by_kind", by_kind}, {"details", details}};
+  j["connections"] = {{"configured", s.connections_configured},
+                      {"opened", s.connections_opened},
+                      {"failed", s.connections_failed}};
+  json verdicts = json::array();
+  for (const auto& v : s.verdicts) {
+    verdicts.push_back({{"expression", v.expression},
+                        {"passed", v.passed},
+                        {"actual", v.actual ? json(*v.actual) : json(nullptr)},
+                        {"limit", v.limit},
+                        {"message", v.message}});
+  }
+  j["thresholds"] = verdicts;
+  j["generator"] = {{"threads", s.threads},
+                    {"cpu_user_seconds", s.cpu_user.count()},
+                    {"cpu_system_seconds", s.cpu_system.count()}};
+  j["config"] = s.config;
+  return j;
+}
+
+namespace detail {
+
+inline std::optional<ErrorKind> error_kind_from(std::string_view name) {
+  for (auto kind : all_error_kinds) {
+    if (to_string(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+}  // namespace detail
+
+/// Reads a summary written by to_json. Throws ConfigError (field `field`, e.g. the file
+/// name) when the schema differs or a key is missing or of the wrong type.
+inline Summary summary_from_json(const nlohmann::json& j, const std::string& field = "summary") {
+  try {
+    if (!j.is_object()) throw ConfigError(field, "", "is not a JSON object");
+    const auto schema = j.value("schema", std::string());
+    if (schema != summary_schema) {
+      throw ConfigError(field, schema,
+                        "unsupported schema; expected " + std::string(summary_schema));
+    }
+    Summary s;
+    s.name = j.value("name", std::string());
+    s.total_requests = j.at("total_requests").get<std::uint64_t>();
+    s.successful_requests = j.at("successful_requests").get<std::uint64_t>();
+    s.failed_requests = j.at("failed_requests").get<std::uint64_t>();
+    s.total_time = Seconds(j.at("total_time").get<double>());
+    s.interrupted = j.value("interrupted", false);
+    s.deadline_exceeded = j.value("deadline_exceeded", false);
+    s.started_at = j.value("started_at", std::string());
+    const auto& h = j.at("latency").at("histogram");
+    s.latency = Histogram::decode(h.at("data").get<std::string>(), field + ": latency.histogram");
+    s.latency.restore_exact(h.at("min").get<std::int64_t>(), h.at("max").get<std::int64_t>(),
+                            h.at("sum").get<double>());
+    for (const auto& e : j.at("errors").at("details")) {
+      const auto kind_name = e.at("kind").get<std::string>();
+      const auto kind = detail::error_kind_from(kind_name);
+      if (!kind) throw ConfigError(field, kind_name, "unknown error kind");
+      s.errors.push_back({*kind, e.at("detail").get<std::string>(),
+                          e.at("requests").get<std::uint64_t>()});
+    }
+    const auto& c = j.at("connections");
+    s.connections_configured = c.at("configured").get<std::uint64_t>();
+    s.connections_opened = c.at("opened").get<std::uint64_t>();
+    s.connections_failed = c.at("failed").get<std::uint64_t>();
+    for (const auto& v : j.at("thresholds")) {
+      Verdict verdict;
+      verdict.expression = v.at("expression").get<std::string>();
+      verdict.passed = v.at("passed").get<bool>();
+      if (!v.at("actual").is_null()) verdict.actual = v.at("actual").get<double>();
+      verdict.limit = v.at("limit").get<double>();
+      verdict.message = v.at("message").get<std::string>();
+      s.verdicts.push_back(std::move(verdict));
+    }
+    const auto& g = j.at("generator");
+    s.threads = g.at("threads").get<std::size_t>();
+    s.cpu_user = Seconds(g.at("cpu_user_seconds").get<double>());
+    s.cpu_system = Seconds(g.at("cpu_system_seconds").get<double>());
+    s.config = j.value("config", nlohmann::json::object());
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(field, "", std::string("malformed summary: ") + e.what());
+  }
+}
+
+/// Writes `text` to `path` atomically: a temporary file in the same directory, then a
+/// rename, so a reader never sees half a file and a failed write leaves the old one.
+/// Throws ConfigError (field "summary file") when the directory is not writable.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::random_device rd;
+  const auto tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) +
+                          "." + std::to_string(rd()));
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw ConfigError("summary file", path.string(), "cannot be written (directory missing or not writable)");
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      throw ConfigError("summary file", path.string(), "write failed (disk full?)");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw ConfigError("summary file", path.string(), "cannot be replaced: " + ec.message());
+  }
+}
+
+/// Writes the summary JSON (indented) atomically.
+inline void write_summary(const Summary& summary, const std::filesystem::path& path) {
+  write_file_atomically(path, to_json(summary).dump(2) + "\n");
+}
+
+/// Reads a summary file. Throws ConfigError naming the file when it is missing, not JSON,
+/// or not a wsload summary.
+inline Summary read_summary(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("summary file", path.string(), "cannot be opened");
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw ConfigError("summary file", path.string(), "is not valid JSON");
+  return summary_from_json(j, path.string());
+}
+
+}  // namespace wsload

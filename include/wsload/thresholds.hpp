@@ -1,0 +1,288 @@
+// Thresholds: pass/fail rules such as "p99<800ms", and the verdicts they produce.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <wsload/errors.hpp>
+
+namespace wsload {
+
+/// Durations in seconds, as the summary JSON gives them.
+using Seconds = std::chrono::duration<double>;
+
+/// The figure of a run a threshold constrains.
+enum class Figure {
+  latency_mean,        ///< avg, mean
+  latency_min,         ///< min
+  latency_max,         ///< max
+  latency_percentile,  ///< p50 / median, p90, p95, p99, p99.9, or any pN
+  rps,                 ///< successful requests per second
+  success_rate,        ///< percent of requests that succeeded
+  errors,              ///< failed requests
+  requests,            ///< all requests
+};
+
+enum class Comparison { less, less_equal, greater, greater_equal, equal, not_equal };
+
+/// A parsed threshold. `limit` is in the figure's canonical unit: seconds for latencies,
+/// requests per second for rps, percent for success_rate, a count for errors and requests.
+struct Threshold {
+  std::string expression;  ///< normalised text, e.g. "p99<800ms"
+  Figure figure = Figure::latency_mean;
+  double percentile = 0;   ///< for latency_percentile
+  Comparison comparison = Comparison::less;
+  double limit = 0;
+};
+
+/// The outcome of one threshold on one run.
+struct Verdict {
+  std::string expression;
+  bool passed = false;
+  std::optional<double> actual;  ///< empty when the figure has no samples
+  double limit = 0;
+  std::string message;           ///< a sentence a person can act on
+};
+
+namespace detail {
+
+inline bool is_latency(Figure f) noexcept {
+  return f == Figure::latency_mean || f == Figure::latency_min || f == Figure::latency_max ||
+         f == Figure::latency_percentile;
+}
+
+inline std::string format_number(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", decimals, value);
+  std::string s = text;
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  return s;
+}
+
+/// 0.0009123 -> "912.3 us", 0.9123 -> "912.3 ms", 12.5 -> "12.5 s".
+inline std::string format_seconds(double seconds) {
+  if (seconds < 1e-3) return format_number(seconds * 1e6, 1) + " us";
+  if (seconds < 10) return format_number(seconds * 1e3, 1) + " ms";
+  return format_number(seconds, 2) + " s";
+}
+
+inline std::string percentile_label(double p) {
+  std::string digits = format_number(p, 4);
+  return "p" + digits;
+}
+
+inline std::string figure_name(const Threshold& t) {
+  switch (t.figure) {
+    case Figure::latency_mean: return "average latency";
+    case Figure::latency_min: return "minimum latency";
+    case Figure::latency_max: return "maximum latency";
+    case Figure::latency_percentile: return percentile_label(t.percentile) + " latency";
+    case Figure::rps: return "throughput";
+    case Figure::success_rate: return "success rate";
+    case Figure::errors: return "failed requests";
+    case Figure::requests: return "requests";
+  }
+  return "figure";
+}
+
+inline std::string format_figure(Figure f, double value) {
+  if (is_latency(f)) return format_seconds(value);
+  switch (f) {
+    case Figure::rps: return format_number(value, 1) + " req/s";
+    case Figure::success_rate: return format_number(value, 2) + " %";
+    default: return format_number(value, 0);
+  }
+}
+
+inline std::string_view comparison_text(Comparison c) noexcept {
+  switch (c) {
+    case Comparison::less: return "<";
+    case Comparison::less_equal: return "<=";
+    case Comparison::greater: return ">";
+    case Comparison::greater_equal: return ">=";
+    case Comparison::equal: return "==";
+    case Comparison::not_equal: return "!=";
+  }
+  return "?";
+}
+
+}  // namespace detail
+
+/// Parses "<figure> <op> <number>[unit]", e.g. "p99<800ms", "avg<=0.5s", "rps>=100",
+/// "success_rate>95%", "errors==0". Figures: avg|mean, min, max, median, pN (p50, p90,
+/// p99.9, ...), rps, success_rate, errors, requests. Latencies need a unit (us, ms, s);
+/// success_rate takes an optional '%', rps an optional "/s".
+/// Throws ConfigError (field "threshold") naming the expression and what is wrong.
+inline Threshold parse_threshold(std::string_view text) {
+  const std::string original(text);
+  auto fail = [&](const std::string& reason) -> Threshold {
+    throw ConfigError("threshold", original, reason);
+  };
+  std::string s;
+  for (char c : text) {
+    if (c != ' ' && c != '\t') s += c;
+  }
+  const auto op_at = s.find_first_of("<>=!");
+  if (op_at == std::string::npos || op_at == 0) {
+    return fail("expected <figure><op><value>, e.g. p99<800ms or rps>=100");
+  }
+  Threshold t;
+  const std::string name = s.substr(0, op_at);
+  std::size_t value_at = op_at + 1;
+  const bool has_eq = value_at < s.size() && s[value_at] == '=';
+  switch (s[op_at]) {
+    case '<': t.comparison = has_eq ? Comparison::less_equal : Comparison::less; break;
+    case '>': t.comparison = has_eq ? Comparison::greater_equal : Comparison::greater; break;
+    case '=':
+      if (!has_eq) return fail("use == to compare for equality");
+      t.comparison = Comparison::equal;
+      break;
+    case '!':
+      if (!has_eq) return fail("use != to compare for inequality");
+      t.comparison = Comparison::not_equal;
+      break;
+  }
+  if (has_eq) ++value_at;
+
+  if (name == "avg" || name == "mean" || name == "average") {
+    t.figure = Figure::latency_mean;
+  } else if (name == "min") {
+    t.figure = Figure::latency_min;
+  } else if (name == "max") {
+    t.figure = Figure::latency_max;
+  } else if (name == "median") {
+    t.figure = Figure::latency_percentile;
+    t.percentile = 50;
+  } else if (name.size() > 1 && name[0] == 'p' &&
+             name.find_first_not_of("0123456789.", 1) == std::string::npos) {
+    t.figure = Figure::latency_percentile;
+    // "p999" means 99.9 by convention; "p99.9" says so directly.
+    std::string digits = name.substr(1);
+    if (digits.find('.') == std::string::npos && digits.size() > 2 && digits.starts_with("99")) {
+      digits.insert(2, ".");
+    }
+    char* end = nullptr;
+    t.percentile = std::strtod(digits.c_str(), &end);
+    if (*end != '\0' || !(t.percentile > 0) || t.percentile > 100) {
+      return fail("percentile must be between 0 and 100, e.g. p95 or p99.9");
+    }
+  } else if (name == "rps") {
+    t.figure = Figure::rps;
+  } else if (name == "success_rate") {
+    t.figure = Figure::success_rate;
+  } else if (name == "errors" || name == "failed_requests") {
+    t.figure = Figure::errors;
+  } else if (name == "requests" || name == "total_requests") {
+    t.figure = Figure::requests;
+  } else {
+    return fail("unknown figure '" + name +
+                "'; use avg, min, max, median, p50..p99.9, rps, success_rate, errors or requests");
+  }
+
+  const std::string value_text = s.substr(value_at);
+  if (value_text.empty()) return fail("the limit is missing");
+  char* end = nullptr;
+  const double number = std::strtod(value_text.c_str(), &end);
+  if (end == value_text.c_str() || !std::isfinite(number) || number < 0) {
+    return fail("the limit must be a non-negative number");
+  }
+  const std::string unit = end;
+  if (detail::is_latency(t.figure)) {
+    if (unit == "s") {
+      t.limit = number;
+    } else if (unit == "ms") {
+      t.limit = number / 1e3;
+    } else if (unit == "us" || unit == "\xC2\xB5s") {
+      t.limit = number / 1e6;
+    } else {
+      return fail(unit.empty() ? "a latency limit needs a unit: us, ms or s"
+                               : "unknown latency unit '" + unit + "'; use us, ms or s");
+    }
+  } else if (t.figure == Figure::success_rate) {
+    if (!unit.empty() && unit != "%") return fail("success_rate is in percent, e.g. 95%");
+    if (number > 100) return fail("success_rate cannot exceed 100%");
+    t.limit = number;
+  } else if (t.figure == Figure::rps) {
+    if (!unit.empty() && unit != "/s") return fail("rps takes no unit other than /s");
+    t.limit = number;
+  } else {
+    if (!unit.empty()) return fail("a count takes no unit");
+    if (number != std::floor(number)) return fail("a count must be a whole number");
+    t.limit = number;
+  }
+  t.expression = name + std::string(detail::comparison_text(t.comparison)) + value_text;
+  return t;
+}
+
+/// Threshold "avg<=X" from the original tool's MAX_LATENCY (seconds, on the average).
+inline Threshold max_average_latency(double seconds) {
+  return parse_threshold("avg<=" + detail::format_number(seconds, 6) + "s");
+}
+/// Threshold "rps>=X" from the original tool's MIN_RPS.
+inline Threshold min_rps(double rps) {
+  return parse_threshold("rps>=" + detail::format_number(rps, 6));
+}
+/// Threshold "success_rate>=X%" from the original tool's MIN_SUCCESS_RATE (percent).
+inline Threshold min_success_rate(double percent) {
+  return parse_threshold("success_rate>=" + detail::format_number(percent, 6) + "%");
+}
+
+/// Judges `actual` (in the threshold's canonical unit; empty when the figure has no
+/// samples) and words the verdict. A figure without samples fails: a run in which
+/// nothing succeeded has no latency that could meet a limit.
+inline Verdict evaluate(const Threshold& t, std::optional<double> actual) {
+  Verdict v;
+  v.expression = t.expression;
+  v.limit = t.limit;
+  v.actual = actual;
+  const std::string name = detail::figure_name(t);
+  const std::string limit = detail::format_figure(t.figure, t.limit);
+  if (!actual) {
+    v.passed = false;
+    v.message = name + " has no samples (no request succeeded), so '" + t.expression +
+                "' cannot be met";
+    return v;
+  }
+  const double a = *actual;
+  switch (t.comparison) {
+    case Comparison::less: v.passed = a < t.limit; break;
+    case Comparison::less_equal: v.passed = a <= t.limit; break;
+    case Comparison::greater: v.passed = a > t.limit; break;
+    case Comparison::greater_equal: v.passed = a >= t.limit; break;
+    case Comparison::equal: v.passed = a == t.limit; break;
+    case Comparison::not_equal: v.passed = a != t.limit; break;
+  }
+  const std::string shown = name + " " + detail::format_figure(t.figure, a);
+  switch (t.comparison) {
+    case Comparison::less:
+    case Comparison::less_equal:
+      v.message = shown + (v.passed ? " is within the " : a == t.limit ? " reaches the "
+                                                                       : " is above the ") +
+                  limit + " limit";
+      break;
+    case Comparison::greater:
+    case Comparison::greater_equal:
+      v.message = shown + (v.passed ? " meets the " : a == t.limit ? " only reaches the "
+                                                                   : " is below the ") +
+                  limit + " minimum";
+      break;
+    case Comparison::equal:
+      v.message = v.passed ? shown + " as required" : shown + ", expected " + limit;
+      break;
+    case Comparison::not_equal:
+      v.message = v.passed ? shown + " as required" : shown + ", expected anything else";
+      break;
+  }
+  return v;
+}
+
+}  // namespace wsload

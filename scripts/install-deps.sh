@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what wsload needs from Debian's apt; quick and silent when all is present.
+set -euo pipefail
+
+packages=(g++ cmake make libboost-dev libssl-dev nlohmann-json3-dev zlib1g-dev
+          libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev openssl)
+[ "${WSLOAD_WITH_CCACHE:-1}" = 1 ] && packages+=(ccache)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,213 @@
+#include <wsload/config.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace wsload;
+namespace fs = std::filesystem;
+
+class TempDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("wsload_config_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path write(const std::string& name, const std::string& content) {
+    const auto path = dir_ / name;
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+  fs::path dir_;
+};
+
+LoadConfig valid() {
+  LoadConfig c;
+  c.url = "ws://127.0.0.1:9/";
+  c.prompts = {"hello"};
+  return c;
+}
+
+using Prompts = TempDir;
+
+TEST_F(Prompts, OnePerLineBlankLinesSkippedUtf8Kept) {
+  const auto path = write("p.txt", "first\n\n  \nsecond line\r\nza\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 \xF0\x9F\x98\x80\n   indented  \nlast");
+  const auto prompts = read_prompts(path);
+  ASSERT_EQ(prompts.size(), 5u);
+  EXPECT_EQ(prompts[0], "first");
+  EXPECT_EQ(prompts[1], "second line");
+  EXPECT_EQ(prompts[2], "za\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 \xF0\x9F\x98\x80");
+  EXPECT_EQ(prompts[3], "   indented  ");
+  EXPECT_EQ(prompts[4], "last");
+}
+
+TEST_F(Prompts, BadFilesAreNamedWithTheReason) {
+  const std::map<std::string, std::string> cases = {
+      {(dir_ / "missing.txt").string(), "does not exist"},
+      {dir_.string(), "directory"},
+      {write("empty.txt", "").string(), "no prompts"},
+      {write("blank.txt", "\n \n\t\n").string(), "no prompts"},
+      {write("bin.txt", std::string("ab\0cd\n", 6)).string(), "NUL"},
+      {write("latin1.txt", "ok\ncaf\xE9\n").string(), "line 2 is not valid UTF-8"},
+  };
+  for (const auto& [path, reason] : cases) {
+    try {
+      read_prompts(path);
+      ADD_FAILURE() << "accepted " << path;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.field(), "prompts file");
+      EXPECT_EQ(e.value(), path);
+      EXPECT_NE(std::string(e.what()).find(reason), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Utf8, RejectsOverlongsSurrogatesAndTruncation) {
+  EXPECT_TRUE(detail::valid_utf8("plain \xE2\x82\xAC \xF4\x8F\xBF\xBF"));
+  EXPECT_FALSE(detail::valid_utf8("\xC0\xAF"));          // overlong '/'
+  EXPECT_FALSE(detail::valid_utf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(detail::valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(detail::valid_utf8("ab\xE2\x82"));        // truncated
+  EXPECT_FALSE(detail::valid_utf8("\x80"));
+}
+
+TEST(Config, ExpectedRequestsIsConnectionsTimesPromptsTimesIterations) {
+  auto c = valid();
+  c.connections = 7;
+  c.prompts = {"a", "b", "c"};
+  c.iterations = 4;
+  EXPECT_EQ(c.expected_requests(), 84u);
+}
+
+TEST(Config, ValidateNamesTheInvalidField) {
+  const std::vector<std::pair<std::function<void(LoadConfig&)>, std::string>> cases = {
+      {[](LoadConfig& c) { c.url = "http://x/"; }, "url"},
+      {[](LoadConfig& c) { c.prompts.clear(); }, "prompts"},
+      {[](LoadConfig& c) { c.prompts = {"\xFF"}; }, "prompts"},
+      {[](LoadConfig& c) { c.connections = 0; }, "connections"},
+      {[](LoadConfig& c) { c.iterations = 0; }, "iterations"},
+      {[](LoadConfig& c) { c.timeouts.reply = std::chrono::milliseconds(0); }, "timeouts.reply"},
+      {[](LoadConfig& c) { c.origin = "x\r\nEvil: 1"; }, "origin"},
+      {[](LoadConfig& c) { c.headers = {{"Bad Name", "v"}}; }, "header"},
+      {[](LoadConfig& c) { c.headers = {{"Host", "v"}}; }, "header"},
+      {[](LoadConfig& c) { c.headers = {{"Authorization", "secret\nX: y"}}; }, "header Authorization"},
+      {[](LoadConfig& c) { c.subprotocols = {"a b"}; }, "subprotocol"},
+      {[](LoadConfig& c) { c.thresholds = {"p99<<1"}; }, "threshold"},
+      {[](LoadConfig& c) { c.min_success_rate = 120; }, "min_success_rate"},
+      {[](LoadConfig& c) { c.tls.ca_file = "/nonexistent/ca.pem"; }, "ca file"},
+  };
+  for (const auto& [mutate, field] : cases) {
+    auto c = valid();
+    mutate(c);
+    try {
+      validate(c);
+      ADD_FAILURE() << "accepted an invalid " << field;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.field(), field) << e.what();
+    }
+  }
+  EXPECT_NO_THROW(validate(valid()));
+}
+
+TEST(Config, HeaderValuesNeverAppearInErrors) {
+  auto c = valid();
+  c.headers = {{"Authorization", "Bearer sekret\r\n"}};
+  try {
+    validate(c);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find("sekret"), std::string::npos);
+  }
+}
+
+TEST(Config, ParsesCommandLineHeaders) {
+  const auto h = parse_header("X-Api-Key:  abc def ");
+  EXPECT_EQ(h.name, "X-Api-Key");
+  EXPECT_EQ(h.value, "abc def");
+  EXPECT_THROW(parse_header("no colon"), ConfigError);
+  EXPECT_THROW(parse_header(": v"), ConfigError);
+}
+
+TEST(Config, ThresholdsOfCombinesSeedFieldsAndExpressions) {
+  auto c = valid();
+  c.max_average_latency = Seconds(0.5);
+  c.min_rps = 100;
+  c.min_success_rate = 95;
+  c.thresholds = {"p99<800ms"};
+  const auto all = thresholds_of(c);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].expression, "avg<=0.5s");
+  EXPECT_EQ(all[1].expression, "rps>=100");
+  EXPECT_EQ(all[2].expression, "success_rate>=95%");
+  EXPECT_EQ(all[3].expression, "p99<800ms");
+}
+
+using Environment = TempDir;
+
+TEST_F(Environment, SetVariablesOverrideTheCode) {
+  const auto prompts = write("p.txt", "one\ntwo\n");
+  const std::map<std::string, std::string> env = {
+      {"WSLOAD_URL", "wss://staging.example.com/chat"}, {"WSLOAD_ORIGIN", "https://app"},
+      {"WSLOAD_PROMPTS", prompts.string()},            {"WSLOAD_CONNECTIONS", "7"},
+      {"WSLOAD_MAX_LATENCY", "0.25"},                  {"WSLOAD_MIN_RPS", "50"},
+      {"WSLOAD_MIN_SUCCESS_RATE", "99.5"}};
+  auto c = valid();
+  apply_environment(c, [&](const char* name) -> const char* {
+    auto it = env.find(name);
+    return it == env.end() ? nullptr : it->second.c_str();
+  });
+  EXPECT_EQ(c.url, "wss://staging.example.com/chat");
+  EXPECT_EQ(c.origin, "https://app");
+  EXPECT_EQ(c.prompts, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(c.connections, 7u);
+  EXPECT_DOUBLE_EQ(c.max_average_latency->count(), 0.25);
+  EXPECT_DOUBLE_EQ(*c.min_rps, 50);
+  EXPECT_DOUBLE_EQ(*c.min_success_rate, 99.5);
+}
+
+TEST(Config, UnsetVariablesLeaveTheCodeAlone) {
+  auto c = valid();
+  c.connections = 3;
+  apply_environment(c, [](const char*) -> const char* { return nullptr; });
+  EXPECT_EQ(c.connections, 3u);
+  EXPECT_EQ(c.url, "ws://127.0.0.1:9/");
+  EXPECT_FALSE(c.min_rps);
+}
+
+TEST(Config, InvalidVariablesAreNamed) {
+  for (const auto& [name, value] :
+       {std::pair{"WSLOAD_CONNECTIONS", "0"}, {"WSLOAD_CONNECTIONS", "2.5"},
+        {"WSLOAD_CONNECTIONS", "many"}, {"WSLOAD_MAX_LATENCY", "-1"},
+        {"WSLOAD_MIN_SUCCESS_RATE", "101"}, {"WSLOAD_MIN_RPS", "1e3x"}}) {
+    auto c = valid();
+    try {
+      apply_environment(c, [&](const char* n) -> const char* {
+        return std::string(n) == name ? value : nullptr;
+      });
+      ADD_FAILURE() << name << "=" << value;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.field(), name);
+    }
+  }
+}
+
+TEST(Config, JsonSnapshotRedactsSecrets) {
+  auto c = valid();
+  c.url = "wss://h/prod?X-Amz-Signature=abc123&stage=dev";
+  c.headers = {{"Authorization", "Bearer tok-123"}, {"x-api-key", "k-456"}, {"X-Trace", "visible"}};
+  const auto text = to_json(c).dump();
+  for (const char* secret : {"abc123", "tok-123", "k-456"}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret << " leaked: " << text;
+  }
+  EXPECT_NE(text.find("visible"), std::string::npos);
+  EXPECT_NE(text.find("stage=dev"), std::string::npos);
+}
+
+}  // namespace

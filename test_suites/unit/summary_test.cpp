@@ -1,0 +1,125 @@
+#include <wsload/summary.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace wsload;
+namespace fs = std::filesystem;
+
+Summary sample() {
+  Summary s;
+  s.name = "chat";
+  s.total_requests = 100;
+  s.successful_requests = 97;
+  s.failed_requests = 3;
+  s.total_time = Seconds(2.5);
+  for (int i = 1; i <= 97; ++i) s.latency.record(10'000 + i * 100);
+  s.errors = {{ErrorKind::reply_timeout, "", 2}, {ErrorKind::closed_by_peer, "close code 1011", 1}};
+  s.connections_configured = 10;
+  s.connections_opened = 10;
+  s.connections_failed = 1;
+  s.threads = 2;
+  s.cpu_user = Seconds(0.25);
+  s.started_at = "2026-11-24T05:00:00Z";
+  s.config = {{"connections", 10}};
+  s.judge({parse_threshold("p99<25ms"), parse_threshold("success_rate>=99%")});
+  return s;
+}
+
+TEST(Summary, FiguresFromCounts) {
+  const auto s = sample();
+  EXPECT_DOUBLE_EQ(s.success_rate(), 97.0);
+  EXPECT_DOUBLE_EQ(s.requests_per_second(), 97 / 2.5);
+  EXPECT_NEAR(*s.latency_mean(), 0.0149, 1e-9);
+  EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 2u);
+  EXPECT_FALSE(s.passed());
+  EXPECT_TRUE(s.verdicts[0].passed);
+  EXPECT_FALSE(s.verdicts[1].passed);
+}
+
+TEST(Summary, HasTheOriginalToolsKeysInSeconds) {
+  const auto j = to_json(sample());
+  for (const char* key : {"total_requests", "successful_requests", "failed_requests", "success_rate",
+                          "total_time", "requests_per_second", "average_latency", "median_latency",
+                          "min_latency", "max_latency", "p95_latency", "p99_latency", "schema"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["schema"], "wsload.summary/1");
+  EXPECT_DOUBLE_EQ(j["min_latency"].get<double>(), 0.0101);
+  EXPECT_DOUBLE_EQ(j["max_latency"].get<double>(), 0.0197);
+  EXPECT_EQ(j["errors"]["by_kind"]["reply_timeout"], 2);
+  EXPECT_EQ(j["errors"]["details"][1]["detail"], "close code 1011");
+  EXPECT_EQ(j["thresholds"][1]["message"], "success rate 97 % is below the 99 % minimum");
+  EXPECT_EQ(j["latency"]["histogram"]["data"].get<std::string>().rfind("HISTF", 0), 0u);
+}
+
+TEST(Summary, NoSuccessMeansNullLatenciesNotZeros) {
+  Summary s;
+  s.total_requests = 5;
+  s.failed_requests = 5;
+  s.judge({parse_threshold("avg<=0.5s")});
+  const auto j = to_json(s);
+  EXPECT_TRUE(j["average_latency"].is_null());
+  EXPECT_TRUE(j["p99_latency"].is_null());
+  EXPECT_FALSE(j["passed"].get<bool>());
+}
+
+TEST(Summary, RoundTripKeepsEveryNumber) {
+  const auto s = sample();
+  const auto back = summary_from_json(nlohmann::json::parse(to_json(s).dump()));
+  EXPECT_EQ(to_json(back), to_json(s));
+  EXPECT_EQ(back.latency.counts(), s.latency.counts());
+  EXPECT_EQ(back.latency.min(), s.latency.min());
+  EXPECT_DOUBLE_EQ(back.latency.mean(), s.latency.mean());
+  EXPECT_EQ(back.verdicts.size(), 2u);
+}
+
+TEST(Summary, RejectsOtherSchemasAndMissingKeys) {
+  auto j = to_json(sample());
+  j["schema"] = "wsload.summary/99";
+  EXPECT_THROW(summary_from_json(j, "a.json"), ConfigError);
+  j = to_json(sample());
+  j.erase("total_requests");
+  try {
+    summary_from_json(j, "b.json");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "b.json");
+  }
+}
+
+TEST(Summary, WritesAtomicallyAndReadsBack) {
+  const auto dir = fs::temp_directory_path() / ("wsload_summary_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto path = dir / "load_test_summary.json";
+  std::ofstream(path) << "old";
+  write_summary(sample(), path);
+  const auto back = read_summary(path);
+  EXPECT_EQ(back.total_requests, 100u);
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 1u) << "no temporary file left behind";
+  fs::remove_all(dir);
+}
+
+TEST(Summary, UnwritableDirectoryIsAConfigErrorAndLeavesNothing) {
+  EXPECT_THROW(write_summary(sample(), "/nonexistent-dir/s.json"), ConfigError);
+}
+
+TEST(Summary, ReadingGarbageNamesTheFile) {
+  const auto path = fs::temp_directory_path() / ("wsload_garbage_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(path) << "{not json";
+  try {
+    read_summary(path);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.value(), path.string());
+  }
+  fs::remove(path);
+}
+
+}  // namespace
