@@ -15,4 +15,5 @@ install(FILES
   "${PROJECT_BINARY_DIR}/wsloadConfig.cmake"
   "${PROJECT_BINARY_DIR}/wsloadConfigVersion.cmake"
   cmake/wsload-dependencies.cmake
+  cmake/wsload.cmake
   DESTINATION "${WSLOAD_CMAKE_DIR}")

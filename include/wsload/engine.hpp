@@ -1,0 +1,72 @@
+// The load engine: runs a LoadConfig over a small pool of threads and returns a Summary.
+//
+// Each thread owns an io_context (concurrency hint 1: no locking inside Asio), a share
+// of the connections, and its own statistics; they are merged once, at the end. A
+// watchdog coroutine per thread enforces every deadline and publishes progress counters
+// a few times a second, so the per-message path takes no lock and touches no shared
+// atomic.
+//
+// This header names no Boost type: the definitions live in impl/engine.ipp (see
+// detail/linkage.hpp for compiling them once per program).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <wsload/config.hpp>
+#include <wsload/detail/linkage.hpp>
+#include <wsload/summary.hpp>
+
+namespace wsload {
+
+/// A snapshot of a running load, for progress displays.
+struct Progress {
+  std::uint64_t done = 0;      ///< requests completed, successfully or not
+  std::uint64_t expected = 0;  ///< connections x prompts x iterations
+  std::uint64_t failed = 0;
+  double rate = 0;  ///< requests per second over the last interval
+  Seconds elapsed{0};
+};
+
+using ProgressCallback = std::function<void(const Progress&)>;
+
+/// Runs one load. Construct, then run() once; stop() may be called from any thread
+/// (a signal-watching thread, a progress callback, a test) to end the run early:
+/// requests not completed are counted as `interrupted` and the summary says so.
+class Engine {
+ public:
+  /// Validates the configuration. Throws ConfigError naming the first invalid field.
+  WSLOAD_DECL explicit Engine(LoadConfig config);
+  WSLOAD_DECL ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Runs the load to completion or to its deadline and returns the summary with the
+  /// thresholds judged. Network failures are counted in the summary, never thrown.
+  /// `on_progress` is called on the calling thread every `interval` while running.
+  /// Throws ConfigError for TLS settings that cannot be loaded (e.g. a bad CA file).
+  WSLOAD_DECL Summary run(const ProgressCallback& on_progress = {},
+                          std::chrono::milliseconds interval = std::chrono::milliseconds(100));
+
+  /// Ends a running load promptly. Thread-safe; not async-signal-safe.
+  WSLOAD_DECL void stop() noexcept;
+
+  WSLOAD_DECL const LoadConfig& config() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Runs `config` and returns its summary: `Engine(config).run(on_progress)`.
+inline Summary run_load(const LoadConfig& config, const ProgressCallback& on_progress = {}) {
+  return Engine(config).run(on_progress);
+}
+
+}  // namespace wsload
+
+#ifndef WSLOAD_SEPARATE_COMPILATION
+#include <wsload/impl/engine.ipp>
+#endif

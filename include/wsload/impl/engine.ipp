@@ -1,0 +1,292 @@
+// Definitions for engine.hpp: the part that compiles Boost.Beast.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/resource.h>
+
+#include <wsload/client.hpp>
+#include <wsload/engine.hpp>
+
+namespace wsload {
+
+namespace detail {
+
+/// Resolves on a detached thread so that a hung resolver cannot outlive the timeout
+/// (getaddrinfo cannot be cancelled).
+inline std::pair<std::vector<tcp::endpoint>, std::string> resolve(
+    const Url& url, std::chrono::milliseconds timeout) {
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+    std::vector<tcp::endpoint> endpoints;
+    std::string error;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::thread([shared, host = url.host, port = std::to_string(url.port)] {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    boost::system::error_code ec;
+    auto results = resolver.resolve(host, port, ec);
+    std::lock_guard lock(shared->mutex);
+    if (ec) shared->error = ec.message();
+    for (const auto& r : results) shared->endpoints.push_back(r.endpoint());
+    shared->done = true;
+    shared->cv.notify_all();
+  }).detach();
+  std::unique_lock lock(shared->mutex);
+  if (!shared->cv.wait_for(lock, timeout, [&] { return shared->done; })) {
+    return {{}, "timed out"};
+  }
+  if (shared->endpoints.empty() && shared->error.empty()) shared->error = "no addresses";
+  return {shared->endpoints, shared->error};
+}
+
+inline std::string utc_now_iso8601() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+inline void load_trust(ssl::context& tls, const TlsOptions& options) {
+  boost::system::error_code ec;
+  tls.set_default_verify_paths(ec);  // a machine without a trust store still takes a CA file
+  if (!options.ca_file.empty()) {
+    tls.load_verify_file(options.ca_file, ec);
+    if (ec)
+      throw ConfigError("ca file", options.ca_file,
+                        "is not a PEM certificate file: " + ec.message());
+  }
+  if (!options.ca_pem.empty()) {
+    tls.add_certificate_authority(asio::buffer(options.ca_pem), ec);
+    if (ec) throw ConfigError("ca_pem", "", "is not a PEM certificate: " + ec.message());
+  }
+  tls.set_verify_mode(options.insecure ? ssl::verify_none : ssl::verify_peer);
+}
+
+}  // namespace detail
+
+struct Engine::Impl {
+  struct Worker {
+    // Declared first so it outlives coroutine frames destroyed with the io_context.
+    detail::ThreadState state;
+    detail::asio::io_context ioc{1};
+    std::size_t connections = 0;
+    double cpu_user = 0;
+    double cpu_system = 0;
+  };
+
+  explicit Impl(LoadConfig c)
+      : config(std::move(c)), url(validate(config)), thresholds(thresholds_of(config)) {}
+
+  detail::asio::awaitable<void> watchdog(Worker& worker) {
+    using namespace detail;
+    // Timeout precision is this period; per-message timers would cost a syscall each.
+    constexpr auto period = std::chrono::milliseconds(10);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto& state = worker.state;
+    std::uint64_t ticks = 0;
+    while (state.remaining > 0) {
+      timer.expires_after(period);
+      boost::system::error_code ec;
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (++ticks % 5 == 0) state.publish();
+      const auto now = Clock::now();
+      Abort everyone = Abort::none;
+      if (stop_requested.load(std::memory_order_relaxed)) {
+        everyone = Abort::interrupted;
+      } else if (now >= run_deadline) {
+        everyone = Abort::run_deadline;
+      }
+      if (everyone != Abort::none && state.abort_all == Abort::none) state.abort_all = everyone;
+      // Closing a socket completes its pending operation at once; the slot unlinks itself
+      // later, from its own coroutine, so iterating here is safe.
+      for (ConnectionSlot* slot : state.live) {
+        if (state.abort_all != Abort::none) {
+          slot->close(state.abort_all);
+        } else if (now >= slot->deadline) {
+          slot->close(Abort::timeout);
+        }
+      }
+    }
+    state.publish();
+  }
+
+  void run_worker(Worker& worker, detail::RunContext& run) {
+    using namespace detail;
+    worker.state.remaining = worker.connections;
+    for (std::size_t i = 0; i < worker.connections; ++i) {
+      if (url.secure) {
+        asio::co_spawn(
+            worker.ioc,
+            run_connection<websocket::stream<ssl::stream<tcp::socket>>>(run, worker.state),
+            asio::detached);
+      } else {
+        asio::co_spawn(worker.ioc,
+                       run_connection<websocket::stream<tcp::socket>>(run, worker.state),
+                       asio::detached);
+      }
+    }
+    asio::co_spawn(worker.ioc, watchdog(worker), asio::detached);
+    worker.ioc.run();
+#ifdef RUSAGE_THREAD
+    rusage usage{};
+    if (getrusage(RUSAGE_THREAD, &usage) == 0) {
+      worker.cpu_user = static_cast<double>(usage.ru_utime.tv_sec) + usage.ru_utime.tv_usec / 1e6;
+      worker.cpu_system = static_cast<double>(usage.ru_stime.tv_sec) + usage.ru_stime.tv_usec / 1e6;
+    }
+#endif
+    {
+      std::lock_guard lock(mutex);
+      ++finished;
+    }
+    finished_cv.notify_all();
+  }
+
+  Summary run(const ProgressCallback& on_progress, std::chrono::milliseconds interval) {
+    using namespace detail;
+    Summary summary;
+    summary.name = config.name;
+    summary.config = to_json(config);
+    summary.started_at = utc_now_iso8601();
+    summary.connections_configured = config.connections;
+    const std::uint64_t expected = config.expected_requests();
+    summary.total_requests = expected;
+    const std::size_t threads = effective_threads(config);
+    summary.threads = threads;
+
+    std::optional<ssl::context> tls;
+    if (url.secure) {
+      tls.emplace(ssl::context::tls_client);
+      load_trust(*tls, config.tls);
+    }
+
+    const auto start = Clock::now();
+    run_deadline = start + config.timeouts.run;
+    auto [endpoints, resolve_error] =
+        resolve(url, std::min(config.timeouts.connect, config.timeouts.run));
+    if (!resolve_error.empty()) {
+      summary.failed_requests = expected;
+      summary.connections_failed = config.connections;
+      summary.errors.push_back({ErrorKind::dns, url.host + ": " + resolve_error, expected});
+      summary.total_time = Clock::now() - start;
+      summary.judge(thresholds);
+      return summary;
+    }
+    RunContext run{config, url, std::move(endpoints), tls ? &*tls : nullptr, run_deadline};
+
+    workers.clear();
+    finished = 0;
+    for (std::size_t i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>());
+    for (std::size_t c = 0; c < config.connections; ++c) ++workers[c % threads]->connections;
+    std::vector<std::thread> pool;
+    for (auto& worker : workers)
+      pool.emplace_back([this, &worker, &run] { run_worker(*worker, run); });
+
+    // Past the deadline every connection is closed within a watchdog period; this is the
+    // last resort if a thread still does not finish.
+    const auto hard_stop = run_deadline + config.timeouts.close + std::chrono::seconds(2);
+    std::uint64_t last_done = 0;
+    auto last_time = start;
+    {
+      std::unique_lock lock(mutex);
+      while (finished < threads) {
+        finished_cv.wait_for(lock, interval, [&] { return finished == threads; });
+        const auto now = Clock::now();
+        if (now > hard_stop) {
+          for (auto& worker : workers) worker->ioc.stop();
+        }
+        if (on_progress && finished < threads) {
+          lock.unlock();
+          Progress p;
+          p.expected = expected;
+          for (auto& worker : workers) {
+            const auto ok = worker->state.published_succeeded.load(std::memory_order_relaxed);
+            const auto bad = worker->state.published_failed.load(std::memory_order_relaxed);
+            p.done += ok + bad;
+            p.failed += bad;
+          }
+          p.elapsed = now - start;
+          const Seconds window = now - last_time;
+          p.rate =
+              window.count() > 0 ? static_cast<double>(p.done - last_done) / window.count() : 0;
+          last_done = p.done;
+          last_time = now;
+          on_progress(p);
+          lock.lock();
+        }
+      }
+    }
+    for (auto& t : pool) t.join();
+
+    std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
+    std::uint64_t failed = 0;
+    Clock::time_point finished_at = start;
+    for (auto& worker : workers) {
+      auto& s = worker->state;
+      summary.latency.merge(s.latency);
+      summary.successful_requests += s.succeeded;
+      failed += s.failed;
+      summary.connections_opened += s.opened;
+      summary.connections_failed += s.connections_failed;
+      for (auto& [key, n] : s.errors) errors[key] += n;
+      summary.cpu_user += Seconds(worker->cpu_user);
+      summary.cpu_system += Seconds(worker->cpu_system);
+      finished_at = std::max(finished_at, s.remaining == 0 ? s.finished_at : Clock::now());
+      if (s.abort_all == Abort::run_deadline) summary.deadline_exceeded = true;
+    }
+    // Only a forced stop leaves requests unaccounted: they ran out of time.
+    if (summary.successful_requests + failed < expected) {
+      const auto kind = stop_requested ? ErrorKind::interrupted : ErrorKind::run_deadline;
+      errors[{kind, ""}] += expected - summary.successful_requests - failed;
+      summary.deadline_exceeded = summary.deadline_exceeded || kind == ErrorKind::run_deadline;
+    }
+    summary.failed_requests = expected - summary.successful_requests;
+    for (auto& [key, n] : errors) summary.errors.push_back({key.first, key.second, n});
+    summary.interrupted = stop_requested.load();
+    summary.total_time = finished_at - start;
+    summary.judge(thresholds);
+    workers.clear();
+    return summary;
+  }
+
+  LoadConfig config;
+  Url url;
+  std::vector<Threshold> thresholds;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::mutex mutex;
+  std::condition_variable finished_cv;
+  std::size_t finished = 0;
+  std::atomic<bool> stop_requested{false};
+  detail::Clock::time_point run_deadline{};
+};
+
+WSLOAD_DECL Engine::Engine(LoadConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+WSLOAD_DECL Engine::~Engine() = default;
+
+WSLOAD_DECL Summary Engine::run(const ProgressCallback& on_progress,
+                                std::chrono::milliseconds interval) {
+  return impl_->run(on_progress, interval);
+}
+
+WSLOAD_DECL void Engine::stop() noexcept {
+  impl_->stop_requested.store(true, std::memory_order_relaxed);
+}
+
+WSLOAD_DECL const LoadConfig& Engine::config() const noexcept {
+  return impl_->config;
+}
+
+}  // namespace wsload

@@ -1,0 +1,202 @@
+// Definitions for testing/server.hpp.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <wsload/detail/asio.hpp>
+#include <wsload/testing/certificate.hpp>
+#include <wsload/testing/server.hpp>
+
+namespace wsload::testing {
+
+struct Server::Impl {
+  explicit Impl(ServerOptions options) : options_(std::move(options)) {
+    using namespace detail;
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(options_.address, ec);
+    if (ec || !address.is_loopback()) {
+      throw std::invalid_argument("wsload::testing::Server binds loopback only, not '" +
+                                  options_.address + "'");
+    }
+    if (options_.tls) {
+      certificate_ = make_self_signed_certificate();
+      tls_.use_certificate_chain(asio::buffer(certificate_.cert_pem));
+      tls_.use_private_key(asio::buffer(certificate_.key_pem), ssl::context::pem);
+    }
+    const tcp::endpoint endpoint(address, options_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("wsload::testing::Server cannot listen on " + options_.address +
+                               ":" + std::to_string(options_.port) + ": " + ec.message());
+    }
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) {
+      threads_.emplace_back([this] { ioc_.run(); });
+    }
+  }
+
+  std::string url(const std::string& path) const {
+    const bool v6 = options_.address.find(':') != std::string::npos;
+    return std::string(options_.tls ? "wss" : "ws") + "://" +
+           (v6 ? "[" + options_.address + "]" : options_.address) + ":" + std::to_string(port_) +
+           path;
+  }
+
+  void stop() {
+    std::call_once(stopped_, [this] {
+      ioc_.stop();
+      for (auto& t : threads_) t.join();
+    });
+  }
+
+  detail::asio::awaitable<void> accept_loop() {
+    using namespace detail;
+    for (;;) {
+      boost::system::error_code ec;
+      auto socket = co_await acceptor_.async_accept(asio::make_strand(ioc_),
+                                                    asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) continue;  // e.g. EMFILE: keep serving the connections that exist
+      connections_.fetch_add(1, std::memory_order_relaxed);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  detail::asio::awaitable<void> session(detail::tcp::socket socket) {
+    using namespace detail;
+    socket.set_option(tcp::no_delay(true));
+    beast::tcp_stream stream(std::move(socket));
+    if (!options_.tls) {
+      co_await serve(std::move(stream));
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), tls_);
+    boost::system::error_code ec;
+    beast::get_lowest_layer(tls_stream).expires_after(std::chrono::seconds(10));
+    co_await tls_stream.async_handshake(ssl::stream_base::server,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    co_await serve(std::move(tls_stream));
+  }
+
+  template <class Stream>
+  detail::asio::awaitable<void> serve(Stream stream) {
+    using namespace detail;
+    boost::system::error_code ec;
+    auto use = asio::redirect_error(asio::use_awaitable, ec);
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    co_await http::async_read(stream, buffer, request, use);
+    if (ec) co_return;
+    {
+      ObservedHandshake seen;
+      seen.target = std::string(request.target());
+      for (const auto& field : request) {
+        std::string name(field.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        seen.headers[name] = std::string(field.value());
+      }
+      std::lock_guard lock(mutex_);
+      handshakes_.push_back(std::move(seen));
+    }
+    if (!websocket::is_upgrade(request)) {
+      http::response<http::string_body> response{http::status::bad_request, request.version()};
+      response.body() = "wsload test server: WebSocket upgrade expected\n";
+      response.prepare_payload();
+      co_await http::async_write(stream, response, use);
+      co_return;
+    }
+
+    websocket::stream<Stream> ws(std::move(stream));
+    beast::get_lowest_layer(ws).expires_never();
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    const std::string protocols(request[http::field::sec_websocket_protocol]);
+    ws.set_option(websocket::stream_base::decorator([protocols](websocket::response_type& res) {
+      res.set(http::field::server, "wsload-test-server");
+      // RFC 6455 4.2.2: the server selects one of the client's subprotocols.
+      if (!protocols.empty())
+        res.set(http::field::sec_websocket_protocol, protocols.substr(0, protocols.find(',')));
+    }));
+    co_await ws.async_accept(request, use);
+    if (ec) co_return;
+
+    asio::steady_timer delay(ws.get_executor());
+    for (;;) {
+      buffer.consume(buffer.size());
+      co_await ws.async_read(buffer, use);
+      if (ec) co_return;
+      messages_.fetch_add(1, std::memory_order_relaxed);
+      if (options_.mode == ReplyMode::silent) continue;
+      if (options_.reply_delay.count() > 0) {
+        delay.expires_after(options_.reply_delay);
+        co_await delay.async_wait(use);
+        if (ec) co_return;
+      }
+      ws.text(ws.got_text());
+      co_await ws.async_write(buffer.data(), use);
+      if (ec) co_return;
+    }
+  }
+
+  ServerOptions options_;
+  Certificate certificate_;
+  // The TLS context outlives the io_context: sessions destroyed with it hold SSL objects.
+  detail::ssl::context tls_{detail::ssl::context::tls_server};
+  std::atomic<std::uint64_t> connections_{0};
+  std::atomic<std::uint64_t> messages_{0};
+  mutable std::mutex mutex_;
+  std::vector<ObservedHandshake> handshakes_;
+  std::once_flag stopped_;
+  std::uint16_t port_ = 0;
+  detail::asio::io_context ioc_;
+  detail::tcp::acceptor acceptor_{ioc_};
+  std::vector<std::thread> threads_;
+};
+
+WSLOAD_DECL Server::Server(ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+WSLOAD_DECL Server::~Server() {
+  stop();
+}
+WSLOAD_DECL std::uint16_t Server::port() const noexcept {
+  return impl_->port_;
+}
+WSLOAD_DECL std::string Server::url(const std::string& path) const {
+  return impl_->url(path);
+}
+WSLOAD_DECL const std::string& Server::ca_pem() const noexcept {
+  return impl_->certificate_.cert_pem;
+}
+WSLOAD_DECL std::uint64_t Server::connections() const noexcept {
+  return impl_->connections_.load();
+}
+WSLOAD_DECL std::uint64_t Server::messages() const noexcept {
+  return impl_->messages_.load();
+}
+WSLOAD_DECL std::vector<ObservedHandshake> Server::handshakes() const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->handshakes_;
+}
+WSLOAD_DECL void Server::stop() {
+  impl_->stop();
+}
+
+WSLOAD_DECL std::uint16_t unused_loopback_port() {
+  using namespace detail;
+  asio::io_context ioc;
+  tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address_v4("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();  // closed again on return
+}
+
+}  // namespace wsload::testing

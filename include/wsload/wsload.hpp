@@ -1,0 +1,10 @@
+// wsload: WebSocket load tests as C++ test cases. Umbrella header for core + network.
+#pragma once
+
+#include <wsload/config.hpp>
+#include <wsload/engine.hpp>
+#include <wsload/errors.hpp>
+#include <wsload/histogram.hpp>
+#include <wsload/summary.hpp>
+#include <wsload/thresholds.hpp>
+#include <wsload/url.hpp>
