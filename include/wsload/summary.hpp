@@ -47,12 +47,12 @@ struct Summary {
   std::uint64_t connections_failed = 0;
   std::vector<Verdict> verdicts;
   nlohmann::json config = nlohmann::json::object();  ///< redacted snapshot
-  bool interrupted = false;        ///< stopped before it finished
-  bool deadline_exceeded = false;  ///< the run's overall timeout ended it
+  bool interrupted = false;                          ///< stopped before it finished
+  bool deadline_exceeded = false;                    ///< the run's overall timeout ended it
   std::size_t threads = 0;
-  Seconds cpu_user{0};             ///< engine threads' user CPU time
-  Seconds cpu_system{0};           ///< engine threads' system CPU time
-  std::string started_at;          ///< UTC, ISO 8601
+  Seconds cpu_user{0};     ///< engine threads' user CPU time
+  Seconds cpu_system{0};   ///< engine threads' system CPU time
+  std::string started_at;  ///< UTC, ISO 8601
 
   /// Percent of requests that succeeded; 0 when there were none.
   double success_rate() const noexcept {
@@ -92,14 +92,16 @@ struct Summary {
   /// when it has no samples.
   std::optional<double> figure(const Threshold& t) const {
     switch (t.figure) {
-      case Figure::latency_mean: return latency_mean();
+      case Figure::latency_mean:
+        return latency_mean();
       case Figure::latency_min:
         return latency.empty() ? std::nullopt
                                : std::optional<double>(static_cast<double>(latency.min()) / 1e6);
       case Figure::latency_max:
         return latency.empty() ? std::nullopt
                                : std::optional<double>(static_cast<double>(latency.max()) / 1e6);
-      case Figure::latency_percentile: return latency_at(t.percentile);
+      case Figure::latency_percentile:
+        return latency_at(t.percentile);
       case Figure::rps:
         return total_requests ? std::optional<double>(requests_per_second()) : std::nullopt;
       case Figure::success_rate:
@@ -107,7 +109,8 @@ struct Summary {
       case Figure::errors:
         return total_requests ? std::optional<double>(static_cast<double>(failed_requests))
                               : std::nullopt;
-      case Figure::requests: return static_cast<double>(total_requests);
+      case Figure::requests:
+        return static_cast<double>(total_requests);
     }
     return std::nullopt;
   }
@@ -138,10 +141,10 @@ inline nlohmann::json to_json(const Summary& s) {
   j["requests_per_second"] = s.requests_per_second();
   j["average_latency"] = seconds_or_null(s.latency_mean());
   j["median_latency"] = seconds_or_null(s.latency_at(50));
-  j["min_latency"] = seconds_or_null(s.latency.empty() ? std::nullopt
-                                                       : std::optional<double>(s.latency.min() / 1e6));
-  j["max_latency"] = seconds_or_null(s.latency.empty() ? std::nullopt
-                                                       : std::optional<double>(s.latency.max() / 1e6));
+  j["min_latency"] = seconds_or_null(
+      s.latency.empty() ? std::nullopt : std::optional<double>(s.latency.min() / 1e6));
+  j["max_latency"] = seconds_or_null(
+      s.latency.empty() ? std::nullopt : std::optional<double>(s.latency.max() / 1e6));
   j["p95_latency"] = seconds_or_null(s.latency_at(95));
   j["p99_latency"] = seconds_or_null(s.latency_at(99));
 
@@ -154,19 +157,18 @@ inline nlohmann::json to_json(const Summary& s) {
   for (double p : reported_percentiles) {
     percentiles[detail::format_number(p, 3)] = seconds_or_null(s.latency_at(p));
   }
-  j["latency"] = {
-      {"unit", "seconds"},
-      {"count", s.latency.count()},
-      {"mean", seconds_or_null(s.latency_mean())},
-      {"stddev", s.latency.empty() ? json(nullptr) : json(s.latency.stddev() / 1e6)},
-      {"percentiles", percentiles},
-      {"histogram",
-       {{"encoding", "HdrHistogram compressed V2, base64"},
-        {"unit", "microseconds"},
-        {"min", s.latency.min()},
-        {"max", s.latency.max()},
-        {"sum", s.latency.sum()},
-        {"data", s.latency.encode()}}}};
+  j["latency"] = {{"unit", "seconds"},
+                  {"count", s.latency.count()},
+                  {"mean", seconds_or_null(s.latency_mean())},
+                  {"stddev", s.latency.empty() ? json(nullptr) : json(s.latency.stddev() / 1e6)},
+                  {"percentiles", percentiles},
+                  {"histogram",
+                   {{"encoding", "HdrHistogram compressed V2, base64"},
+                    {"unit", "microseconds"},
+                    {"min", s.latency.min()},
+                    {"max", s.latency.max()},
+                    {"sum", s.latency.sum()},
+                    {"data", s.latency.encode()}}}};
 
   json by_kind = json::object();
   json details = json::array();
@@ -193,6 +195,48 @@ inline nlohmann::json to_json(const Summary& s) {
                     {"cpu_system_seconds", s.cpu_system.count()}};
   j["config"] = s.config;
   return j;
+}
+
+/// The summary as a few lines of text for a terminal or a CI log: counts, throughput,
+/// latency figures, errors by kind and each verdict with its sentence.
+inline std::string format_report(const Summary& s) {
+  using detail::format_number;
+  using detail::format_seconds;
+  std::string out;
+  auto line = [&out](std::string_view label, const std::string& text) {
+    out.append(label).append(text).append("\n");
+  };
+  line("run           ", (s.name.empty() ? std::string("(unnamed)") : s.name) +
+                             (s.interrupted ? "  [interrupted]" : "") +
+                             (s.deadline_exceeded ? "  [run deadline reached]" : ""));
+  line("requests      ", std::to_string(s.total_requests) + " total, " +
+                             std::to_string(s.successful_requests) + " ok, " +
+                             std::to_string(s.failed_requests) + " failed (" +
+                             format_number(s.success_rate(), 2) + " % success)");
+  line("throughput    ", format_number(s.requests_per_second(), 1) + " req/s over " +
+                             format_number(s.total_time.count(), 3) + " s");
+  line("connections   ", std::to_string(s.connections_opened) + " opened, " +
+                             std::to_string(s.connections_failed) + " failed of " +
+                             std::to_string(s.connections_configured));
+  if (s.latency.empty()) {
+    line("latency       ", "no samples (nothing succeeded)");
+  } else {
+    std::string text = "avg " + format_seconds(*s.latency_mean());
+    text += "  min " + format_seconds(static_cast<double>(s.latency.min()) / 1e6);
+    for (double p : reported_percentiles) {
+      text += "  " + detail::percentile_label(p) + " " + format_seconds(*s.latency_at(p));
+    }
+    text += "  max " + format_seconds(static_cast<double>(s.latency.max()) / 1e6);
+    line("latency       ", text);
+  }
+  for (const auto& e : s.errors) {
+    line("error         ", std::to_string(e.requests) + " x " + std::string(to_string(e.kind)) +
+                               (e.detail.empty() ? "" : ": " + e.detail));
+  }
+  for (const auto& v : s.verdicts) {
+    line(v.passed ? "PASS          " : "FAIL          ", v.expression + ": " + v.message);
+  }
+  return out;
 }
 
 namespace detail {
@@ -233,8 +277,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
       const auto kind_name = e.at("kind").get<std::string>();
       const auto kind = detail::error_kind_from(kind_name);
       if (!kind) throw ConfigError(field, kind_name, "unknown error kind");
-      s.errors.push_back({*kind, e.at("detail").get<std::string>(),
-                          e.at("requests").get<std::uint64_t>()});
+      s.errors.push_back(
+          {*kind, e.at("detail").get<std::string>(), e.at("requests").get<std::uint64_t>()});
     }
     const auto& c = j.at("connections");
     s.connections_configured = c.at("configured").get<std::uint64_t>();
@@ -270,7 +314,9 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
                           "." + std::to_string(rd()));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw ConfigError("summary file", path.string(), "cannot be written (directory missing or not writable)");
+    if (!out)
+      throw ConfigError("summary file", path.string(),
+                        "cannot be written (directory missing or not writable)");
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     out.flush();
     if (!out) {

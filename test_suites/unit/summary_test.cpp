@@ -43,9 +43,10 @@ TEST(Summary, FiguresFromCounts) {
 
 TEST(Summary, HasTheOriginalToolsKeysInSeconds) {
   const auto j = to_json(sample());
-  for (const char* key : {"total_requests", "successful_requests", "failed_requests", "success_rate",
-                          "total_time", "requests_per_second", "average_latency", "median_latency",
-                          "min_latency", "max_latency", "p95_latency", "p99_latency", "schema"}) {
+  for (const char* key :
+       {"total_requests", "successful_requests", "failed_requests", "success_rate", "total_time",
+        "requests_per_second", "average_latency", "median_latency", "min_latency", "max_latency",
+        "p95_latency", "p99_latency", "schema"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["schema"], "wsload.summary/1");
@@ -93,7 +94,8 @@ TEST(Summary, RejectsOtherSchemasAndMissingKeys) {
 }
 
 TEST(Summary, WritesAtomicallyAndReadsBack) {
-  const auto dir = fs::temp_directory_path() / ("wsload_summary_test_" + std::to_string(::getpid()));
+  const auto dir =
+      fs::temp_directory_path() / ("wsload_summary_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const auto path = dir / "load_test_summary.json";
   std::ofstream(path) << "old";
@@ -111,7 +113,8 @@ TEST(Summary, UnwritableDirectoryIsAConfigErrorAndLeavesNothing) {
 }
 
 TEST(Summary, ReadingGarbageNamesTheFile) {
-  const auto path = fs::temp_directory_path() / ("wsload_garbage_" + std::to_string(::getpid()) + ".json");
+  const auto path =
+      fs::temp_directory_path() / ("wsload_garbage_" + std::to_string(::getpid()) + ".json");
   std::ofstream(path) << "{not json";
   try {
     read_summary(path);
@@ -120,6 +123,30 @@ TEST(Summary, ReadingGarbageNamesTheFile) {
     EXPECT_EQ(e.value(), path.string());
   }
   fs::remove(path);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Summary, ReportNamesCountsLatencyErrorsAndVerdicts) {
+  const auto text = wsload::format_report(sample());
+  EXPECT_NE(text.find("100 total, 97 ok, 3 failed (97 % success)"), std::string::npos) << text;
+  EXPECT_NE(text.find("38.8 req/s over 2.5 s"), std::string::npos) << text;
+  EXPECT_NE(text.find("avg 14.9 ms"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 x reply_timeout"), std::string::npos) << text;
+  EXPECT_NE(text.find("1 x closed_by_peer: close code 1011"), std::string::npos) << text;
+  EXPECT_NE(text.find("PASS          p99<25ms: "), std::string::npos) << text;
+  EXPECT_NE(text.find("FAIL          success_rate>=99%: success rate 97 % is below"),
+            std::string::npos)
+      << text;
+}
+
+TEST(Summary, ReportSaysWhenNothingSucceeded) {
+  wsload::Summary s;
+  s.total_requests = 4;
+  s.failed_requests = 4;
+  EXPECT_NE(wsload::format_report(s).find("no samples"), std::string::npos);
 }
 
 }  // namespace

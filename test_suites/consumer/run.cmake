@@ -1,0 +1,26 @@
+# Builds and runs the consumer project in a scratch directory.
+#   cmake -DMODE=package|subdirectory -DSOURCE_DIR=<wsload> -DBUILD_DIR=<wsload build>
+#         -DWORK_DIR=<scratch> [-DLAUNCHER=ccache] -P run.cmake
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+set(args -DWSLOAD_CONSUMER_MODE=${MODE} -DCMAKE_BUILD_TYPE=Release)
+if(LAUNCHER)
+  list(APPEND args -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
+endif()
+
+function(step)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer test: '${ARGV}' failed (${rc})")
+  endif()
+endfunction()
+
+if(MODE STREQUAL "package")
+  step("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}")
+  list(APPEND args "-DCMAKE_PREFIX_PATH=${prefix}")
+else()
+  list(APPEND args "-DWSLOAD_SOURCE_DIR=${SOURCE_DIR}")
+endif()
+step("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/test_suites/consumer" -B "${WORK_DIR}/build" ${args})
+step("${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
+step("${WORK_DIR}/build/consumer")
