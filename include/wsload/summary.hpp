@@ -197,45 +197,70 @@ inline nlohmann::json to_json(const Summary& s) {
   return j;
 }
 
-/// The summary as a few lines of text for a terminal or a CI log: counts, throughput,
-/// latency figures, errors by kind and each verdict with its sentence.
+namespace detail {
+
+/// Milliseconds with precision that suits the size: 0.412, 12.35, 912.3, 15230.
+inline std::string format_ms(double seconds) {
+  const double ms = seconds * 1e3;
+  return format_number(ms, ms < 1 ? 3 : ms < 100 ? 2 : ms < 10'000 ? 1 : 0);
+}
+
+}  // namespace detail
+
+/// The summary as text for a terminal or a CI log: the original tool's figures (counts,
+/// total time, requests/s, latency average / median / min / max / p95 / p99) plus p90 and
+/// p99.9 in milliseconds, errors by kind, each verdict with its sentence, and a result line.
 inline std::string format_report(const Summary& s) {
+  using detail::format_ms;
   using detail::format_number;
-  using detail::format_seconds;
-  std::string out;
-  auto line = [&out](std::string_view label, const std::string& text) {
-    out.append(label).append(text).append("\n");
+  std::string out = "Load test summary";
+  if (!s.name.empty()) out += ": " + s.name;
+  if (s.config.contains("url") && s.config["url"].is_string()) {
+    out += " (" + s.config["url"].get<std::string>() + ")";
+  }
+  out += "\n";
+  if (s.interrupted) out += "  INTERRUPTED: the figures cover the part that ran\n";
+  if (s.deadline_exceeded) out += "  The run's deadline ended it before it finished\n";
+  auto row = [&out](std::string_view label, const std::string& value) {
+    out.append("  ").append(label).append(22 - label.size(), ' ').append(value).append("\n");
   };
-  line("run           ", (s.name.empty() ? std::string("(unnamed)") : s.name) +
-                             (s.interrupted ? "  [interrupted]" : "") +
-                             (s.deadline_exceeded ? "  [run deadline reached]" : ""));
-  line("requests      ", std::to_string(s.total_requests) + " total, " +
-                             std::to_string(s.successful_requests) + " ok, " +
-                             std::to_string(s.failed_requests) + " failed (" +
-                             format_number(s.success_rate(), 2) + " % success)");
-  line("throughput    ", format_number(s.requests_per_second(), 1) + " req/s over " +
-                             format_number(s.total_time.count(), 3) + " s");
-  line("connections   ", std::to_string(s.connections_opened) + " opened, " +
-                             std::to_string(s.connections_failed) + " failed of " +
-                             std::to_string(s.connections_configured));
+  row("Total requests:", std::to_string(s.total_requests));
+  row("Successful requests:",
+      std::to_string(s.successful_requests) + " (" + format_number(s.success_rate(), 2) + " %)");
+  row("Failed requests:", std::to_string(s.failed_requests));
+  row("Total time:", format_number(s.total_time.count(), 2) + " s");
+  row("Requests per second:", format_number(s.requests_per_second(), 2));
+  row("Connections:", std::to_string(s.connections_opened) + " opened, " +
+                          std::to_string(s.connections_failed) + " failed, of " +
+                          std::to_string(s.connections_configured));
   if (s.latency.empty()) {
-    line("latency       ", "no samples (nothing succeeded)");
+    row("Latency (ms):", "no samples (no request succeeded)");
   } else {
-    std::string text = "avg " + format_seconds(*s.latency_mean());
-    text += "  min " + format_seconds(static_cast<double>(s.latency.min()) / 1e6);
-    for (double p : reported_percentiles) {
-      text += "  " + detail::percentile_label(p) + " " + format_seconds(*s.latency_at(p));
+    const auto at = [&s](double p) { return format_ms(*s.latency_at(p)); };
+    row("Latency (ms):", "avg " + format_ms(*s.latency_mean()) + "  median " + at(50) + "  min " +
+                             format_ms(static_cast<double>(s.latency.min()) / 1e6) + "  max " +
+                             format_ms(static_cast<double>(s.latency.max()) / 1e6));
+    row("", "p90 " + at(90) + "  p95 " + at(95) + "  p99 " + at(99) + "  p99.9 " + at(99.9));
+  }
+  if (!s.errors.empty()) {
+    out += "  Errors:\n";
+    for (const auto& e : s.errors) {
+      out += "    " + std::to_string(e.requests) + " " + std::string(to_string(e.kind)) +
+             (e.detail.empty() ? "" : " (" + e.detail + ")") + "\n";
     }
-    text += "  max " + format_seconds(static_cast<double>(s.latency.max()) / 1e6);
-    line("latency       ", text);
   }
-  for (const auto& e : s.errors) {
-    line("error         ", std::to_string(e.requests) + " x " + std::string(to_string(e.kind)) +
-                               (e.detail.empty() ? "" : ": " + e.detail));
+  std::size_t failed = 0;
+  if (!s.verdicts.empty()) {
+    out += "  Thresholds:\n";
+    for (const auto& v : s.verdicts) {
+      failed += v.passed ? 0 : 1;
+      out += std::string(v.passed ? "    PASS  " : "    FAIL  ") + v.expression + "  " + v.message +
+             "\n";
+    }
   }
-  for (const auto& v : s.verdicts) {
-    line(v.passed ? "PASS          " : "FAIL          ", v.expression + ": " + v.message);
-  }
+  out += failed ? "Result: FAIL (" + std::to_string(failed) + " of " +
+                      std::to_string(s.verdicts.size()) + " thresholds failed)\n"
+                : "Result: PASS (" + std::to_string(s.verdicts.size()) + " thresholds met)\n";
   return out;
 }
 

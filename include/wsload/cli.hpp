@@ -1,0 +1,478 @@
+// The `wsload` command line: run, serve and demo, over the library's own headers.
+//
+// tools/wsload.cpp is `return wsload::cli::main(argc, argv);`. Exit codes (DESIGN.md):
+// 0 every threshold met, 1 a threshold failed, 2 bad input, 128 + signal when stopped.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <wsload/engine.hpp>
+#include <wsload/testing/server.hpp>
+
+namespace wsload::cli {
+
+inline constexpr int exit_passed = 0;
+inline constexpr int exit_threshold_failed = 1;
+inline constexpr int exit_bad_input = 2;
+
+namespace detail {
+
+/// Turns SIGINT and SIGTERM into a call of the current handler, on a thread of its own.
+/// Construct it before any other thread starts: threads inherit the blocked mask, so
+/// only this one sees the signals.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~SignalWatcher() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SignalWatcher(const SignalWatcher&) = delete;
+  SignalWatcher& operator=(const SignalWatcher&) = delete;
+
+  /// Calls `handler` on the next signal, or at once if one came already. Empty: none.
+  void on_signal(std::function<void()> handler) {
+    std::lock_guard lock(mutex_);
+    handler_ = std::move(handler);
+    if (handler_ && received_ != 0) handler_();
+  }
+
+  /// The signal received, 0 when none.
+  int received() const {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+
+  /// Blocks until a signal arrives.
+  void wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return received_ != 0; });
+  }
+
+ private:
+  void watch() {
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (done_) return;
+      }
+      // A short timeout so the destructor need not signal this thread to end it.
+      const timespec poll{0, 50'000'000};
+      const int signal = sigtimedwait(&signals_, nullptr, &poll);
+      if (signal <= 0) continue;
+      std::lock_guard lock(mutex_);
+      if (received_ == 0) received_ = signal;
+      if (handler_) handler_();
+      cv_.notify_all();
+    }
+  }
+
+  sigset_t signals_{};
+  sigset_t previous_{};
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::function<void()> handler_;
+  int received_ = 0;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+/// Progress on stderr: one self-updating line with a bar on a terminal; a plain line
+/// every `every` elsewhere (CI logs keep every line, so no control characters there).
+class ProgressPrinter {
+ public:
+  ProgressPrinter(std::FILE* stream, bool terminal, Seconds every)
+      : stream_(stream), terminal_(terminal), every_(every) {}
+
+  void operator()(const Progress& p) {
+    const double fraction =
+        p.expected ? static_cast<double>(p.done) / static_cast<double>(p.expected) : 0;
+    if (terminal_) {
+      constexpr int width = 24;
+      const int filled = static_cast<int>(fraction * width);
+      std::string bar(static_cast<std::size_t>(filled), '#');
+      bar.resize(width, '-');
+      // \x1b[K clears what a longer previous line left behind.
+      std::fprintf(stream_, "\r[%s] %llu/%llu  %.0f req/s  %llu errors  %.1f s\x1b[K", bar.c_str(),
+                   static_cast<unsigned long long>(p.done),
+                   static_cast<unsigned long long>(p.expected), p.rate,
+                   static_cast<unsigned long long>(p.failed), p.elapsed.count());
+      drawn_ = true;
+    } else if (p.elapsed - last_ >= every_) {
+      last_ = p.elapsed;
+      std::fprintf(
+          stream_, "progress: %llu/%llu requests (%.1f %%), %.0f req/s, %llu errors, %.1f s\n",
+          static_cast<unsigned long long>(p.done), static_cast<unsigned long long>(p.expected),
+          fraction * 100, p.rate, static_cast<unsigned long long>(p.failed), p.elapsed.count());
+    }
+    std::fflush(stream_);
+  }
+
+  /// Clears the terminal line so the summary starts on a clean one.
+  void finish() {
+    if (drawn_) std::fprintf(stream_, "\r\x1b[K");
+    std::fflush(stream_);
+  }
+
+ private:
+  std::FILE* stream_;
+  bool terminal_;
+  Seconds every_;
+  Seconds last_{0};
+  bool drawn_ = false;
+};
+
+/// The flag a ConfigError's field came from, so the message names what the user typed.
+inline std::string flag_of(const std::string& field) {
+  static const std::pair<const char*, const char*> flags[] = {
+      {"url", "--url"},
+      {"origin", "--origin"},
+      {"prompts file", "--prompts"},
+      {"prompts", "--prompts"},
+      {"connections", "--connections"},
+      {"iterations", "--iterations"},
+      {"threads", "--threads"},
+      {"max_average_latency", "--max-latency"},
+      {"min_rps", "--min-rps"},
+      {"min_success_rate", "--min-success-rate"},
+      {"header", "--header"},
+      {"subprotocol", "--subprotocol"},
+      {"ca file", "--ca-file"},
+      {"threshold", "--threshold"},
+      {"summary file", "--summary"},
+      {"timeouts.reply", "--timeout"},
+      {"timeouts.run", "--run-timeout"},
+  };
+  for (const auto& [name, flag] : flags) {
+    if (field == name) return flag;
+  }
+  return field;
+}
+
+inline int bad_input(const std::string& message) {
+  std::cerr << message << '\n';
+  return exit_bad_input;
+}
+
+inline int bad_input(const ConfigError& e) {
+  std::string text = e.what();
+  const std::string prefix = "wsload: " + e.field() + ": ";
+  if (text.rfind(prefix, 0) == 0) {
+    text = "wsload: " + flag_of(e.field()) + ": " + text.substr(prefix.size());
+  }
+  return bad_input(text);
+}
+
+/// A few prompts for the demo, so it runs from any directory.
+inline std::vector<std::string> demo_prompts() {
+  return {"Hello! What can you do?",
+          "Summarise the plot of Hamlet in two sentences.",
+          "Translate \"good morning\" into Polish: dzie\xC5\x84 dobry?",
+          "Write a haiku about load testing.",
+          "What is the capital of Australia?",
+          "Explain TCP_NODELAY to a new engineer."};
+}
+
+}  // namespace detail
+
+/// What `wsload run` was asked to do, before it becomes a LoadConfig.
+struct RunOptions {
+  std::string url;
+  std::string origin;
+  std::string prompts_file;
+  std::vector<std::string> prompts;
+  std::size_t connections = 20;
+  std::size_t iterations = 1;
+  std::size_t threads = 0;
+  double max_latency = 0.5;
+  double min_rps = 100;
+  double min_success_rate = 95;
+  std::vector<std::string> headers;
+  std::vector<std::string> subprotocols;
+  double reply_timeout = 30;
+  double run_timeout = 600;
+  std::string ca_file;
+  bool insecure = false;
+  std::vector<std::string> thresholds;
+  std::string summary = "load_test_summary.json";
+  std::string name;
+  bool quiet = false;
+  bool json = false;
+  double progress_interval = 5;
+};
+
+/// Builds the LoadConfig of a run. Throws ConfigError naming the field.
+inline LoadConfig to_config(const RunOptions& o) {
+  LoadConfig c;
+  c.name = o.name;
+  c.url = o.url;
+  c.origin = o.origin;
+  if (!o.prompts.empty()) {
+    c.prompts = o.prompts;
+  } else if (!o.prompts_file.empty()) {
+    c.prompts = read_prompts(o.prompts_file);
+  } else {
+    throw ConfigError("prompts", "", "give a prompts file (or WSLOAD_PROMPTS), or --prompt TEXT");
+  }
+  c.connections = o.connections;
+  c.iterations = o.iterations;
+  c.threads = o.threads;
+  c.max_average_latency = Seconds(o.max_latency);
+  c.min_rps = o.min_rps;
+  c.min_success_rate = o.min_success_rate;
+  for (const auto& h : o.headers) c.headers.push_back(parse_header(h));
+  c.subprotocols = o.subprotocols;
+  const auto ms = [](double s) {
+    return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000 + 0.5));
+  };
+  c.timeouts.reply = ms(o.reply_timeout);
+  c.timeouts.run = ms(o.run_timeout);
+  c.tls.ca_file = o.ca_file;
+  c.tls.insecure = o.insecure;
+  c.thresholds = o.thresholds;
+  return c;
+}
+
+namespace detail {
+
+/// Runs one load with progress and Ctrl-C handling, prints its summary, returns the
+/// exit code. `summary_path` empty: no file.
+inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
+                          const std::filesystem::path& summary_path, bool quiet, bool json,
+                          Seconds progress_every) {
+  Engine engine(config);
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  ProgressPrinter progress(stderr, terminal, progress_every);
+  ProgressCallback on_progress;
+  if (!quiet) on_progress = [&progress](const Progress& p) { progress(p); };
+  signals.on_signal([&engine] { engine.stop(); });
+  const Summary summary = engine.run(on_progress);
+  signals.on_signal({});
+  const int signal = signals.received();
+  if (!quiet) progress.finish();
+  std::optional<ConfigError> write_error;
+  if (!summary_path.empty()) {
+    try {
+      write_summary(summary, summary_path);
+    } catch (const ConfigError& e) {
+      write_error = e;
+    }
+  }
+  if (json) {
+    std::cout << to_json(summary).dump(2) << '\n';
+  } else if (quiet) {
+    for (const auto& v : summary.verdicts) {
+      if (!v.passed) std::cout << "FAIL  " << v.expression << "  " << v.message << '\n';
+    }
+    std::cout << (summary.passed() ? "Result: PASS\n" : "Result: FAIL\n");
+  } else {
+    std::cout << format_report(summary);
+    if (!summary_path.empty() && !write_error) {
+      std::cout << "Summary written to " << summary_path.string() << '\n';
+    }
+  }
+  std::cout.flush();
+  if (write_error) return bad_input(*write_error);
+  if (signal != 0) return 128 + signal;
+  return summary.passed() ? exit_passed : exit_threshold_failed;
+}
+
+/// Refuses a summary path whose directory does not exist before the run, not after it.
+inline void check_summary_path(const std::filesystem::path& path) {
+  if (path.empty()) return;
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    throw ConfigError("summary file", path.string(), "its directory does not exist");
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError("summary file", path.string(), "is a directory");
+  }
+}
+
+inline void add_run_options(CLI::App& run, RunOptions& o) {
+  run.add_option("--url", o.url, "WebSocket URL, ws:// or wss://")
+      ->envname("WSLOAD_URL")
+      ->required();
+  run.add_option("--origin", o.origin, "Origin header")->envname("WSLOAD_ORIGIN");
+  run.add_option("--prompts", o.prompts_file, "prompts file, one per line (blank lines skipped)")
+      ->envname("WSLOAD_PROMPTS");
+  run.add_option("--prompt", o.prompts, "a prompt (repeatable; instead of --prompts)");
+  run.add_option("--connections,-c", o.connections, "concurrent connections")
+      ->envname("WSLOAD_CONNECTIONS")
+      ->check(CLI::Range(1, 100'000))
+      ->capture_default_str();
+  run.add_option("--iterations,-n", o.iterations, "times each connection sends every prompt")
+      ->check(CLI::Range(1, 10'000'000))
+      ->capture_default_str();
+  run.add_option("--threads", o.threads, "engine threads (0: one per core)")
+      ->check(CLI::Range(0, 256));
+  run.add_option("--max-latency", o.max_latency, "maximum average latency, seconds")
+      ->envname("WSLOAD_MAX_LATENCY")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  run.add_option("--min-rps", o.min_rps, "minimum successful requests per second")
+      ->envname("WSLOAD_MIN_RPS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  run.add_option("--min-success-rate", o.min_success_rate, "minimum success rate, percent")
+      ->envname("WSLOAD_MIN_SUCCESS_RATE")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
+  run.add_option("--header,-H", o.headers, "extra header 'Name: value' (repeatable)");
+  run.add_option("--subprotocol", o.subprotocols, "Sec-WebSocket-Protocol (repeatable)");
+  run.add_option("--timeout", o.reply_timeout, "seconds to wait for each reply")
+      ->check(CLI::Range(0.001, 86'400.0))
+      ->capture_default_str();
+  run.add_option("--run-timeout", o.run_timeout, "seconds the whole run may take")
+      ->check(CLI::Range(0.001, 604'800.0))
+      ->capture_default_str();
+  run.add_option("--ca-file", o.ca_file, "extra trusted CA certificates (PEM) for wss");
+  run.add_flag("--insecure", o.insecure, "do not verify the server's certificate");
+  run.add_option("--threshold,-t", o.thresholds,
+                 "threshold expression, e.g. 'p99<800ms' (repeatable)");
+  run.add_option("--summary", o.summary, "summary JSON file ('' for none)")->capture_default_str();
+  run.add_option("--name", o.name, "name of the run in reports");
+  run.add_flag("--quiet,-q", o.quiet, "no progress and no table: FAIL lines and the result");
+  run.add_flag("--json", o.json, "print the summary JSON on stdout instead of the table");
+  run.add_option("--progress-interval", o.progress_interval,
+                 "seconds between progress lines when stderr is not a terminal")
+      ->check(CLI::Range(0.05, 3600.0))
+      ->capture_default_str();
+}
+
+}  // namespace detail
+
+/// The whole program. Arguments as main() receives them.
+inline int main(int argc, const char* const* argv) {
+  CLI::App app{"wsload: WebSocket load tests with thresholds", "wsload"};
+  app.set_version_flag("--version", "wsload 0.1.0");
+  app.require_subcommand(1);
+
+  RunOptions run_options;
+  auto* run = app.add_subcommand("run", "run a load test against a URL and judge thresholds");
+  detail::add_run_options(*run, run_options);
+
+  std::uint16_t port = 0;
+  bool tls = false;
+  unsigned delay_ms = 0;
+  bool silent = false;
+  std::string ca_out;
+  auto* serve = app.add_subcommand("serve", "run the embedded test server on 127.0.0.1");
+  serve->add_option("--port", port, "port (0: any free port)")->capture_default_str();
+  serve->add_flag("--tls", tls, "wss with a certificate made at start");
+  serve->add_option("--delay-ms", delay_ms, "wait before each reply, milliseconds")
+      ->check(CLI::Range(0u, 600'000u));
+  serve->add_flag("--silent", silent, "never reply (for timeout tests)");
+  serve->add_option("--ca-out", ca_out, "where to write the CA certificate for --tls");
+
+  std::size_t demo_connections = 20;
+  std::size_t demo_iterations = 50;
+  std::string demo_summary;
+  auto* demo = app.add_subcommand("demo", "a short load test against the embedded server");
+  demo->add_option("--connections,-c", demo_connections, "concurrent connections")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  demo->add_option("--iterations,-n", demo_iterations, "times each connection sends the prompts")
+      ->check(CLI::Range(1, 100'000))
+      ->capture_default_str();
+  demo->add_option("--summary", demo_summary, "write the wss run's summary JSON here");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    return detail::bad_input(std::string("wsload: ") + e.what() + " (see wsload --help)");
+  }
+
+  try {
+    detail::SignalWatcher signals;  // before any thread starts
+    if (run->parsed()) {
+      const LoadConfig config = to_config(run_options);
+      detail::check_summary_path(run_options.summary);
+      return detail::run_and_report(signals, config, run_options.summary, run_options.quiet,
+                                    run_options.json, Seconds(run_options.progress_interval));
+    }
+    if (serve->parsed()) {
+      testing::ServerOptions options;
+      options.port = port;
+      options.tls = tls;
+      options.reply_delay = std::chrono::milliseconds(delay_ms);
+      options.mode = silent ? testing::ReplyMode::silent : testing::ReplyMode::echo;
+      testing::Server server(options);
+      std::cout << "wsload serve: listening on " << server.url() << '\n';
+      if (tls) {
+        const std::filesystem::path pem =
+            ca_out.empty() ? std::filesystem::temp_directory_path() /
+                                 ("wsload-serve-" + std::to_string(server.port()) + "-ca.pem")
+                           : std::filesystem::path(ca_out);
+        write_file_atomically(pem, server.ca_pem());
+        std::cout << "wsload serve: CA certificate in " << pem.string() << '\n';
+      }
+      std::cout << "wsload serve: Ctrl-C to stop" << std::endl;
+      signals.wait();
+      server.stop();
+      return exit_passed;
+    }
+    // demo
+    int worst = exit_passed;
+    for (const bool secure : {false, true}) {
+      testing::ServerOptions options;
+      options.tls = secure;
+      options.reply_delay = std::chrono::milliseconds(2);  // a token "model"
+      testing::Server server(options);
+      LoadConfig config;
+      config.name = secure ? "demo wss" : "demo ws";
+      config.url = server.url("/chat");
+      config.origin = "https://demo.wsload.invalid";
+      config.prompts = detail::demo_prompts();
+      config.connections = demo_connections;
+      config.iterations = demo_iterations;
+      config.tls.ca_pem = server.ca_pem();
+      config.timeouts.run = std::chrono::seconds(60);
+      config.max_average_latency = Seconds(0.5);
+      config.min_rps = 100;
+      config.min_success_rate = 95;
+      config.thresholds = {"p99<250ms", "errors==0"};
+      const std::filesystem::path summary = secure ? demo_summary : std::string();
+      detail::check_summary_path(summary);
+      const int code = detail::run_and_report(signals, config, summary, false, false, Seconds(5));
+      if (code >= exit_bad_input) return code;  // bad input or stopped by a signal
+      worst = std::max(worst, code);
+      if (!secure) std::cout << '\n';
+    }
+    return worst;
+  } catch (const ConfigError& e) {
+    return detail::bad_input(e);
+  } catch (const std::exception& e) {
+    return detail::bad_input(std::string("wsload: ") + e.what());
+  }
+}
+
+}  // namespace wsload::cli

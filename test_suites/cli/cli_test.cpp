@@ -1,0 +1,259 @@
+// The real `wsload` binary against the embedded server: exit codes, summaries, messages,
+// environment fallbacks, progress output and Ctrl-C.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <wsload/testing/server.hpp>
+
+#include "../support/process.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using wsload::test::run_process;
+namespace fs = std::filesystem;
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("wsload_cli_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    prompts_ = write("prompts.txt", "first prompt\n\nsecond prompt\nthird prompt\n");
+    summary_ = (dir_ / "summary.json").string();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) {
+    const auto path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  static nlohmann::json read_json(const std::string& path) {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+  }
+  static std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // Thresholds a loopback echo server meets by a wide margin.
+  std::vector<std::string> run_args(const std::string& url) const {
+    return {WSLOAD_CLI, "run",       "--url",  url,         "--prompts",
+            prompts_,   "--summary", summary_, "--min-rps", "1"};
+  }
+  // WSLOAD_* variables of the environment running the tests must not leak in.
+  static std::map<std::string, std::string> clean_env() {
+    return {{"WSLOAD_URL", ""},
+            {"WSLOAD_ORIGIN", ""},
+            {"WSLOAD_PROMPTS", ""},
+            {"WSLOAD_CONNECTIONS", ""},
+            {"WSLOAD_MAX_LATENCY", ""},
+            {"WSLOAD_MIN_RPS", ""},
+            {"WSLOAD_MIN_SUCCESS_RATE", ""}};
+  }
+
+  fs::path dir_;
+  std::string prompts_;
+  std::string summary_;
+};
+
+TEST_F(Cli, PassingRunExitsZeroWithExactCountsInTheSummary) {
+  wsload::testing::Server server;
+  auto args = run_args(server.url("/chat"));
+  args.insert(args.end(), {"--connections", "4", "--iterations", "2", "--origin",
+                           "https://app.example.com", "-H", "Authorization: Bearer s3cret"});
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Total requests:       24"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Result: PASS"), std::string::npos) << r.out;
+  const auto j = read_json(summary_);
+  EXPECT_EQ(j["total_requests"], 24);
+  EXPECT_EQ(j["successful_requests"], 24);
+  EXPECT_EQ(j["failed_requests"], 0);
+  for (const char* key :
+       {"success_rate", "total_time", "requests_per_second", "average_latency", "median_latency",
+        "min_latency", "max_latency", "p95_latency", "p99_latency", "schema"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(server.messages(), 24u);
+  EXPECT_EQ(server.handshakes().at(0).header("origin"), "https://app.example.com");
+  EXPECT_EQ(r.out.find("s3cret"), std::string::npos);
+  EXPECT_EQ(read_text(summary_).find("s3cret"), std::string::npos);
+}
+
+TEST_F(Cli, FailingThresholdExitsOneAndSaysWhichAndWhy) {
+  wsload::testing::Server server;
+  auto args = run_args(server.url());
+  args.insert(args.end(), {"--threshold", "p99<1us"});
+  const auto r = run_process(args, clean_env());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL  p99<1us  p99 latency "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("is above the 1 us limit"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(summary_)) << "the summary is written when thresholds fail too";
+  EXPECT_FALSE(read_json(summary_)["thresholds"][3]["passed"].get<bool>());
+}
+
+TEST_F(Cli, BadInputExitsTwoNamesTheCulpritAndKeepsTheOldSummary) {
+  wsload::testing::Server server;
+  const auto empty = write("empty.txt", "\n\n");
+  const std::string url = server.url();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--prompts", (dir_ / "missing.txt").string()}, "--prompts"},
+      {{"--prompts", empty}, "--prompts"},
+      {{"--prompts", dir_.string()}, "--prompts"},
+      {{"--url", "http://example.com/"}, "--url"},
+      {{"--url", "ws://host:99999/"}, "--url"},
+      {{"--bogus"}, "--bogus"},
+      {{"--connections", "many"}, "--connections"},
+      {{"--connections", "0"}, "--connections"},
+      {{"--min-success-rate", "150"}, "--min-success-rate"},
+      {{"--max-latency", "-1"}, "--max-latency"},
+      {{"--threshold", "p99<fast"}, "--threshold"},
+      {{"--header", "no colon"}, "--header"},
+      {{"--summary", (dir_ / "no" / "such" / "dir.json").string()}, "--summary"},
+  };
+  for (const auto& [extra, culprit] : cases) {
+    std::ofstream(summary_) << "previous run";
+    auto args = run_args(url);
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = run_process(args, clean_env());
+    const auto shown = extra.front() + " " + (extra.size() > 1 ? extra[1] : "");
+    EXPECT_EQ(r.exit_code, 2) << shown << "\n" << r.err;
+    EXPECT_NE(r.err.find(culprit), std::string::npos) << shown << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    EXPECT_EQ(read_text(summary_), "previous run") << shown;
+  }
+  EXPECT_EQ(server.messages(), 0u);
+}
+
+TEST_F(Cli, EnvironmentVariablesFillInAndFlagsWin) {
+  wsload::testing::Server server;
+  auto env = clean_env();
+  env["WSLOAD_URL"] = server.url("/from-env");
+  env["WSLOAD_PROMPTS"] = prompts_;
+  env["WSLOAD_CONNECTIONS"] = "3";
+  env["WSLOAD_ORIGIN"] = "https://env.example.com";
+  env["WSLOAD_MIN_RPS"] = "1";
+  const auto r = run_process({WSLOAD_CLI, "run", "--summary", summary_}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_json(summary_)["total_requests"], 9);
+  EXPECT_EQ(server.handshakes().at(0).target, "/from-env");
+  EXPECT_EQ(server.handshakes().at(0).header("origin"), "https://env.example.com");
+
+  const auto flag_wins =
+      run_process({WSLOAD_CLI, "run", "--summary", summary_, "--connections", "2"}, env);
+  ASSERT_EQ(flag_wins.exit_code, 0) << flag_wins.err;
+  EXPECT_EQ(read_json(summary_)["total_requests"], 6);
+
+  env["WSLOAD_MIN_SUCCESS_RATE"] = "lots";
+  const auto bad = run_process({WSLOAD_CLI, "run", "--summary", summary_}, env);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--min-success-rate"), std::string::npos) << bad.err;
+}
+
+TEST_F(Cli, JsonPrintsTheSummaryOnStdout) {
+  wsload::testing::Server server;
+  auto args = run_args(server.url());
+  args.push_back("--json");
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["schema"], "wsload.summary/1");
+  EXPECT_EQ(j["total_requests"], 60);
+}
+
+TEST_F(Cli, ProgressIsPlainLinesWhenNotOnATerminal) {
+  wsload::testing::ServerOptions options;
+  options.reply_delay = 20ms;
+  wsload::testing::Server server(options);
+  auto args = run_args(server.url());
+  args.insert(args.end(),
+              {"--connections", "2", "--iterations", "5", "--progress-interval", "0.1"});
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("progress: "), std::string::npos) << "15 x 20 ms runs past 0.1 s";
+  EXPECT_NE(r.err.find("/30 requests"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos);
+}
+
+TEST_F(Cli, InterruptWritesAPartialSummaryAndExits130) {
+  wsload::testing::ServerOptions options;
+  options.reply_delay = 5ms;
+  wsload::testing::Server server(options);
+  auto args = run_args(server.url());
+  args.insert(args.end(),
+              {"--connections", "2", "--iterations", "100000", "--progress-interval", "0.1"});
+  // The first progress line says the run is under way: then Ctrl-C.
+  const auto r =
+      run_process(args, clean_env(), 60s, [](const std::string&, const std::string& err) {
+        return err.find("progress: ") != std::string::npos ? SIGINT : 0;
+      });
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  const auto j = read_json(summary_);
+  EXPECT_TRUE(j["interrupted"].get<bool>());
+  EXPECT_GT(j["successful_requests"].get<int>(), 0);
+  EXPECT_EQ(j["total_requests"], 600'000);
+  EXPECT_NE(r.out.find("INTERRUPTED"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, ServePrintsItsUrlAndStopsOnSigterm) {
+  std::string url;
+  const auto r = run_process({WSLOAD_CLI, "serve", "--tls", "--ca-out", (dir_ / "ca.pem").string()},
+                             clean_env(), 30s, [&](const std::string& out, const std::string&) {
+                               return out.find("Ctrl-C to stop") != std::string::npos ? SIGTERM : 0;
+                             });
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("listening on wss://127.0.0.1:"), std::string::npos) << r.out;
+  EXPECT_NE(read_text((dir_ / "ca.pem").string()).find("BEGIN CERTIFICATE"), std::string::npos);
+}
+
+TEST_F(Cli, VersionAndHelp) {
+  const auto version = run_process({WSLOAD_CLI, "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.out.find("wsload 0.1.0"), std::string::npos);
+  const auto help = run_process({WSLOAD_CLI, "run", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("WSLOAD_MIN_SUCCESS_RATE"), std::string::npos);
+  const auto none = run_process({WSLOAD_CLI});
+  EXPECT_EQ(none.exit_code, 2);
+}
+
+TEST_F(Cli, DemoRunsWsThenWssAndPasses) {
+  const auto r = run_process({WSLOAD_CLI, "demo", "--iterations", "5"}, clean_env());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("demo ws ("), std::string::npos);
+  EXPECT_NE(r.out.find("demo wss ("), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Cli, ExampleScriptRunsTheCliWithItsVariables) {
+  wsload::testing::Server server;
+  auto env = clean_env();
+  env["URL"] = server.url("/script");
+  env["ORIGIN"] = "https://script.example.com";
+  env["CONNECTIONS"] = "2";
+  env["MIN_RPS"] = "1";
+  env["SUMMARY"] = summary_;
+  env["WSLOAD"] = WSLOAD_CLI;
+  const auto r = run_process({"/bin/bash", WSLOAD_EXAMPLES_DIR "/run_load_test.sh"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_json(summary_)["total_requests"], 16) << "2 connections x 8 example prompts";
+  EXPECT_EQ(server.handshakes().at(0).header("origin"), "https://script.example.com");
+}
+
+}  // namespace
