@@ -6,6 +6,11 @@ set(WSLOAD_CMAKE_DIR "${CMAKE_INSTALL_DATADIR}/cmake/wsload")
 install(DIRECTORY include/ DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(TARGETS wsload EXPORT wsloadTargets)
 install(EXPORT wsloadTargets NAMESPACE wsload:: DESTINATION "${WSLOAD_CMAKE_DIR}")
+if(TARGET wsload_gtest)
+  install(TARGETS wsload_gtest wsload_gtest_main EXPORT wsloadGtestTargets)
+  install(EXPORT wsloadGtestTargets NAMESPACE wsload:: DESTINATION "${WSLOAD_CMAKE_DIR}")
+  install(FILES cmake/wsload_gtest_main.cpp DESTINATION "${WSLOAD_CMAKE_DIR}")
+endif()
 
 configure_package_config_file(cmake/wsloadConfig.cmake.in
   "${PROJECT_BINARY_DIR}/wsloadConfig.cmake" INSTALL_DESTINATION "${WSLOAD_CMAKE_DIR}")

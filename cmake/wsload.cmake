@@ -13,3 +13,45 @@ function(wsload_add_network_library name)
   target_link_libraries(${name} PUBLIC wsload::wsload)
   target_compile_definitions(${name} PUBLIC WSLOAD_SEPARATE_COMPILATION)
 endfunction()
+
+# wsload_add_load_test(NAME <name> SOURCES <file>... [ENDPOINT <url>] [LABELS <label>...]
+#                      [NETWORK_LIBRARY <target>])
+#
+# A GoogleTest program of load-test cases with wsload's main (JSON reporter installed).
+# Each case becomes a ctest test labelled `load` (plus LABELS) and RUN_SERIAL: two load
+# tests sharing the cores would measure each other. XML reports go to
+# ${CMAKE_BINARY_DIR}/wsload-reports/<name>/, the JSON summary of all cases to
+# ${CMAKE_BINARY_DIR}/wsload-reports/<name>.wsload.json. ENDPOINT sets WSLOAD_URL for
+# the cases. The network layer comes from NETWORK_LIBRARY, or from one library made by
+# wsload_add_network_library the first time this is called.
+function(wsload_add_load_test)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;ENDPOINT;NETWORK_LIBRARY" "SOURCES;LABELS")
+  if(NOT arg_NAME OR NOT arg_SOURCES)
+    message(FATAL_ERROR "wsload_add_load_test: NAME and SOURCES are required")
+  endif()
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "wsload_add_load_test: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  set(network "${arg_NETWORK_LIBRARY}")
+  if(NOT network)
+    set(network wsload_load_test_network)
+    if(NOT TARGET ${network})
+      wsload_add_network_library(${network})
+    endif()
+  endif()
+  add_executable(${arg_NAME} ${arg_SOURCES})
+  target_link_libraries(${arg_NAME} PRIVATE ${network} wsload::gtest_main)
+
+  set(reports "${CMAKE_BINARY_DIR}/wsload-reports")
+  set(environment "WSLOAD_SUMMARY=${reports}/${arg_NAME}.wsload.json")
+  if(arg_ENDPOINT)
+    string(APPEND environment "\;WSLOAD_URL=${arg_ENDPOINT}")
+  endif()
+  set(labels load ${arg_LABELS})
+  string(REPLACE ";" "\;" labels "${labels}")
+  include(GoogleTest)
+  gtest_discover_tests(${arg_NAME}
+    XML_OUTPUT_DIR "${reports}/${arg_NAME}"
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${labels}" RUN_SERIAL TRUE ENVIRONMENT "${environment}" TIMEOUT 900)
+endfunction()

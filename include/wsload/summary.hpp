@@ -335,8 +335,14 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
 inline void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::random_device rd;
-  const auto tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()) +
-                          "." + std::to_string(rd()));
+  // Appending, not operator+ on temporaries: g++ 12 -O3 warns falsely (-Wrestrict) there.
+  std::string name(".");
+  name.append(path.filename().string())
+      .append(".tmp.")
+      .append(std::to_string(::getpid()))
+      .append(".")
+      .append(std::to_string(rd()));
+  const auto tmp = dir / name;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out)

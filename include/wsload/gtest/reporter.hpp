@@ -1,0 +1,158 @@
+// The JSON reporter of a GoogleTest program: one entry per test case that ran a load,
+// beside the gtest XML. Core + GoogleTest only (no Beast), so a main() that installs it
+// compiles quickly.
+#pragma once
+
+#include <cerrno>  // program_invocation_short_name (GNU)
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <wsload/summary.hpp>
+
+namespace wsload {
+
+inline constexpr std::string_view gtest_report_schema = "wsload.gtest-report/1";
+
+/// Where the reporter writes: WSLOAD_SUMMARY if set; else beside the gtest XML
+/// (`--gtest_output=xml:out/report.xml` gives `out/report.wsload.json`; a directory
+/// `xml:out/` gives `out/<program>.wsload.json`); else `wsload_summary.json`.
+inline std::filesystem::path report_path(const std::string& program_name = "") {
+  if (const char* env = std::getenv("WSLOAD_SUMMARY"); env && *env) return env;
+  const std::string output = ::testing::GTEST_FLAG(output);
+  if (output.rfind("xml", 0) == 0) {
+    const auto colon = output.find(':');
+    if (colon != std::string::npos && colon + 1 < output.size()) {
+      const std::string xml = output.substr(colon + 1);
+      if (xml.back() == '/') {
+        std::string file = program_name.empty() ? std::string("test") : program_name;
+        file.append(".wsload.json");  // not operator+: g++ 12 -O3 warns falsely there
+        return std::filesystem::path(xml) / file;
+      }
+      std::filesystem::path path(xml);
+      path.replace_extension(".wsload.json");
+      return path;
+    }
+    return "test_detail.wsload.json";  // gtest's own default name, with our extension
+  }
+  return "wsload_summary.json";
+}
+
+namespace detail {
+
+/// The summaries of the test program, keyed by test case, and the file they go to.
+/// Written after every load and every test end, so a crash loses nothing measured.
+class Report {
+ public:
+  static Report& instance() {
+    static Report report;
+    return report;
+  }
+
+  void install(std::filesystem::path path) {
+    std::lock_guard lock(mutex_);
+    path_ = std::move(path);
+    installed_ = true;
+  }
+  bool installed() {
+    std::lock_guard lock(mutex_);
+    return installed_;
+  }
+
+  /// Called by LoadTest::RunLoad: the entry is written at once, marked "running".
+  void record(const Summary& summary, const std::string& endpoint) {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    nlohmann::json entry = to_json(summary);
+    entry["suite"] = test ? test->test_suite_name() : "";
+    entry["test"] = test ? test->name() : "";
+    entry["endpoint"] = endpoint;
+    entry["status"] = "running";
+    std::lock_guard lock(mutex_);
+    // Without install_reporter() the same file is written, found when first needed.
+    if (!installed_ && path_.empty()) path_ = report_path(program_invocation_short_name);
+    entries_.push_back(std::move(entry));
+    flush_locked();
+  }
+
+  /// Called at the end of each test: its entries get the test's outcome.
+  void finish(const ::testing::TestInfo& test) {
+    const auto* result = test.result();
+    finish(test, result->Skipped() ? "skipped" : result->Failed() ? "failed" : "passed");
+  }
+
+  void finish(const ::testing::TestInfo& test, const char* status) {
+    std::lock_guard lock(mutex_);
+    bool any = false;
+    for (auto& e : entries_) {
+      if (e["status"] == "running" && e["suite"] == test.test_suite_name() &&
+          e["test"] == test.name()) {
+        e["status"] = status;
+        e["passed"] = std::string_view(status) == "passed";
+        any = true;
+      }
+    }
+    if (any) flush_locked();
+  }
+
+ private:
+  // Each ctest test runs one case in its own process; they share one file. Entries of
+  // the cases this process ran replace older ones; the others are kept.
+  void flush_locked() {
+    if (path_.empty()) return;
+    nlohmann::json merged = nlohmann::json::array();
+    std::ifstream in(path_);
+    if (in) {
+      const auto old = nlohmann::json::parse(in, nullptr, false);
+      if (old.is_object() && old.value("schema", "") == gtest_report_schema &&
+          old.contains("entries") && old["entries"].is_array()) {
+        for (const auto& e : old["entries"]) {
+          bool replaced = false;
+          for (const auto& mine : entries_) {
+            replaced = replaced || (e.value("suite", "") == mine["suite"] &&
+                                    e.value("test", "") == mine["test"]);
+          }
+          if (!replaced) merged.push_back(e);
+        }
+      }
+    }
+    for (const auto& e : entries_) merged.push_back(e);
+    const nlohmann::json doc = {{"schema", gtest_report_schema}, {"entries", merged}};
+    try {
+      write_file_atomically(path_, doc.dump(2) + "\n");
+    } catch (const ConfigError& e) {
+      ADD_FAILURE() << e.what();
+      path_.clear();  // one failure message, not one per test
+    }
+  }
+
+  std::mutex mutex_;
+  std::filesystem::path path_;
+  bool installed_ = false;
+  std::vector<nlohmann::json> entries_;
+};
+
+class ReportListener : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestEnd(const ::testing::TestInfo& test) override { Report::instance().finish(test); }
+};
+
+}  // namespace detail
+
+/// Installs the JSON reporter; call after ::testing::InitGoogleTest (which reads
+/// --gtest_output). Idempotent. `program_name` names the file when the XML output is a
+/// directory.
+inline void install_reporter(const std::string& program_name = program_invocation_short_name) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    detail::Report::instance().install(report_path(program_name));
+    ::testing::UnitTest::GetInstance()->listeners().Append(new detail::ReportListener);
+  });
+}
+
+}  // namespace wsload

@@ -1,0 +1,173 @@
+// Runs a real GoogleTest load-test program (load_cases.cpp) as a process and checks
+// what users see: failure text, skips, XML properties, the JSON report, the WSLOAD_*
+// overrides and endpoint-named cases.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <wsload/testing/server.hpp>
+
+#include "../support/process.hpp"
+
+namespace {
+
+using wsload::test::run_process;
+namespace fs = std::filesystem;
+
+class GtestIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("wsload_gtest_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static std::map<std::string, std::string> clean_env() {
+    return {{"WSLOAD_URL", ""},
+            {"WSLOAD_ORIGIN", ""},
+            {"WSLOAD_PROMPTS", ""},
+            {"WSLOAD_CONNECTIONS", ""},
+            {"WSLOAD_MAX_LATENCY", ""},
+            {"WSLOAD_MIN_RPS", ""},
+            {"WSLOAD_MIN_SUCCESS_RATE", ""},
+            {"WSLOAD_SUMMARY", ""},
+            {"WSLOAD_ENDPOINTS", ""}};
+  }
+  static std::string read_text(const fs::path& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  static nlohmann::json read_json(const fs::path& path) {
+    return nlohmann::json::parse(read_text(path));
+  }
+  static const nlohmann::json* entry(const nlohmann::json& report, const std::string& test) {
+    for (const auto& e : report["entries"]) {
+      if (e["test"] == test) return &e;
+    }
+    return nullptr;
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(GtestIntegration, PassFailAndSkipReadWellAndLandInXmlAndJson) {
+  const auto xml = dir_ / "report.xml";
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*:Slow.*:NeedsUrl.*",
+                              "--gtest_output=xml:" + xml.string()},
+                             clean_env());
+  EXPECT_EQ(r.exit_code, 1) << "Slow fails on purpose\n" << r.out;
+  // The failure names the figure, the measured value, the limit and the context.
+  EXPECT_NE(r.out.find("load thresholds not met:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("p99<1ms: p99 latency "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("is above the 1 ms limit"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/slow, 2 connections, 2 requests, 0 failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no URL to load: set WSLOAD_URL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[  SKIPPED ] NeedsUrl.RunsAgainstWsloadUrl"), std::string::npos);
+  EXPECT_NE(r.out.find("[       OK ] Echo.MeetsItsThresholds"), std::string::npos);
+  EXPECT_NE(r.out.find("<CTestMeasurement type=\"numeric/double\" name=\"wsload.p99_latency\">"),
+            std::string::npos);
+
+  const auto xml_text = read_text(xml);
+  for (const char* property : {"wsload.requests", "wsload.success_rate",
+                               "wsload.requests_per_second", "wsload.average_latency",
+                               "wsload.p50_latency", "wsload.p95_latency", "wsload.p99_latency"}) {
+    EXPECT_NE(xml_text.find(std::string("name=\"") + property + "\""), std::string::npos)
+        << property;
+  }
+
+  const auto report = read_json(dir_ / "report.wsload.json");
+  EXPECT_EQ(report["schema"], "wsload.gtest-report/1");
+  ASSERT_EQ(report["entries"].size(), 2u) << "one per case that ran a load";
+  const auto* echo = entry(report, "MeetsItsThresholds");
+  const auto* slow = entry(report, "MissesAP99ItCannotMeet");
+  ASSERT_TRUE(echo && slow);
+  EXPECT_EQ((*echo)["suite"], "Echo");
+  EXPECT_EQ((*echo)["status"], "passed");
+  EXPECT_EQ((*slow)["status"], "failed");
+  EXPECT_EQ((*echo)["total_requests"], 4);
+  for (const char* key :
+       {"successful_requests", "failed_requests", "success_rate", "total_time",
+        "requests_per_second", "average_latency", "median_latency", "min_latency", "max_latency",
+        "p95_latency", "p99_latency", "latency", "errors", "thresholds", "config"}) {
+    EXPECT_TRUE(echo->contains(key)) << key;
+  }
+}
+
+TEST_F(GtestIntegration, EnvironmentOverridesTakeEffect) {
+  wsload::testing::Server server;
+  auto env = clean_env();
+  env["WSLOAD_CONNECTIONS"] = "3";
+  env["WSLOAD_URL"] = server.url("/from-env");
+  env["WSLOAD_SUMMARY"] = (dir_ / "summary.json").string();
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=NeedsUrl.*"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto report = read_json(dir_ / "summary.json");
+  const auto* needs = entry(report, "RunsAgainstWsloadUrl");
+  ASSERT_TRUE(needs);
+  EXPECT_EQ((*needs)["total_requests"], 3) << "3 connections x 1 prompt";
+  EXPECT_EQ(server.messages(), 3u);
+  EXPECT_EQ(server.handshakes().at(0).target, "/from-env");
+}
+
+TEST_F(GtestIntegration, CasesInSeparateProcessesShareOneReport) {
+  auto env = clean_env();
+  env["WSLOAD_SUMMARY"] = (dir_ / "shared.json").string();
+  EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env).exit_code, 0);
+  EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Slow.*"}, env).exit_code, 1);
+  EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env).exit_code, 0);
+  const auto report = read_json(dir_ / "shared.json");
+  EXPECT_EQ(report["entries"].size(), 2u) << "the rerun of Echo replaced its entry";
+}
+
+TEST_F(GtestIntegration, EndpointListGivesNamedCases) {
+  wsload::testing::Server server;
+  nlohmann::json endpoints = nlohmann::json::array();
+  endpoints.push_back({{"name", "chat prod"},
+                       {"url", server.url("/prod")},
+                       {"headers", {{"X-Stage", "prod"}}},
+                       {"thresholds", {"errors==0"}}});
+  endpoints.push_back({{"name", "chat-dev"},
+                       {"url", server.url("/dev")},
+                       {"prompts", {"a", "b"}},
+                       {"connections", 2}});
+  std::ofstream(dir_ / "endpoints.json") << endpoints.dump();
+  auto env = clean_env();
+  env["WSLOAD_ENDPOINTS"] = (dir_ / "endpoints.json").string();
+  env["WSLOAD_SUMMARY"] = (dir_ / "summary.json").string();
+
+  const auto list = run_process({WSLOAD_GTEST_CASES, "--gtest_list_tests"}, env);
+  EXPECT_NE(list.out.find("MeetTheirThresholds/chat_prod"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("MeetTheirThresholds/chat_dev"), std::string::npos) << list.out;
+
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Chat/Endpoints.*"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(server.messages(), 1u + 4u) << "prod: 1 x the case's prompt; dev: 2 x 2";
+  const auto report = read_json(dir_ / "summary.json");
+  ASSERT_EQ(report["entries"].size(), 2u);
+  EXPECT_EQ(report["entries"][0]["endpoint"], "chat prod");
+  EXPECT_EQ(report["entries"][0]["test"], "MeetTheirThresholds/chat_prod");
+
+  std::ofstream(dir_ / "endpoints.json") << "[{\"url\": 1}]";
+  const auto broken = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Chat/Endpoints.*"}, env);
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.out.find("endpoints file"), std::string::npos) << broken.out;
+}
+
+TEST_F(GtestIntegration, WithoutEndpointsTheDefaultSkips) {
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Chat/Endpoints.*"}, clean_env());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("[  SKIPPED ] Chat/Endpoints.MeetTheirThresholds/default"),
+            std::string::npos)
+      << r.out;
+}
+
+}  // namespace

@@ -1,0 +1,73 @@
+// A load-test program as users write one, built and run as a process by
+// gtest_integration_test.cpp. Its cases pass, fail, skip and take endpoints on purpose.
+#include <memory>
+
+#include <wsload/gtest.hpp>
+#include <wsload/testing/server.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using wsload::testing::Server;
+using wsload::testing::ServerOptions;
+
+class Echo : public wsload::LoadTest {};
+
+TEST_F(Echo, MeetsItsThresholds) {
+  Server server;
+  config_.url = server.url("/echo");
+  config_.prompts = {"hello", "world"};
+  config_.connections = 2;
+  config_.thresholds = {"errors==0"};
+  const auto summary = RunLoad();
+  EXPECT_LOAD_OK(summary);
+  EXPECT_P99_BELOW(summary, 10s);
+  EXPECT_RPS_AT_LEAST(summary, 1);
+  EXPECT_SUCCESS_RATE_AT_LEAST(summary, 100.0);
+  EXPECT_THRESHOLDS(summary, "p95<10s", "errors==0");
+}
+
+class Slow : public wsload::LoadTest {};
+
+TEST_F(Slow, MissesAP99ItCannotMeet) {
+  ServerOptions options;
+  options.reply_delay = 20ms;
+  Server server(options);
+  auto config = config_;
+  config.url = server.url("/slow");
+  config.prompts = {"one"};
+  config.connections = 2;
+  config.thresholds = {"p99<1ms"};
+  const auto summary = RunLoad(config);
+  EXPECT_P99_BELOW(summary, 1ms);
+  EXPECT_LOAD_OK(summary);
+}
+
+class NeedsUrl : public wsload::LoadTest {};
+
+TEST_F(NeedsUrl, RunsAgainstWsloadUrl) {
+  config_.prompts = {"ping"};
+  config_.connections = 1;
+  EXPECT_LOAD_OK(RunLoad());
+}
+
+class Endpoints : public wsload::EndpointLoadTest {};
+
+TEST_P(Endpoints, MeetTheirThresholds) {
+  config_.prompts = {"from the case"};
+  config_.connections = 1;
+  EXPECT_LOAD_OK(RunLoad());
+}
+
+// Without WSLOAD_ENDPOINTS: one endpoint with no URL, which skips.
+std::vector<wsload::Endpoint> default_endpoints() {
+  wsload::Endpoint endpoint;
+  endpoint.name = "default";
+  return {endpoint};
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Chat, Endpoints, ::testing::ValuesIn(wsload::endpoints_from_environment(default_endpoints())),
+    wsload::EndpointName());
+
+}  // namespace
