@@ -45,13 +45,24 @@ function(wsload_add_load_test)
   set(reports "${CMAKE_BINARY_DIR}/wsload-reports")
   set(environment "WSLOAD_SUMMARY=${reports}/${arg_NAME}.wsload.json")
   if(arg_ENDPOINT)
-    string(APPEND environment "\;WSLOAD_URL=${arg_ENDPOINT}")
+    list(APPEND environment "WSLOAD_URL=${arg_ENDPOINT}")
   endif()
   set(labels load ${arg_LABELS})
-  string(REPLACE ";" "\;" labels "${labels}")
   include(GoogleTest)
   gtest_discover_tests(${arg_NAME}
     XML_OUTPUT_DIR "${reports}/${arg_NAME}"
+    NO_PRETTY_VALUES  # test names carry the endpoint names already
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${labels}" RUN_SERIAL TRUE ENVIRONMENT "${environment}" TIMEOUT 900)
+    TEST_LIST ${arg_NAME}_TESTS
+    PROPERTIES RUN_SERIAL TRUE TIMEOUT 900)
+  # gtest_discover_tests flattens list-valued PROPERTIES (labels, environment), so they
+  # are set by a script ctest includes after the discovered tests.
+  set(properties_script "${CMAKE_CURRENT_BINARY_DIR}/${arg_NAME}_wsload_properties.cmake")
+  file(CONFIGURE OUTPUT "${properties_script}" @ONLY CONTENT [[
+if(@arg_NAME@_TESTS)
+  set_tests_properties(${@arg_NAME@_TESTS} PROPERTIES
+    LABELS "@labels@" ENVIRONMENT "@environment@")
+endif()
+]])
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${properties_script}")
 endfunction()

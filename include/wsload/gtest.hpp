@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -246,6 +247,12 @@ struct Endpoint {
     return base;
   }
 };
+
+/// How GoogleTest prints an endpoint (in test listings and failures): name and URL.
+inline void PrintTo(const Endpoint& endpoint, std::ostream* out) {
+  *out << endpoint.name;
+  if (!endpoint.url.empty()) *out << " (" << endpoint.url << ")";
+}
 
 /// Reads endpoints from JSON: an array of objects with "name" and "url" and optionally
 /// "origin", "headers" (object of name: value), "prompts" (array), "prompts_file"

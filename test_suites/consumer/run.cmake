@@ -1,4 +1,5 @@
-# Builds and runs the consumer project in a scratch directory.
+# Builds and runs the consumer project in a scratch directory; in package mode, also the
+# examples against the installed package.
 #   cmake -DMODE=package|subdirectory -DSOURCE_DIR=<wsload> -DBUILD_DIR=<wsload build>
 #         -DWORK_DIR=<scratch> [-DLAUNCHER=ccache] -P run.cmake
 file(REMOVE_RECURSE "${WORK_DIR}")
@@ -24,3 +25,14 @@ endif()
 step("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/test_suites/consumer" -B "${WORK_DIR}/build" ${args})
 step("${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
 step("${WORK_DIR}/build/consumer")
+
+# The examples as a user's project: wsload_add_load_test, then `ctest -L load`.
+if(MODE STREQUAL "package")
+  step("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/examples" -B "${WORK_DIR}/examples" ${args})
+  step("${CMAKE_COMMAND}" --build "${WORK_DIR}/examples")
+  step("${CMAKE_CTEST_COMMAND}" --test-dir "${WORK_DIR}/examples" -L load --output-on-failure
+       --no-tests=error)
+  if(NOT EXISTS "${WORK_DIR}/examples/wsload-reports/chat_load_tests.wsload.json")
+    message(FATAL_ERROR "consumer test: no JSON report in ${WORK_DIR}/examples/wsload-reports")
+  endif()
+endif()

@@ -171,3 +171,16 @@ TEST_F(GtestIntegration, WithoutEndpointsTheDefaultSkips) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(GtestIntegration, ReportDirectoryIsCreatedWhenMissing) {
+  auto env = clean_env();
+  const auto path = dir_ / "not" / "yet" / "there.json";
+  env["WSLOAD_SUMMARY"] = path.string();
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(path));
+}
+
+}  // namespace

@@ -124,6 +124,10 @@ class Report {
     for (const auto& e : entries_) merged.push_back(e);
     const nlohmann::json doc = {{"schema", gtest_report_schema}, {"entries", merged}};
     try {
+      // Before the first case ends, gtest has not yet made the directory of its XML.
+      std::error_code ignored;
+      if (path_.has_parent_path())
+        std::filesystem::create_directories(path_.parent_path(), ignored);
       write_file_atomically(path_, doc.dump(2) + "\n");
     } catch (const ConfigError& e) {
       ADD_FAILURE() << e.what();
