@@ -184,3 +184,18 @@ TEST_F(GtestIntegration, ReportDirectoryIsCreatedWhenMissing) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(GtestIntegration, ACrashAfterTheLoadKeepsItsEntry) {
+  auto env = clean_env();
+  env["WSLOAD_SUMMARY"] = (dir_ / "crash.json").string();
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Crash.*"}, env);
+  EXPECT_EQ(r.exit_code, 128 + SIGABRT);
+  const auto report = read_json(dir_ / "crash.json");
+  ASSERT_EQ(report["entries"].size(), 1u);
+  EXPECT_EQ(report["entries"][0]["status"], "running") << "it never finished";
+  EXPECT_EQ(report["entries"][0]["successful_requests"], 1);
+}
+
+}  // namespace

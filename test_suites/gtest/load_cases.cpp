@@ -1,5 +1,6 @@
 // A load-test program as users write one, built and run as a process by
 // gtest_integration_test.cpp. Its cases pass, fail, skip and take endpoints on purpose.
+#include <cstdlib>
 #include <memory>
 
 #include <wsload/gtest.hpp>
@@ -41,6 +42,18 @@ TEST_F(Slow, MissesAP99ItCannotMeet) {
   const auto summary = RunLoad(config);
   EXPECT_P99_BELOW(summary, 1ms);
   EXPECT_LOAD_OK(summary);
+}
+
+class Crash : public wsload::LoadTest {};
+
+// Only when run on purpose (filtered in): the report must keep what was measured.
+TEST_F(Crash, AfterItsLoadFinished) {
+  wsload::testing::Server server;
+  config_.url = server.url();
+  config_.prompts = {"x"};
+  config_.connections = 1;
+  RunLoad();
+  std::abort();
 }
 
 class NeedsUrl : public wsload::LoadTest {};
