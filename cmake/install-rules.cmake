@@ -11,6 +11,10 @@ if(TARGET wsload_gtest)
   install(EXPORT wsloadGtestTargets NAMESPACE wsload:: DESTINATION "${WSLOAD_CMAKE_DIR}")
   install(FILES cmake/wsload_gtest_main.cpp DESTINATION "${WSLOAD_CMAKE_DIR}")
 endif()
+if(TARGET wsload_benchmark)
+  install(TARGETS wsload_benchmark EXPORT wsloadBenchmarkTargets)
+  install(EXPORT wsloadBenchmarkTargets NAMESPACE wsload:: DESTINATION "${WSLOAD_CMAKE_DIR}")
+endif()
 
 configure_package_config_file(cmake/wsloadConfig.cmake.in
   "${PROJECT_BINARY_DIR}/wsloadConfig.cmake" INSTALL_DESTINATION "${WSLOAD_CMAKE_DIR}")

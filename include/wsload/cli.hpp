@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <wsload/compare.hpp>
 #include <wsload/engine.hpp>
 #include <wsload/testing/server.hpp>
 
@@ -167,6 +168,9 @@ inline std::string flag_of(const std::string& field) {
       {"summary file", "--summary"},
       {"timeouts.reply", "--timeout"},
       {"timeouts.run", "--run-timeout"},
+      {"baseline", "BASELINE"},
+      {"new", "NEW"},
+      {"metrics", "--metrics"},
   };
   for (const auto& [name, flag] : flags) {
     if (field == name) return flag;
@@ -403,6 +407,23 @@ inline int main(int argc, const char* const* argv) {
       ->capture_default_str();
   demo->add_option("--summary", demo_summary, "write the wss run's summary JSON here");
 
+  std::string baseline_file;
+  std::string current_file;
+  double max_regression = 10;
+  std::vector<std::string> metrics = default_compared_metrics();
+  bool compare_json = false;
+  auto* compare = app.add_subcommand(
+      "compare", "compare two runs: Google Benchmark JSON or wsload summaries, case by case");
+  compare->add_option("BASELINE", baseline_file, "the run to compare against")->required();
+  compare->add_option("NEW", current_file, "the run under judgement")->required();
+  compare->add_option("--max-regression", max_regression, "tolerated change, percent")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  compare->add_option("--metrics", metrics, "avg,p50,p90,p95,p99,p999,rps,success_rate,errors,time")
+      ->delimiter(',')
+      ->capture_default_str();
+  compare->add_flag("--json", compare_json, "print the comparison as JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -418,6 +439,14 @@ inline int main(int argc, const char* const* argv) {
       detail::check_summary_path(run_options.summary);
       return detail::run_and_report(signals, config, run_options.summary, run_options.quiet,
                                     run_options.json, Seconds(run_options.progress_interval));
+    }
+    if (compare->parsed()) {
+      const auto baseline = read_run_samples(baseline_file, "baseline");
+      const auto current = read_run_samples(current_file, "new");
+      const auto comparison = compare_runs(baseline, current, metrics, max_regression);
+      std::cout << (compare_json ? to_json(comparison).dump(2) + "\n"
+                                 : format_comparison(comparison));
+      return comparison.regressions() ? exit_threshold_failed : exit_passed;
     }
     if (serve->parsed()) {
       testing::ServerOptions options;
