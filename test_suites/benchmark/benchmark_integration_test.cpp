@@ -14,6 +14,7 @@
 #include <wsload/testing/server.hpp>
 
 #include "../support/process.hpp"
+#include "../support/scratch.hpp"
 
 namespace {
 
@@ -21,16 +22,8 @@ using namespace std::chrono_literals;
 using wsload::test::run_process;
 namespace fs = std::filesystem;
 
-class LoadBenchmark : public ::testing::Test {
+class LoadBenchmark : public wsload::test::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("wsload_bench_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // Runs the benchmark program against `server`; returns the JSON file it wrote.
   fs::path bench(const wsload::testing::Server& server, const std::string& filter,
                  const std::string& out_name, std::vector<std::string> extra = {}) {
@@ -60,8 +53,6 @@ class LoadBenchmark : public ::testing::Test {
     args.insert(args.begin(), {WSLOAD_CLI, "compare"});
     return run_process(args);
   }
-
-  fs::path dir_;
 };
 
 TEST_F(LoadBenchmark, CountersExistAndAgreeWithTheLoad) {

@@ -12,6 +12,7 @@
 #include <wsload/testing/server.hpp>
 
 #include "../support/process.hpp"
+#include "../support/scratch.hpp"
 
 namespace {
 
@@ -19,50 +20,23 @@ using namespace std::chrono_literals;
 using wsload::test::run_process;
 namespace fs = std::filesystem;
 
-class Cli : public ::testing::Test {
+class Cli : public wsload::test::ScratchTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("wsload_cli_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    prompts_ = write("prompts.txt", "first prompt\n\nsecond prompt\nthird prompt\n");
+    ScratchTest::SetUp();
+    prompts_ = write("prompts.txt", "first prompt\n\nsecond prompt\nthird prompt\n").string();
     summary_ = (dir_ / "summary.json").string();
   }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& text) {
-    const auto path = dir_ / name;
-    std::ofstream(path) << text;
-    return path.string();
-  }
   static nlohmann::json read_json(const std::string& path) {
-    std::ifstream in(path);
-    return nlohmann::json::parse(in);
-  }
-  static std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return nlohmann::json::parse(read_text(path));
   }
   // Thresholds a loopback echo server meets by a wide margin.
   std::vector<std::string> run_args(const std::string& url) const {
     return {WSLOAD_CLI, "run",       "--url",  url,         "--prompts",
             prompts_,   "--summary", summary_, "--min-rps", "1"};
   }
-  // WSLOAD_* variables of the environment running the tests must not leak in.
-  static std::map<std::string, std::string> clean_env() {
-    return {{"WSLOAD_URL", ""},
-            {"WSLOAD_ORIGIN", ""},
-            {"WSLOAD_PROMPTS", ""},
-            {"WSLOAD_CONNECTIONS", ""},
-            {"WSLOAD_MAX_LATENCY", ""},
-            {"WSLOAD_MIN_RPS", ""},
-            {"WSLOAD_MIN_SUCCESS_RATE", ""}};
-  }
+  static std::map<std::string, std::string> clean_env() { return wsload::test::clean_wsload_env(); }
 
-  fs::path dir_;
   std::string prompts_;
   std::string summary_;
 };
@@ -105,7 +79,7 @@ TEST_F(Cli, FailingThresholdExitsOneAndSaysWhichAndWhy) {
 
 TEST_F(Cli, BadInputExitsTwoNamesTheCulpritAndKeepsTheOldSummary) {
   wsload::testing::Server server;
-  const auto empty = write("empty.txt", "\n\n");
+  const auto empty = write("empty.txt", "\n\n").string();
   const std::string url = server.url();
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--prompts", (dir_ / "missing.txt").string()}, "--prompts"},

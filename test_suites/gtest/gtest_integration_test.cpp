@@ -13,39 +13,16 @@
 #include <wsload/testing/server.hpp>
 
 #include "../support/process.hpp"
+#include "../support/scratch.hpp"
 
 namespace {
 
 using wsload::test::run_process;
 namespace fs = std::filesystem;
 
-class GtestIntegration : public ::testing::Test {
+class GtestIntegration : public wsload::test::ScratchTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("wsload_gtest_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  static std::map<std::string, std::string> clean_env() {
-    return {{"WSLOAD_URL", ""},
-            {"WSLOAD_ORIGIN", ""},
-            {"WSLOAD_PROMPTS", ""},
-            {"WSLOAD_CONNECTIONS", ""},
-            {"WSLOAD_MAX_LATENCY", ""},
-            {"WSLOAD_MIN_RPS", ""},
-            {"WSLOAD_MIN_SUCCESS_RATE", ""},
-            {"WSLOAD_SUMMARY", ""},
-            {"WSLOAD_ENDPOINTS", ""}};
-  }
-  static std::string read_text(const fs::path& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  static std::map<std::string, std::string> clean_env() { return wsload::test::clean_wsload_env(); }
   static nlohmann::json read_json(const fs::path& path) {
     return nlohmann::json::parse(read_text(path));
   }
@@ -55,8 +32,6 @@ class GtestIntegration : public ::testing::Test {
     }
     return nullptr;
   }
-
-  fs::path dir_;
 };
 
 TEST_F(GtestIntegration, PassFailAndSkipReadWellAndLandInXmlAndJson) {

@@ -6,27 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/scratch.hpp"
+
 namespace {
 
 using namespace wsload;
 namespace fs = std::filesystem;
 
-class TempDir : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("wsload_config_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path write(const std::string& name, const std::string& content) {
-    const auto path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-  }
-  fs::path dir_;
-};
+using TempDir = wsload::test::ScratchTest;
 
 LoadConfig valid() {
   LoadConfig c;
@@ -38,7 +25,9 @@ LoadConfig valid() {
 using Prompts = TempDir;
 
 TEST_F(Prompts, OnePerLineBlankLinesSkippedUtf8Kept) {
-  const auto path = write("p.txt", "first\n\n  \nsecond line\r\nza\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 \xF0\x9F\x98\x80\n   indented  \nlast");
+  const auto path = write("p.txt",
+                          "first\n\n  \nsecond line\r\nza\xC5\xBC\xC3\xB3\xC5\x82\xC4\x87 "
+                          "\xF0\x9F\x98\x80\n   indented  \nlast");
   const auto prompts = read_prompts(path);
   ASSERT_EQ(prompts.size(), 5u);
   EXPECT_EQ(prompts[0], "first");
@@ -95,9 +84,18 @@ TEST(Config, ValidateNamesTheInvalidField) {
       {[](LoadConfig& c) { c.iterations = 0; }, "iterations"},
       {[](LoadConfig& c) { c.timeouts.reply = std::chrono::milliseconds(0); }, "timeouts.reply"},
       {[](LoadConfig& c) { c.origin = "x\r\nEvil: 1"; }, "origin"},
-      {[](LoadConfig& c) { c.headers = {{"Bad Name", "v"}}; }, "header"},
-      {[](LoadConfig& c) { c.headers = {{"Host", "v"}}; }, "header"},
-      {[](LoadConfig& c) { c.headers = {{"Authorization", "secret\nX: y"}}; }, "header Authorization"},
+      {[](LoadConfig& c) {
+         c.headers = {{"Bad Name", "v"}};
+       },
+       "header"},
+      {[](LoadConfig& c) {
+         c.headers = {{"Host", "v"}};
+       },
+       "header"},
+      {[](LoadConfig& c) {
+         c.headers = {{"Authorization", "secret\nX: y"}};
+       },
+       "header Authorization"},
       {[](LoadConfig& c) { c.subprotocols = {"a b"}; }, "subprotocol"},
       {[](LoadConfig& c) { c.thresholds = {"p99<<1"}; }, "threshold"},
       {[](LoadConfig& c) { c.min_success_rate = 120; }, "min_success_rate"},
@@ -153,11 +151,13 @@ using Environment = TempDir;
 
 TEST_F(Environment, SetVariablesOverrideTheCode) {
   const auto prompts = write("p.txt", "one\ntwo\n");
-  const std::map<std::string, std::string> env = {
-      {"WSLOAD_URL", "wss://staging.example.com/chat"}, {"WSLOAD_ORIGIN", "https://app"},
-      {"WSLOAD_PROMPTS", prompts.string()},            {"WSLOAD_CONNECTIONS", "7"},
-      {"WSLOAD_MAX_LATENCY", "0.25"},                  {"WSLOAD_MIN_RPS", "50"},
-      {"WSLOAD_MIN_SUCCESS_RATE", "99.5"}};
+  const std::map<std::string, std::string> env = {{"WSLOAD_URL", "wss://staging.example.com/chat"},
+                                                  {"WSLOAD_ORIGIN", "https://app"},
+                                                  {"WSLOAD_PROMPTS", prompts.string()},
+                                                  {"WSLOAD_CONNECTIONS", "7"},
+                                                  {"WSLOAD_MAX_LATENCY", "0.25"},
+                                                  {"WSLOAD_MIN_RPS", "50"},
+                                                  {"WSLOAD_MIN_SUCCESS_RATE", "99.5"}};
   auto c = valid();
   apply_environment(c, [&](const char* name) -> const char* {
     auto it = env.find(name);
@@ -182,10 +182,12 @@ TEST(Config, UnsetVariablesLeaveTheCodeAlone) {
 }
 
 TEST(Config, InvalidVariablesAreNamed) {
-  for (const auto& [name, value] :
-       {std::pair{"WSLOAD_CONNECTIONS", "0"}, {"WSLOAD_CONNECTIONS", "2.5"},
-        {"WSLOAD_CONNECTIONS", "many"}, {"WSLOAD_MAX_LATENCY", "-1"},
-        {"WSLOAD_MIN_SUCCESS_RATE", "101"}, {"WSLOAD_MIN_RPS", "1e3x"}}) {
+  for (const auto& [name, value] : {std::pair{"WSLOAD_CONNECTIONS", "0"},
+                                    {"WSLOAD_CONNECTIONS", "2.5"},
+                                    {"WSLOAD_CONNECTIONS", "many"},
+                                    {"WSLOAD_MAX_LATENCY", "-1"},
+                                    {"WSLOAD_MIN_SUCCESS_RATE", "101"},
+                                    {"WSLOAD_MIN_RPS", "1e3x"}}) {
     auto c = valid();
     try {
       apply_environment(c, [&](const char* n) -> const char* {

@@ -98,7 +98,8 @@ TEST(Histogram, MergeIsLossless) {
   EXPECT_EQ(a.min(), whole.min());
   EXPECT_EQ(a.max(), whole.max());
   EXPECT_DOUBLE_EQ(a.mean(), whole.mean());
-  for (double p : {50.0, 99.0, 99.9}) EXPECT_EQ(a.value_at_percentile(p), whole.value_at_percentile(p));
+  for (double p : {50.0, 99.0, 99.9})
+    EXPECT_EQ(a.value_at_percentile(p), whole.value_at_percentile(p));
 }
 
 TEST(Histogram, MergeAcrossLayoutsStaysWithinPrecision) {
@@ -122,7 +123,8 @@ TEST(Histogram, EncodeDecodeRoundTrip) {
   EXPECT_EQ(back.counts(), h.counts());
   EXPECT_EQ(back.count(), h.count());
   back.restore_exact(h.min(), h.max(), h.sum());
-  for (double p : {50.0, 90.0, 99.0, 99.9}) EXPECT_EQ(back.value_at_percentile(p), h.value_at_percentile(p));
+  for (double p : {50.0, 90.0, 99.0, 99.9})
+    EXPECT_EQ(back.value_at_percentile(p), h.value_at_percentile(p));
 }
 
 TEST(Histogram, DecodeRejectsCorruptInputWithoutCrashing) {
@@ -146,7 +148,8 @@ class HdrReference : public ::testing::Test {
     if (name == "ramp") {
       for (int i = 1; i <= 1000; ++i) h.record(37 * i);
     } else {
-      for (const auto& pair : ref["values"]) h.record(pair[0].get<std::int64_t>(), pair[1].get<std::int64_t>());
+      for (const auto& pair : ref["values"])
+        h.record(pair[0].get<std::int64_t>(), pair[1].get<std::int64_t>());
     }
     return h;
   }
@@ -163,8 +166,10 @@ TEST_F(HdrReference, DecodesReferenceEncodingsToTheSameCounts) {
     EXPECT_EQ(theirs.count(), c["total"].get<std::int64_t>()) << name;
     EXPECT_EQ(mine.min(), c["min"].get<std::int64_t>()) << name;
     EXPECT_EQ(mine.max(), c["max"].get<std::int64_t>()) << name;
-    for (const auto& [key, p] : {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p999", 99.9}}) {
-      // The reference reports the bucket's highest equivalent value; wsload clamps to the exact max.
+    for (const auto& [key, p] :
+         {std::pair{"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p999", 99.9}}) {
+      // The reference reports the bucket's highest equivalent value; wsload clamps to the exact
+      // max.
       EXPECT_EQ(mine.value_at_percentile(p), std::min(c[key].get<std::int64_t>(), mine.max()))
           << name << " " << key;
     }

@@ -26,7 +26,9 @@ TEST(Url, ParsesWssWithPortPathAndQueryVerbatim) {
   EXPECT_EQ(url.host_header(), "api.example.com:8443");
 }
 
-TEST(Url, DefaultPortOfWssIs443) { EXPECT_EQ(parse_url("wss://h/").port, 443); }
+TEST(Url, DefaultPortOfWssIs443) {
+  EXPECT_EQ(parse_url("wss://h/").port, 443);
+}
 
 TEST(Url, ParsesIpv6LiteralsInBrackets) {
   const auto url = parse_url("ws://[::1]:9000/x");
@@ -38,7 +40,9 @@ TEST(Url, ParsesIpv6LiteralsInBrackets) {
   EXPECT_EQ(parse_url("wss://[2001:db8::7]/").host_header(), "[2001:db8::7]");
 }
 
-TEST(Url, QueryWithoutPathGetsSlash) { EXPECT_EQ(parse_url("ws://h?a=1").target(), "/?a=1"); }
+TEST(Url, QueryWithoutPathGetsSlash) {
+  EXPECT_EQ(parse_url("ws://h?a=1").target(), "/?a=1");
+}
 
 TEST(Url, RejectsBadInputNamingTheField) {
   for (const char* bad :
