@@ -220,6 +220,9 @@ inline std::string format_report(const Summary& s) {
   }
   out += "\n";
   if (s.interrupted) out += "  INTERRUPTED: the figures cover the part that ran\n";
+  if (s.config.contains("tls") && s.config["tls"].value("insecure", false)) {
+    out += "  WARNING: TLS verification was off (insecure): the server was not authenticated\n";
+  }
   if (s.deadline_exceeded) out += "  The run's deadline ended it before it finished\n";
   auto row = [&out](std::string_view label, const std::string& value) {
     out.append("  ").append(label).append(22 - label.size(), ' ').append(value).append("\n");

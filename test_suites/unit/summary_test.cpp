@@ -160,3 +160,15 @@ TEST(Summary, ReportSaysWhenNothingSucceeded) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Summary, ReportWarnsWhenTlsVerificationWasOff) {
+  wsload::Summary s;
+  s.config = {{"tls", {{"insecure", true}}}};
+  EXPECT_NE(wsload::format_report(s).find("WARNING: TLS verification was off"), std::string::npos);
+  s.config = {{"tls", {{"insecure", false}}}};
+  EXPECT_EQ(wsload::format_report(s).find("WARNING"), std::string::npos);
+}
+
+}  // namespace

@@ -22,6 +22,18 @@ enum class ReplyMode {
   silent,  ///< read and never answer: for reply-timeout tests
 };
 
+/// Misbehaviour on purpose, for reliability tests.
+enum class Fault {
+  none,
+  ignore_upgrade,   ///< read the upgrade request, never answer it
+  reject_upgrade,   ///< answer the upgrade with `reject_status`
+  close_after,      ///< after `fault_after` replies, close with 1011 instead of replying
+  reset_after,      ///< after `fault_after` replies, reset the TCP connection (SO_LINGER 0)
+  malformed_after,  ///< after `fault_after` replies, send a frame with a reserved opcode
+  oversized_reply,  ///< reply with `oversized_bytes` bytes instead of the echo
+  ping_flood,       ///< send 50 pings before each reply
+};
+
 struct ServerOptions {
   bool tls = false;  ///< wss with a certificate made at start
   ReplyMode mode = ReplyMode::echo;
@@ -29,6 +41,11 @@ struct ServerOptions {
   std::string address = "127.0.0.1";         ///< loopback only: 127.0.0.1 or ::1
   std::uint16_t port = 0;                    ///< 0: an ephemeral port
   unsigned threads = 1;
+  Fault fault = Fault::none;
+  std::size_t fault_after = 0;            ///< replies sent normally before the fault
+  unsigned fault_every = 1;               ///< faulty: connections 0, N, 2N, ... in accept order
+  unsigned reject_status = 500;           ///< for Fault::reject_upgrade
+  std::size_t oversized_bytes = 1 << 20;  ///< for Fault::oversized_reply
 };
 
 /// The upgrade request of one connection, as the server saw it.

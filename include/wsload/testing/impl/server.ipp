@@ -66,18 +66,20 @@ struct Server::Impl {
                                                     asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) continue;  // e.g. EMFILE: keep serving the connections that exist
-      connections_.fetch_add(1, std::memory_order_relaxed);
+      const auto index = connections_.fetch_add(1, std::memory_order_relaxed);
+      const bool faulty =
+          options_.fault != Fault::none && index % std::max(1u, options_.fault_every) == 0;
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+      asio::co_spawn(executor, session(std::move(socket), faulty), asio::detached);
     }
   }
 
-  detail::asio::awaitable<void> session(detail::tcp::socket socket) {
+  detail::asio::awaitable<void> session(detail::tcp::socket socket, bool faulty) {
     using namespace detail;
     socket.set_option(tcp::no_delay(true));
     beast::tcp_stream stream(std::move(socket));
     if (!options_.tls) {
-      co_await serve(std::move(stream));
+      co_await serve(std::move(stream), faulty);
       co_return;
     }
     beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), tls_);
@@ -86,11 +88,11 @@ struct Server::Impl {
     co_await tls_stream.async_handshake(ssl::stream_base::server,
                                         asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    co_await serve(std::move(tls_stream));
+    co_await serve(std::move(tls_stream), faulty);
   }
 
   template <class Stream>
-  detail::asio::awaitable<void> serve(Stream stream) {
+  detail::asio::awaitable<void> serve(Stream stream, bool faulty) {
     using namespace detail;
     boost::system::error_code ec;
     auto use = asio::redirect_error(asio::use_awaitable, ec);
@@ -109,6 +111,21 @@ struct Server::Impl {
       }
       std::lock_guard lock(mutex_);
       handshakes_.push_back(std::move(seen));
+    }
+    const Fault fault = faulty ? options_.fault : Fault::none;
+    if (fault == Fault::ignore_upgrade) {
+      // Hold the connection without a word until the client gives up (or a minute).
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(60));
+      co_await http::async_read(stream, buffer, request, use);
+      co_return;
+    }
+    if (fault == Fault::reject_upgrade) {
+      http::response<http::string_body> response{static_cast<http::status>(options_.reject_status),
+                                                 request.version()};
+      response.body() = "wsload test server: upgrade rejected on purpose\n";
+      response.prepare_payload();
+      co_await http::async_write(stream, response, use);
+      co_return;
     }
     if (!websocket::is_upgrade(request)) {
       http::response<http::string_body> response{http::status::bad_request, request.version()};
@@ -132,7 +149,7 @@ struct Server::Impl {
     if (ec) co_return;
 
     asio::steady_timer delay(ws.get_executor());
-    for (;;) {
+    for (std::size_t replied = 0;; ++replied) {
       buffer.consume(buffer.size());
       co_await ws.async_read(buffer, use);
       if (ec) co_return;
@@ -143,8 +160,36 @@ struct Server::Impl {
         co_await delay.async_wait(use);
         if (ec) co_return;
       }
+      if (replied >= options_.fault_after) {
+        if (fault == Fault::close_after) {
+          co_await ws.async_close(websocket::close_code::internal_error, use);
+          co_return;
+        }
+        if (fault == Fault::reset_after) {
+          auto& socket = beast::get_lowest_layer(ws).socket();
+          socket.set_option(asio::socket_base::linger(true, 0), ec);
+          socket.close(ec);
+          co_return;
+        }
+        if (fault == Fault::malformed_after) {
+          // FIN + opcode 0x3, which RFC 6455 5.2 reserves: the peer must fail the connection.
+          static constexpr unsigned char reserved_opcode[] = {0x83, 0x00};
+          co_await asio::async_write(ws.next_layer(), asio::buffer(reserved_opcode), use);
+          co_await ws.async_read(buffer, use);  // until the client gives up
+          co_return;
+        }
+      }
+      if (fault == Fault::ping_flood) {
+        for (int i = 0; i < 50 && !ec; ++i) co_await ws.async_ping({}, use);
+        if (ec) co_return;
+      }
       ws.text(ws.got_text());
-      co_await ws.async_write(buffer.data(), use);
+      if (fault == Fault::oversized_reply) {
+        const std::string big(options_.oversized_bytes, 'x');
+        co_await ws.async_write(asio::buffer(big), use);
+      } else {
+        co_await ws.async_write(buffer.data(), use);
+      }
       if (ec) co_return;
     }
   }
