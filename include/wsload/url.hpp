@@ -74,7 +74,14 @@ inline Url parse_url(std::string_view text, const std::string& field = "url") {
   auto fail = [&](const std::string& reason) -> Url {
     const auto q = text.find('?');
     std::string shown(text.substr(0, q));
-    if (q != std::string_view::npos) shown += "?" + redact_query(text.substr(q + 1));
+    // user:password@ is refused, but not echoed either.
+    const auto scheme_end = shown.find("://");
+    const auto at = shown.find('@', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+    if (at != std::string::npos && shown.find('/', scheme_end + 3) > at) {
+      const auto from = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+      shown.replace(from, at - from, std::string(redacted_text));
+    }
+    if (q != std::string_view::npos) shown.append("?").append(redact_query(text.substr(q + 1)));
     throw ConfigError(field, shown, reason);
   };
   if (text.empty()) return fail("is empty; expected ws://host[:port]/path or wss://...");

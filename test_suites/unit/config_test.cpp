@@ -213,3 +213,16 @@ TEST(Config, JsonSnapshotRedactsSecrets) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(TempDir, ATenMegabyteLineIsOnePromptKeptWhole) {
+  std::string line(10 << 20, 'x');
+  line[12345] = 'y';
+  const auto prompts = wsload::read_prompts(write("big.txt", "short\n" + line + "\n"));
+  ASSERT_EQ(prompts.size(), 2u);
+  EXPECT_EQ(prompts[1].size(), line.size());
+  EXPECT_EQ(prompts[1][12345], 'y');
+}
+
+}  // namespace

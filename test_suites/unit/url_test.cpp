@@ -81,4 +81,16 @@ TEST(Url, ErrorMessagesDoNotLeakSecretQueryValues) {
   }
 }
 
+TEST(Url, ErrorMessagesDoNotLeakCredentialsInTheAuthority) {
+  for (const char* text : {"wss://alice:hunter2@api.example.com/prod", "ws://hunter2@h:99999/"}) {
+    try {
+      parse_url(text);
+      FAIL() << text;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()).find("hunter2"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("<redacted>@"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
