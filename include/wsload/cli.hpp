@@ -222,6 +222,17 @@ struct RunOptions {
   double run_timeout = 600;
   std::string ca_file;
   bool insecure = false;
+  std::vector<std::string> query;
+  std::string message_template;
+  std::string completion = "first";
+  std::vector<std::string> error_rules;
+  bool no_error_rules = false;
+  std::string correlation;
+  std::size_t in_flight = 1;
+  double connect_rate = 0;
+  std::size_t max_send_size = 128 << 10;
+  bool aws_sign = false;
+  std::string aws_region;
   std::vector<std::string> thresholds;
   std::string summary = "load_test_summary.json";
   std::string name;
@@ -258,6 +269,26 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.timeouts.run = ms(o.run_timeout);
   c.tls.ca_file = o.ca_file;
   c.tls.insecure = o.insecure;
+  for (const auto& q : o.query) {
+    const auto eq = q.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      throw ConfigError("--query", is_secret_name(q.substr(0, eq)) ? "" : q, "expected NAME=VALUE");
+    }
+    c.query.push_back({q.substr(0, eq), q.substr(eq + 1)});
+  }
+  c.message_template = o.message_template;
+  c.completion = o.completion;
+  if (o.no_error_rules) {
+    c.error_rules.clear();
+  } else if (!o.error_rules.empty()) {
+    c.error_rules = o.error_rules;
+  }
+  c.correlation = o.correlation;
+  c.in_flight = o.in_flight;
+  c.connect_rate = o.connect_rate;
+  c.max_send_size = o.max_send_size;
+  c.aws.enabled = o.aws_sign;
+  c.aws.region = o.aws_region;
   c.thresholds = o.thresholds;
   return c;
 }
@@ -358,6 +389,34 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->capture_default_str();
   run.add_option("--ca-file", o.ca_file, "extra trusted CA certificates (PEM) for wss");
   run.add_flag("--insecure", o.insecure, "do not verify the server's certificate");
+  run.add_option("--query", o.query, "query parameter NAME=VALUE added to the URL (repeatable)");
+  run.add_option("--template", o.message_template,
+                 "message body around each prompt, e.g. "
+                 "'{\"action\":\"sendmessage\",\"prompt\":{{prompt}}}'; also {{connection}}, "
+                 "{{sequence}}, {{uuid}}");
+  run.add_option("--complete", o.completion,
+                 "when a reply is complete: first, frames=N, /pointer==value, /pointer, "
+                 "regex:PATTERN")
+      ->capture_default_str();
+  run.add_option("--error-rule", o.error_rules,
+                 "frames that fail a request: api-gateway (the default), /pointer==value, "
+                 "/pointer, regex:PATTERN (repeatable)");
+  run.add_flag("--no-error-rules", o.no_error_rules, "treat every frame as a reply");
+  run.add_option("--correlation", o.correlation,
+                 "JSON pointer to a request id the replies echo, e.g. /id");
+  run.add_option("--in-flight", o.in_flight,
+                 "requests outstanding per connection (needs --correlation)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
+      ->capture_default_str();
+  run.add_option("--connect-rate", o.connect_rate, "new connections per second (0: no limit)")
+      ->check(CLI::Range(0.0, 1e6));
+  run.add_option("--max-send-size", o.max_send_size,
+                 "largest message to send, bytes (API Gateway: 131072)")
+      ->capture_default_str();
+  run.add_flag("--aws-sigv4", o.aws_sign,
+               "presign each connect with AWS SigV4 (execute-api) from AWS_ACCESS_KEY_ID, "
+               "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION");
+  run.add_option("--aws-region", o.aws_region, "region for --aws-sigv4 (default: AWS_REGION)");
   run.add_option("--threshold,-t", o.thresholds,
                  "threshold expression, e.g. 'p99<800ms' (repeatable)");
   run.add_option("--summary", o.summary, "summary JSON file ('' for none)")->capture_default_str();
@@ -393,6 +452,17 @@ inline int main(int argc, const char* const* argv) {
   serve->add_option("--delay-ms", delay_ms, "wait before each reply, milliseconds")
       ->check(CLI::Range(0u, 600'000u));
   serve->add_flag("--silent", silent, "never reply (for timeout tests)");
+  bool api_gateway = false;
+  std::size_t stream_chunks = 0;
+  unsigned chunk_delay_ms = 0;
+  serve->add_flag("--api-gateway", api_gateway,
+                  "answer like API Gateway: JSON bodies routed on /action, its error messages");
+  serve
+      ->add_option("--stream", stream_chunks,
+                   "with --api-gateway: reply with N chunk frames then {\"type\":\"end\"}")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+  serve->add_option("--chunk-delay-ms", chunk_delay_ms, "wait before each chunk, milliseconds")
+      ->check(CLI::Range(0u, 600'000u));
   serve->add_option("--ca-out", ca_out, "where to write the CA certificate for --tls");
 
   std::size_t demo_connections = 20;
@@ -454,6 +524,18 @@ inline int main(int argc, const char* const* argv) {
       options.tls = tls;
       options.reply_delay = std::chrono::milliseconds(delay_ms);
       options.mode = silent ? testing::ReplyMode::silent : testing::ReplyMode::echo;
+      if (api_gateway || stream_chunks > 0) {
+        options.mode = testing::ReplyMode::api_gateway;
+        testing::Route route;
+        route.delay = options.reply_delay;
+        if (stream_chunks > 0) {
+          route.kind = testing::Route::Kind::stream;
+          route.chunks = stream_chunks;
+          route.chunk_delay = std::chrono::milliseconds(chunk_delay_ms);
+        }
+        if (silent) route.kind = testing::Route::Kind::silent;
+        options.routes = {{"$default", route}};
+      }
       testing::Server server(options);
       std::cout << "wsload serve: listening on " << server.url() << '\n';
       if (tls) {

@@ -9,19 +9,26 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <map>
+#include <optional>
+#include <random>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <wsload/aws_sigv4.hpp>
 #include <wsload/config.hpp>
 #include <wsload/detail/asio.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
+#include <wsload/message.hpp>
 #include <wsload/url.hpp>
 
 namespace wsload::detail {
@@ -32,7 +39,7 @@ using Clock = std::chrono::steady_clock;
 enum class Abort { none, timeout, run_deadline, interrupted };
 
 /// What one connection is waiting for; a timeout is classified by it.
-enum class Phase { connect, tls, upgrade, reply, close };
+enum class Phase { wait, connect, tls, upgrade, reply, close };
 
 /// The part of a connection the watchdog sees.
 struct ConnectionSlot {
@@ -40,6 +47,10 @@ struct ConnectionSlot {
   Phase phase = Phase::connect;
   Abort abort = Abort::none;
   tcp::socket* socket = nullptr;
+  asio::steady_timer* timer = nullptr;  ///< a wait to cut short (connect-rate pacing)
+  /// With requests pipelined, a deadline fails the requests past it rather than the
+  /// connection: the watchdog calls this instead of closing.
+  std::function<void(Clock::time_point)> expire;
 
   void arm(Phase p, Clock::time_point now, std::chrono::milliseconds timeout) noexcept {
     phase = p;
@@ -47,6 +58,7 @@ struct ConnectionSlot {
   }
   void close(Abort why) noexcept {
     if (abort == Abort::none) abort = why;
+    if (timer) timer->cancel();
     if (socket) {
       boost::system::error_code ignored;
       socket->close(ignored);
@@ -61,12 +73,25 @@ struct RunContext {
   std::vector<tcp::endpoint> endpoints;  ///< resolved once for the whole run
   ssl::context* tls = nullptr;           ///< for wss
   Clock::time_point run_deadline;
+  Clock::time_point start;
+  MessageTemplate message;
+  Completion completion;
+  ErrorRules error_rules;
+  std::optional<nlohmann::json::json_pointer> correlation;
+  std::optional<aws::Credentials> aws;  ///< sign each connect when set
+  bool parse_frames = false;            ///< some rule reads a frame's JSON
 };
 
 /// Statistics and live connections of one engine thread. Only that thread touches it,
 /// except the published_* counters, which it stores in batches for the progress reader.
 struct ThreadState {
   Histogram latency;  // microseconds
+  Histogram ttfb;     // microseconds
+  std::uint64_t frames = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t unmatched = 0;
+  std::uint64_t late = 0;
+  std::mt19937_64 random{std::random_device{}()};
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::uint64_t opened = 0;
@@ -119,6 +144,7 @@ inline std::pair<ErrorKind, std::string> classify(const boost::system::error_cod
       return {ErrorKind::interrupted, ""};
     case Abort::timeout:
       switch (slot.phase) {
+        case Phase::wait:
         case Phase::connect:
           return {ErrorKind::connect, "timed out"};
         case Phase::tls:
@@ -135,6 +161,7 @@ inline std::pair<ErrorKind, std::string> classify(const boost::system::error_cod
       break;
   }
   switch (slot.phase) {
+    case Phase::wait:
     case Phase::connect:
       return {ErrorKind::connect, ec.message()};
     case Phase::tls:
@@ -145,7 +172,19 @@ inline std::pair<ErrorKind, std::string> classify(const boost::system::error_cod
       break;
   }
   if (ec == websocket::error::closed) {
-    return {ErrorKind::closed_by_peer, "close code " + std::to_string(close.code)};
+    const std::string detail =
+        "close code " + std::to_string(close.code) +
+        (close.reason.empty() ? "" : ": " + std::string(close.reason.c_str()));
+    switch (close.code) {
+      case websocket::close_code::going_away:
+        return {ErrorKind::going_away, detail};
+      case websocket::close_code::too_big:
+        return {ErrorKind::peer_too_big, detail};
+      case websocket::close_code::internal_error:
+        return {ErrorKind::server_error, detail};
+      default:
+        return {ErrorKind::closed_by_peer, detail};
+    }
   }
   if (ec == websocket::error::message_too_big) return {ErrorKind::message_too_big, ""};
   if (ec == websocket::condition::protocol_violation) return {ErrorKind::protocol, ec.message()};
@@ -186,11 +225,199 @@ inline websocket::stream<ssl::stream<tcp::socket>> make_stream(asio::any_io_exec
   return websocket::stream<ssl::stream<tcp::socket>>(executor, *run.tls);
 }
 
+/// One request's reply as it arrives.
+struct ReplyProgress {
+  Clock::time_point sent_at;
+  Clock::time_point first_at{};
+  std::uint64_t frames = 0;
+  std::uint64_t bytes = 0;
+};
+
+enum class FrameVerdict { more, done, failed };
+
+/// Applies the error rules and the completion rule to one frame of `reply`.
+inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, ReplyProgress& reply,
+                                std::string_view frame, const nlohmann::json* parsed,
+                                Clock::time_point now) {
+  if (reply.frames++ == 0) reply.first_at = now;
+  reply.bytes += frame.size();
+  if (auto error = run.error_rules.match(frame, parsed)) {
+    state.count_failed(error->first, std::move(error->second), 1);
+    return FrameVerdict::failed;
+  }
+  bool done = true;
+  switch (run.completion.kind) {
+    case Completion::Kind::first_frame:
+      break;
+    case Completion::Kind::frames:
+      done = reply.frames >= run.completion.frames;
+      break;
+    case Completion::Kind::until:
+      done = run.completion.until->matches(frame, parsed);
+      break;
+  }
+  if (!done) return FrameVerdict::more;
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  state.latency.record(duration_cast<microseconds>(now - reply.sent_at).count());
+  state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.sent_at).count());
+  state.frames += reply.frames;
+  state.bytes += reply.bytes;
+  ++state.succeeded;
+  return FrameVerdict::done;
+}
+
+/// Fills the message for request `sequence` of connection `index` into `out`.
+inline std::string_view render_message(const RunContext& run, ThreadState& state, std::string& out,
+                                       std::string_view prompt, std::uint64_t index,
+                                       std::uint64_t sequence) {
+  if (run.message.empty()) return prompt;
+  out.clear();
+  std::string uuid;
+  if (run.message.uses_uuid()) uuid = make_uuid(state.random);
+  run.message.render(out, {prompt, index, sequence, uuid});
+  return out;
+}
+
+/// What the writer and the reader of a pipelined connection share. Lives in the
+/// writer's frame, which waits for the reader before it ends.
+struct Pipeline {
+  struct Pending {
+    ReplyProgress progress;
+    Clock::time_point deadline;
+  };
+  explicit Pipeline(const asio::any_io_executor& executor)
+      : room(executor), reader_done(executor) {}
+
+  std::unordered_map<std::string, Pending> pending;  ///< by the id's JSON text
+  std::unordered_set<std::string> expired;           ///< ids whose requests timed out
+  asio::steady_timer room;                           ///< the writer waits here for a free slot
+  asio::steady_timer reader_done;                    ///< and here for the reader to end
+  bool reading = true;
+  boost::system::error_code read_error;
+  std::uint64_t completed = 0;
+
+  /// Fails the requests past their deadline at `now`, moves the connection's deadline
+  /// to the next one, and wakes the writer.
+  void expire(Clock::time_point now, ThreadState& state, ConnectionSlot& slot) {
+    slot.deadline = Clock::time_point::max();
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (it->second.deadline <= now) {
+        state.count_failed(ErrorKind::reply_timeout, "", 1);
+        ++completed;
+        expired.insert(it->first);
+        it = pending.erase(it);
+      } else {
+        slot.deadline = std::min(slot.deadline, it->second.deadline);
+        ++it;
+      }
+    }
+    room.cancel();
+  }
+};
+
+template <class Stream>
+asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, ConnectionSlot& slot,
+                                     Stream& ws, Pipeline& p) {
+  beast::flat_buffer buffer;
+  nlohmann::json parsed;
+  for (;;) {
+    co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, p.read_error));
+    if (p.read_error) break;
+    const auto now = Clock::now();
+    const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
+    const bool is_json = parse_frame(frame, parsed);
+    std::string id;
+    if (is_json && parsed.contains(*run.correlation)) id = parsed.at(*run.correlation).dump();
+    const auto it = p.pending.find(id);
+    if (it == p.pending.end()) {
+      ++(p.expired.count(id) ? state.late : state.unmatched);
+    } else if (judge_frame(run, state, it->second.progress, frame, is_json ? &parsed : nullptr,
+                           now) != FrameVerdict::more) {
+      ++p.completed;
+      p.pending.erase(it);
+      p.expire(Clock::time_point::min(), state, slot);  // the next deadline; wake the writer
+    }
+    buffer.consume(buffer.size());
+  }
+  p.reading = false;
+  p.room.cancel();
+  p.reader_done.cancel();
+}
+
+/// Sends requests without waiting for replies, up to `in_flight` outstanding, and
+/// matches reply frames to requests by the correlation id. A request past its reply
+/// timeout fails alone; a frame for it that comes later is counted as late, a frame
+/// with an unknown id as unmatched, and neither is timed. Returns the error that ended
+/// the connection early, if any.
+template <class Stream>
+asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, ThreadState& state,
+                                                         ConnectionSlot& slot, Stream& ws,
+                                                         std::uint64_t index,
+                                                         std::uint64_t& completed) {
+  const LoadConfig& config = run.config;
+  Pipeline p(co_await asio::this_coro::executor);
+  slot.phase = Phase::reply;
+  slot.expire = [&p, &state, &slot](Clock::time_point now) { p.expire(now, state, slot); };
+  asio::co_spawn(ws.get_executor(), read_pipelined(run, state, slot, ws, p), asio::detached);
+
+  boost::system::error_code ec;
+  auto use = asio::redirect_error(asio::use_awaitable, ec);
+  auto wait = [&](asio::steady_timer& t) {
+    t.expires_at(Clock::time_point::max());
+    return t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  };
+  std::string message;
+  nlohmann::json sent;
+  std::uint64_t sequence = 0;
+  for (std::size_t round = 0; round < config.iterations && p.reading && !ec; ++round) {
+    for (const auto& prompt : config.prompts) {
+      while (p.reading && p.pending.size() >= config.in_flight) {
+        co_await wait(p.room);
+        ec = {};
+      }
+      if (!p.reading) break;
+      const auto body = render_message(run, state, message, prompt, index, sequence++);
+      std::string id;
+      if (parse_frame(body, sent) && sent.contains(*run.correlation)) {
+        id = sent.at(*run.correlation).dump();
+      }
+      if (p.pending.count(id)) {
+        // The template must give each request in flight its own id, e.g. {{sequence}}.
+        state.count_failed(ErrorKind::protocol,
+                           "correlation id at " + config.correlation + " repeats while in flight",
+                           1);
+        ++p.completed;
+        continue;
+      }
+      const auto now = Clock::now();
+      p.pending[id] = {{now}, now + config.timeouts.reply};
+      slot.deadline = std::min(slot.deadline, now + config.timeouts.reply);
+      co_await ws.async_write(asio::buffer(body), use);
+      if (ec) break;
+    }
+  }
+  const auto write_error = ec;
+  while (p.reading && !write_error && !p.pending.empty()) {
+    co_await wait(p.room);
+  }
+  slot.expire = nullptr;
+  if (p.reading) {
+    // Everything is answered (or the write failed): a close ends the reader's read.
+    slot.arm(Phase::close, Clock::now(), config.timeouts.close);
+    co_await ws.async_close(websocket::close_code::normal, use);
+    while (p.reading) co_await wait(p.reader_done);
+  }
+  completed = p.completed;
+  if (completed == config.prompts.size() * config.iterations) co_return boost::system::error_code{};
+  co_return write_error ? write_error : p.read_error;
+}
+
 /// Runs one connection to completion. Every request it does not complete is counted as
 /// failed under the kind of the failure that ended it, so totals always add up to
 /// prompts x iterations.
 template <class Stream>
-asio::awaitable<void> run_connection(RunContext& run, ThreadState& state) {
+asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::uint64_t index) {
   const LoadConfig& config = run.config;
   const std::uint64_t expected = config.prompts.size() * config.iterations;
   std::uint64_t completed = 0;
@@ -203,19 +430,33 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state) {
     }
   } finish{state};
 
-  auto ws = make_stream<Stream>(co_await asio::this_coro::executor, run);
-  tcp::socket& socket = beast::get_lowest_layer(ws);
-  slot.socket = &socket;
+  auto executor = co_await asio::this_coro::executor;
   boost::system::error_code ec;
   auto use = asio::redirect_error(asio::use_awaitable, ec);
   auto give_up = [&](std::pair<ErrorKind, std::string> why) {
     state.count_failed(why.first, std::move(why.second), expected - completed);
   };
-  if (state.abort_all != Abort::none) {
-    slot.abort = state.abort_all;
+  if (config.connect_rate > 0 && index > 0) {
+    // Paced from the run's start, so a slow connect does not delay the ones after it.
+    asio::steady_timer pace(executor);
+    pace.expires_at(run.start +
+                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                        static_cast<double>(index) / config.connect_rate)));
+    slot.phase = Phase::wait;
+    slot.timer = &pace;
+    if (state.abort_all == Abort::none) co_await pace.async_wait(use);
+    slot.timer = nullptr;
+    ec = {};
+  }
+  if (state.abort_all != Abort::none && slot.abort == Abort::none) slot.abort = state.abort_all;
+  if (slot.abort != Abort::none) {
     give_up(classify(ec, slot, {}));
     co_return;
   }
+
+  auto ws = make_stream<Stream>(executor, run);
+  tcp::socket& socket = beast::get_lowest_layer(ws);
+  slot.socket = &socket;
 
   slot.arm(Phase::connect, Clock::now(), config.timeouts.connect);
   co_await asio::async_connect(socket, run.endpoints, use);
@@ -255,8 +496,16 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state) {
       req.set(http::field::sec_websocket_protocol, joined);
     }
   }));
+  std::string target = run.url.target();
+  if (run.aws) {
+    // Signed at this connection's own connect time: a long run outlives any one signature.
+    target = run.url.path + "?" +
+             aws::presign_query(*run.aws, run.url.host_header(), run.url.path, run.url.query,
+                                std::chrono::system_clock::now(), config.aws.service,
+                                config.aws.expires);
+  }
   websocket::response_type response;
-  co_await ws.async_handshake(response, run.url.host_header(), run.url.target(), use);
+  co_await ws.async_handshake(response, run.url.host_header(), target, use);
   if (ec) {
     ++state.connections_failed;
     if (ec == websocket::error::upgrade_declined && slot.abort == Abort::none) {
@@ -269,23 +518,40 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state) {
   ++state.opened;
   ws.read_message_max(config.max_message_size);
   ws.text(true);
+  // API Gateway takes frames of at most 32 KB.
+  ws.auto_fragment(true);
+  ws.write_buffer_bytes(std::max<std::size_t>(config.fragment_size, 8));
 
-  beast::flat_buffer reply;
+  if (run.correlation) {
+    ec = co_await run_pipelined(run, state, slot, ws, index, completed);
+    if (ec) give_up(classify(ec, slot, ws.reason()));
+    co_return;
+  }
+
+  beast::flat_buffer buffer;
+  nlohmann::json parsed;
+  std::string message;
+  std::uint64_t sequence = 0;
   for (std::size_t round = 0; round < config.iterations; ++round) {
     for (const auto& prompt : config.prompts) {
-      const auto sent_at = Clock::now();
-      slot.arm(Phase::reply, sent_at, config.timeouts.reply);
-      co_await ws.async_write(asio::buffer(prompt), use);
-      if (!ec) co_await ws.async_read(reply, use);
+      const auto body = render_message(run, state, message, prompt, index, sequence++);
+      ReplyProgress reply{Clock::now()};
+      slot.arm(Phase::reply, reply.sent_at, config.timeouts.reply);
+      co_await ws.async_write(asio::buffer(body), use);
+      FrameVerdict verdict = FrameVerdict::more;
+      while (!ec && verdict == FrameVerdict::more) {
+        buffer.consume(buffer.size());
+        co_await ws.async_read(buffer, use);
+        if (ec) break;
+        const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
+        const bool is_json = run.parse_frames && parse_frame(frame, parsed);
+        verdict = judge_frame(run, state, reply, frame, is_json ? &parsed : nullptr, Clock::now());
+      }
       if (ec) {
         give_up(classify(ec, slot, ws.reason()));
         co_return;
       }
-      const auto elapsed = Clock::now() - sent_at;
-      state.latency.record(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-      ++state.succeeded;
       ++completed;
-      reply.consume(reply.size());
     }
   }
 

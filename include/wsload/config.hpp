@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include <wsload/errors.hpp>
+#include <wsload/message.hpp>
 #include <wsload/redact.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/url.hpp>
@@ -46,13 +47,23 @@ struct TlsOptions {
   std::string ca_pem;     ///< extra trusted CA certificates, PEM text
 };
 
+/// Signing of the connect request with AWS Signature Version 4 (IAM-authorised API
+/// Gateway WebSocket APIs). Credentials come from the AWS_* environment variables when the
+/// engine starts, never from the configuration, so they cannot reach a summary.
+struct AwsSigning {
+  bool enabled = false;
+  std::string service = "execute-api";
+  std::string region;  ///< empty: AWS_REGION / AWS_DEFAULT_REGION
+  std::chrono::seconds expires{300};
+};
+
 /// A closed-loop load: `connections` WebSocket connections open concurrently; each sends
 /// every prompt in turn, `iterations` times, waiting for each reply before the next.
 /// Thresholds come from the three fields of the original tool and from `thresholds`.
 struct LoadConfig {
-  std::string name;        ///< label for reports (e.g. the endpoint)
-  std::string url;         ///< ws://... or wss://...
-  std::string origin;      ///< Origin header; none when empty
+  std::string name;    ///< label for reports (e.g. the endpoint)
+  std::string url;     ///< ws://... or wss://...
+  std::string origin;  ///< Origin header; none when empty
   std::vector<Header> headers;
   std::vector<std::string> subprotocols;
   std::vector<std::string> prompts;
@@ -62,6 +73,28 @@ struct LoadConfig {
   std::size_t max_message_size = 16 << 20;  ///< bytes; a larger reply fails as message_too_big
   Timeouts timeouts;
   TlsOptions tls;
+
+  /// Query parameters added to the URL's (values percent-encoded here; secret ones are
+  /// redacted in summaries like the URL's own).
+  std::vector<Header> query;
+  /// Wraps each prompt, e.g. {"action":"sendmessage","prompt":{{prompt}}} (see
+  /// MessageTemplate); empty sends the prompt as it is.
+  std::string message_template;
+  /// When a reply is complete: "first" frame, "frames=N", or a frame rule such as
+  /// /type=="end" (see Completion).
+  std::string completion = "first";
+  /// Frames that fail their request (see ErrorRules): API Gateway's error messages by
+  /// default; clear to treat every frame as a reply.
+  std::vector<std::string> error_rules = {"api-gateway"};
+  /// A JSON pointer to an id that each request carries (e.g. /id with "id":{{sequence}} in
+  /// the template) and its reply frames echo: frames are matched to requests by it, which
+  /// lets `in_flight` requests share a connection.
+  std::string correlation;
+  std::size_t in_flight = 1;  ///< requests outstanding per connection (>1 needs correlation)
+  double connect_rate = 0;    ///< new connections per second over the run; 0: no limit
+  std::size_t max_send_size = 128 << 10;  ///< larger messages are refused before the run
+  std::size_t fragment_size = 32 << 10;   ///< outgoing frames are at most this big
+  AwsSigning aws;
 
   std::optional<Seconds> max_average_latency;  ///< MAX_LATENCY: "avg<=X s"
   std::optional<double> min_rps;               ///< MIN_RPS: "rps>=X"
@@ -159,8 +192,7 @@ inline std::vector<std::string> read_prompts(const std::filesystem::path& file) 
 inline Header parse_header(std::string_view text) {
   const auto colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0) {
-    throw ConfigError("header", std::string(text.substr(0, colon)),
-                      "expected 'Name: value'");
+    throw ConfigError("header", std::string(text.substr(0, colon)), "expected 'Name: value'");
   }
   Header h{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
   const auto first = h.value.find_first_not_of(" \t");
@@ -175,8 +207,7 @@ inline Header parse_header(std::string_view text) {
 /// average), WSLOAD_MIN_RPS, WSLOAD_MIN_SUCCESS_RATE (percent).
 /// Throws ConfigError naming the variable when its value is invalid.
 inline void apply_environment(
-    LoadConfig& config,
-    const std::function<const char*(const char*)>& getenv = [](const char* n) {
+    LoadConfig& config, const std::function<const char*(const char*)>& getenv = [](const char* n) {
       return std::getenv(n);
     }) {
   auto number = [&](const char* name, double low, double high) -> std::optional<double> {
@@ -236,10 +267,19 @@ inline std::vector<Threshold> thresholds_of(const LoadConfig& config) {
   return all;
 }
 
-/// Checks every field; returns the parsed URL. Throws ConfigError naming the first
-/// invalid field. Header values are never echoed: they may be secrets.
+/// `url` with the parameters appended to its query, values percent-encoded.
+inline Url with_query(Url url, const std::vector<Header>& query) {
+  for (const auto& q : query) {
+    if (!url.query.empty()) url.query += '&';
+    url.query += detail::percent_encode(q.name) + "=" + detail::percent_encode(q.value);
+  }
+  return url;
+}
+
+/// Checks every field; returns the parsed URL (with `query` added). Throws ConfigError naming the
+/// first invalid field. Header values are never echoed: they may be secrets.
 inline Url validate(const LoadConfig& config) {
-  Url url = parse_url(config.url);
+  Url url = with_query(parse_url(config.url), config.query);
   if (config.prompts.empty()) {
     throw ConfigError("prompts", "", "no prompts to send; give at least one");
   }
@@ -280,10 +320,16 @@ inline Url validate(const LoadConfig& config) {
     }
   };
   check_field_value("origin", config.origin);
-  static constexpr std::string_view reserved[] = {
-      "host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version",
-      "sec-websocket-accept", "sec-websocket-protocol", "sec-websocket-extensions",
-      "content-length", "transfer-encoding"};
+  static constexpr std::string_view reserved[] = {"host",
+                                                  "upgrade",
+                                                  "connection",
+                                                  "sec-websocket-key",
+                                                  "sec-websocket-version",
+                                                  "sec-websocket-accept",
+                                                  "sec-websocket-protocol",
+                                                  "sec-websocket-extensions",
+                                                  "content-length",
+                                                  "transfer-encoding"};
   for (const auto& h : config.headers) {
     if (h.name.empty() || !std::all_of(h.name.begin(), h.name.end(), detail::is_token_char)) {
       throw ConfigError("header", h.name, "is not a valid HTTP header name");
@@ -300,6 +346,67 @@ inline Url validate(const LoadConfig& config) {
   for (const auto& p : config.subprotocols) {
     if (p.empty() || !std::all_of(p.begin(), p.end(), detail::is_token_char)) {
       throw ConfigError("subprotocol", p, "must be an HTTP token (RFC 6455 4.1)");
+    }
+  }
+  for (const auto& q : config.query) {
+    if (q.name.empty()) throw ConfigError("query", "", "a query parameter needs a name");
+  }
+  const auto message = MessageTemplate::parse(config.message_template, "message template");
+  (void)Completion::parse(config.completion);
+  (void)ErrorRules::parse(config.error_rules);
+  if (config.max_send_size < 1) {
+    throw ConfigError("max_send_size", "0", "must be at least 1 byte");
+  }
+  for (std::size_t i = 0; i < config.prompts.size(); ++i) {
+    const auto size = message.max_size(config.prompts[i]);
+    if (size > config.max_send_size) {
+      throw ConfigError("prompts", "",
+                        "prompt " + std::to_string(i + 1) + " makes a message of up to " +
+                            std::to_string(size) + " bytes, over the " +
+                            std::to_string(config.max_send_size) +
+                            "-byte limit (API Gateway refuses messages over 128 KiB; "
+                            "max_send_size sets another limit)");
+    }
+  }
+  if (config.fragment_size < 1) {
+    throw ConfigError("fragment_size", "0", "must be at least 1 byte");
+  }
+  if (!(config.connect_rate >= 0) || config.connect_rate > 1e6) {
+    throw ConfigError("connect_rate", detail::format_number(config.connect_rate, 3),
+                      "must be from 0 (no limit) to 1000000 connections per second");
+  }
+  if (config.in_flight < 1 || config.in_flight > 10'000) {
+    throw ConfigError("in_flight", std::to_string(config.in_flight), "must be from 1 to 10000");
+  }
+  if (!config.correlation.empty()) {
+    nlohmann::json::json_pointer pointer;
+    try {
+      pointer = nlohmann::json::json_pointer(config.correlation);
+    } catch (const nlohmann::json::exception&) {
+      throw ConfigError("correlation", config.correlation, "is not a JSON pointer (e.g. /id)");
+    }
+    nlohmann::json sample;
+    if (!message.is_json() ||
+        !detail::parse_frame(message.render({"p", 0, 0, "00000000-0000-4000-8000-000000000000"}),
+                             sample) ||
+        !sample.contains(pointer)) {
+      throw ConfigError("correlation", config.correlation,
+                        "must point into the JSON message template, e.g. "
+                        "{\"id\":{{sequence}},\"prompt\":{{prompt}}} with /id");
+    }
+  } else if (config.in_flight > 1) {
+    throw ConfigError("in_flight", std::to_string(config.in_flight),
+                      "more than one request in flight needs a correlation id to match replies");
+  }
+  if (config.aws.enabled) {
+    if (config.aws.service.empty() ||
+        !std::all_of(config.aws.service.begin(), config.aws.service.end(), detail::is_token_char)) {
+      throw ConfigError("aws.service", config.aws.service,
+                        "must be a service name, e.g. execute-api");
+    }
+    if (config.aws.expires.count() < 1 || config.aws.expires.count() > 604800) {
+      throw ConfigError("aws.expires", std::to_string(config.aws.expires.count()),
+                        "must be from 1 to 604800 seconds");
     }
   }
   if (!config.tls.ca_file.empty()) {
@@ -326,7 +433,7 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   nlohmann::json j;
   if (!config.name.empty()) j["name"] = config.name;
   try {
-    j["url"] = parse_url(config.url).redacted();
+    j["url"] = with_query(parse_url(config.url), config.query).redacted();
   } catch (const ConfigError&) {
     j["url"] = "<invalid>";
   }
@@ -348,6 +455,18 @@ inline nlohmann::json to_json(const LoadConfig& config) {
                    {"reply", seconds(config.timeouts.reply)},
                    {"close", seconds(config.timeouts.close)},
                    {"run", seconds(config.timeouts.run)}};
+  if (!config.message_template.empty()) j["message_template"] = config.message_template;
+  j["completion"] = config.completion.empty() ? "first" : config.completion;
+  j["error_rules"] = config.error_rules;
+  if (!config.correlation.empty()) j["correlation"] = config.correlation;
+  j["in_flight"] = config.in_flight;
+  if (config.connect_rate > 0) j["connect_rate"] = config.connect_rate;
+  j["max_send_size"] = config.max_send_size;
+  j["fragment_size"] = config.fragment_size;
+  if (config.aws.enabled) {
+    j["aws"] = {{"signing", "SigV4"}, {"service", config.aws.service}};
+    if (!config.aws.region.empty()) j["aws"]["region"] = config.aws.region;
+  }
   j["tls"] = {{"insecure", config.tls.insecure}};
   if (!config.tls.ca_file.empty()) j["tls"]["ca_file"] = config.tls.ca_file;
   return j;

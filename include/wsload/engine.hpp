@@ -37,7 +37,8 @@ using ProgressCallback = std::function<void(const Progress&)>;
 /// requests not completed are counted as `interrupted` and the summary says so.
 class Engine {
  public:
-  /// Validates the configuration. Throws ConfigError naming the first invalid field.
+  /// Validates the configuration, and reads the AWS credentials when it signs. Throws
+  /// ConfigError naming the first invalid field or missing variable.
   WSLOAD_DECL explicit Engine(LoadConfig config);
   WSLOAD_DECL ~Engine();
   Engine(const Engine&) = delete;

@@ -4,6 +4,7 @@
 // richer sections follow. "schema" names the layout version: readers refuse others.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -40,7 +41,12 @@ struct Summary {
   std::uint64_t successful_requests = 0;
   std::uint64_t failed_requests = 0;
   Seconds total_time{0};
-  Histogram latency;  ///< microseconds
+  Histogram latency;                    ///< microseconds, send to completion of the reply
+  Histogram ttfb;                       ///< microseconds, send to the reply's first frame
+  std::uint64_t frames_received = 0;    ///< frames of successful replies
+  std::uint64_t bytes_received = 0;     ///< payload bytes of successful replies
+  std::uint64_t unmatched_replies = 0;  ///< correlated frames whose id matched no request
+  std::uint64_t late_replies = 0;       ///< frames for requests that had already timed out
   std::vector<ErrorCount> errors;
   std::uint64_t connections_configured = 0;
   std::uint64_t connections_opened = 0;
@@ -91,17 +97,17 @@ struct Summary {
   /// The value a threshold's figure has in this summary, in its canonical unit; empty
   /// when it has no samples.
   std::optional<double> figure(const Threshold& t) const {
+    const Histogram& h = t.first_frame ? ttfb : latency;
+    if (detail::is_latency(t.figure) && h.empty()) return std::nullopt;
     switch (t.figure) {
       case Figure::latency_mean:
-        return latency_mean();
+        return h.mean() / 1e6;
       case Figure::latency_min:
-        return latency.empty() ? std::nullopt
-                               : std::optional<double>(static_cast<double>(latency.min()) / 1e6);
+        return static_cast<double>(h.min()) / 1e6;
       case Figure::latency_max:
-        return latency.empty() ? std::nullopt
-                               : std::optional<double>(static_cast<double>(latency.max()) / 1e6);
+        return static_cast<double>(h.max()) / 1e6;
       case Figure::latency_percentile:
-        return latency_at(t.percentile);
+        return static_cast<double>(h.value_at_percentile(t.percentile)) / 1e6;
       case Figure::rps:
         return total_requests ? std::optional<double>(requests_per_second()) : std::nullopt;
       case Figure::success_rate:
@@ -153,22 +159,39 @@ inline nlohmann::json to_json(const Summary& s) {
   j["deadline_exceeded"] = s.deadline_exceeded;
   if (!s.started_at.empty()) j["started_at"] = s.started_at;
 
-  json percentiles = json::object();
-  for (double p : reported_percentiles) {
-    percentiles[detail::format_number(p, 3)] = seconds_or_null(s.latency_at(p));
-  }
-  j["latency"] = {{"unit", "seconds"},
-                  {"count", s.latency.count()},
-                  {"mean", seconds_or_null(s.latency_mean())},
-                  {"stddev", s.latency.empty() ? json(nullptr) : json(s.latency.stddev() / 1e6)},
-                  {"percentiles", percentiles},
-                  {"histogram",
-                   {{"encoding", "HdrHistogram compressed V2, base64"},
-                    {"unit", "microseconds"},
-                    {"min", s.latency.min()},
-                    {"max", s.latency.max()},
-                    {"sum", s.latency.sum()},
-                    {"data", s.latency.encode()}}}};
+  auto section = [](const Histogram& h) {
+    const bool none = h.empty();
+    json percentiles = json::object();
+    for (double p : reported_percentiles) {
+      percentiles[detail::format_number(p, 3)] =
+          none ? json(nullptr) : json(static_cast<double>(h.value_at_percentile(p)) / 1e6);
+    }
+    return json{{"unit", "seconds"},
+                {"count", h.count()},
+                {"mean", none ? json(nullptr) : json(h.mean() / 1e6)},
+                {"stddev", none ? json(nullptr) : json(h.stddev() / 1e6)},
+                {"percentiles", percentiles},
+                {"histogram",
+                 {{"encoding", "HdrHistogram compressed V2, base64"},
+                  {"unit", "microseconds"},
+                  {"min", h.min()},
+                  {"max", h.max()},
+                  {"sum", h.sum()},
+                  {"data", h.encode()}}}};
+  };
+  j["latency"] = section(s.latency);
+  j["ttfb"] = section(s.ttfb);
+  const auto per_reply = [&s](std::uint64_t n) {
+    return s.successful_requests
+               ? json(static_cast<double>(n) / static_cast<double>(s.successful_requests))
+               : json(nullptr);
+  };
+  j["replies"] = {{"frames", s.frames_received},
+                  {"bytes", s.bytes_received},
+                  {"frames_per_reply", per_reply(s.frames_received)},
+                  {"bytes_per_reply", per_reply(s.bytes_received)},
+                  {"unmatched", s.unmatched_replies},
+                  {"late", s.late_replies}};
 
   json by_kind = json::object();
   json details = json::array();
@@ -245,6 +268,23 @@ inline std::string format_report(const Summary& s) {
                              format_ms(static_cast<double>(s.latency.max()) / 1e6));
     row("", "p90 " + at(90) + "  p95 " + at(95) + "  p99 " + at(99) + "  p99.9 " + at(99.9));
   }
+  // Streamed replies: the first frame and the frame counts tell what completion hides.
+  if (!s.ttfb.empty() && s.frames_received > s.successful_requests) {
+    const auto at = [&s](double p) {
+      return format_ms(static_cast<double>(s.ttfb.value_at_percentile(p)) / 1e6);
+    };
+    row("First frame (ms):", "avg " + format_ms(s.ttfb.mean() / 1e6) + "  median " + at(50) +
+                                 "  p95 " + at(95) + "  p99 " + at(99));
+    row("Frames per reply:",
+        format_number(static_cast<double>(s.frames_received) /
+                          static_cast<double>(std::max<std::uint64_t>(s.successful_requests, 1)),
+                      1) +
+            " (" + std::to_string(s.bytes_received) + " bytes in all)");
+  }
+  if (s.unmatched_replies || s.late_replies) {
+    row("Uncorrelated frames:", std::to_string(s.unmatched_replies) + " unmatched, " +
+                                    std::to_string(s.late_replies) + " late");
+  }
   if (!s.errors.empty()) {
     out += "  Errors:\n";
     for (const auto& e : s.errors) {
@@ -297,10 +337,23 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.interrupted = j.value("interrupted", false);
     s.deadline_exceeded = j.value("deadline_exceeded", false);
     s.started_at = j.value("started_at", std::string());
-    const auto& h = j.at("latency").at("histogram");
-    s.latency = Histogram::decode(h.at("data").get<std::string>(), field + ": latency.histogram");
-    s.latency.restore_exact(h.at("min").get<std::int64_t>(), h.at("max").get<std::int64_t>(),
+    auto histogram = [&](const char* key) {
+      const auto& h = j.at(key).at("histogram");
+      auto decoded =
+          Histogram::decode(h.at("data").get<std::string>(), field + ": " + key + ".histogram");
+      decoded.restore_exact(h.at("min").get<std::int64_t>(), h.at("max").get<std::int64_t>(),
                             h.at("sum").get<double>());
+      return decoded;
+    };
+    s.latency = histogram("latency");
+    if (j.contains("ttfb")) s.ttfb = histogram("ttfb");
+    if (j.contains("replies")) {
+      const auto& r = j.at("replies");
+      s.frames_received = r.at("frames").get<std::uint64_t>();
+      s.bytes_received = r.at("bytes").get<std::uint64_t>();
+      s.unmatched_replies = r.at("unmatched").get<std::uint64_t>();
+      s.late_replies = r.at("late").get<std::uint64_t>();
+    }
     for (const auto& e : j.at("errors").at("details")) {
       const auto kind_name = e.at("kind").get<std::string>();
       const auto kind = detail::error_kind_from(kind_name);

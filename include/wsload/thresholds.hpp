@@ -36,7 +36,8 @@ enum class Comparison { less, less_equal, greater, greater_equal, equal, not_equ
 struct Threshold {
   std::string expression;  ///< normalised text, e.g. "p99<800ms"
   Figure figure = Figure::latency_mean;
-  double percentile = 0;   ///< for latency_percentile
+  double percentile = 0;     ///< for latency_percentile
+  bool first_frame = false;  ///< a latency figure of the time to first frame ("ttfb_p95")
   Comparison comparison = Comparison::less;
   double limit = 0;
 };
@@ -47,7 +48,7 @@ struct Verdict {
   bool passed = false;
   std::optional<double> actual;  ///< empty when the figure has no samples
   double limit = 0;
-  std::string message;           ///< a sentence a person can act on
+  std::string message;  ///< a sentence a person can act on
 };
 
 namespace detail {
@@ -81,15 +82,29 @@ inline std::string percentile_label(double p) {
 }
 
 inline std::string figure_name(const Threshold& t) {
+  if (t.first_frame) {
+    Threshold plain = t;
+    plain.first_frame = false;
+    auto name = figure_name(plain);
+    return "time to first frame (" + name.substr(0, name.find(" latency")) + ")";
+  }
   switch (t.figure) {
-    case Figure::latency_mean: return "average latency";
-    case Figure::latency_min: return "minimum latency";
-    case Figure::latency_max: return "maximum latency";
-    case Figure::latency_percentile: return percentile_label(t.percentile) + " latency";
-    case Figure::rps: return "throughput";
-    case Figure::success_rate: return "success rate";
-    case Figure::errors: return "failed requests";
-    case Figure::requests: return "requests";
+    case Figure::latency_mean:
+      return "average latency";
+    case Figure::latency_min:
+      return "minimum latency";
+    case Figure::latency_max:
+      return "maximum latency";
+    case Figure::latency_percentile:
+      return percentile_label(t.percentile) + " latency";
+    case Figure::rps:
+      return "throughput";
+    case Figure::success_rate:
+      return "success rate";
+    case Figure::errors:
+      return "failed requests";
+    case Figure::requests:
+      return "requests";
   }
   return "figure";
 }
@@ -97,20 +112,29 @@ inline std::string figure_name(const Threshold& t) {
 inline std::string format_figure(Figure f, double value) {
   if (is_latency(f)) return format_seconds(value);
   switch (f) {
-    case Figure::rps: return format_number(value, 1) + " req/s";
-    case Figure::success_rate: return format_number(value, 2) + " %";
-    default: return format_number(value, 0);
+    case Figure::rps:
+      return format_number(value, 1) + " req/s";
+    case Figure::success_rate:
+      return format_number(value, 2) + " %";
+    default:
+      return format_number(value, 0);
   }
 }
 
 inline std::string_view comparison_text(Comparison c) noexcept {
   switch (c) {
-    case Comparison::less: return "<";
-    case Comparison::less_equal: return "<=";
-    case Comparison::greater: return ">";
-    case Comparison::greater_equal: return ">=";
-    case Comparison::equal: return "==";
-    case Comparison::not_equal: return "!=";
+    case Comparison::less:
+      return "<";
+    case Comparison::less_equal:
+      return "<=";
+    case Comparison::greater:
+      return ">";
+    case Comparison::greater_equal:
+      return ">=";
+    case Comparison::equal:
+      return "==";
+    case Comparison::not_equal:
+      return "!=";
   }
   return "?";
 }
@@ -118,10 +142,11 @@ inline std::string_view comparison_text(Comparison c) noexcept {
 }  // namespace detail
 
 /// Parses "<figure> <op> <number>[unit]", e.g. "p99<800ms", "avg<=0.5s", "rps>=100",
-/// "success_rate>95%", "errors==0". Figures: avg|mean, min, max, median, pN (p50, p90,
-/// p99.9, ...), rps, success_rate, errors, requests. Latencies need a unit (us, ms, s);
-/// success_rate takes an optional '%', rps an optional "/s".
-/// Throws ConfigError (field "threshold") naming the expression and what is wrong.
+/// "success_rate>95%", "errors==0", "ttfb_p95<300ms". Figures: avg|mean, min, max,
+/// median, pN (p50, p90, p99.9, ...), rps, success_rate, errors, requests; a latency
+/// figure prefixed "ttfb_" is of the time to first frame instead of to completion. Latencies need a
+/// unit (us, ms, s); success_rate takes an optional '%', rps an optional "/s". Throws ConfigError
+/// (field "threshold") naming the expression and what is wrong.
 inline Threshold parse_threshold(std::string_view text) {
   const std::string original(text);
   auto fail = [&](const std::string& reason) -> Threshold {
@@ -136,12 +161,18 @@ inline Threshold parse_threshold(std::string_view text) {
     return fail("expected <figure><op><value>, e.g. p99<800ms or rps>=100");
   }
   Threshold t;
-  const std::string name = s.substr(0, op_at);
+  const std::string written = s.substr(0, op_at);
+  t.first_frame = written.starts_with("ttfb_");
+  const std::string name = t.first_frame ? written.substr(5) : written;
   std::size_t value_at = op_at + 1;
   const bool has_eq = value_at < s.size() && s[value_at] == '=';
   switch (s[op_at]) {
-    case '<': t.comparison = has_eq ? Comparison::less_equal : Comparison::less; break;
-    case '>': t.comparison = has_eq ? Comparison::greater_equal : Comparison::greater; break;
+    case '<':
+      t.comparison = has_eq ? Comparison::less_equal : Comparison::less;
+      break;
+    case '>':
+      t.comparison = has_eq ? Comparison::greater_equal : Comparison::greater;
+      break;
     case '=':
       if (!has_eq) return fail("use == to compare for equality");
       t.comparison = Comparison::equal;
@@ -168,7 +199,11 @@ inline Threshold parse_threshold(std::string_view text) {
     // "p999" means 99.9 by convention; "p99.9" says so directly.
     std::string digits = name.substr(1);
     if (digits.find('.') == std::string::npos && digits.size() > 2 && digits.starts_with("99")) {
-      digits.insert(2, ".");
+      // Appending, not insert(): g++ 12 -O3 warns falsely (-Wrestrict) there.
+      std::string fixed(digits, 0, 2);
+      fixed.push_back('.');
+      fixed.append(digits, 2);
+      digits = std::move(fixed);
     }
     char* end = nullptr;
     t.percentile = std::strtod(digits.c_str(), &end);
@@ -185,9 +220,13 @@ inline Threshold parse_threshold(std::string_view text) {
     t.figure = Figure::requests;
   } else {
     return fail("unknown figure '" + name +
-                "'; use avg, min, max, median, p50..p99.9, rps, success_rate, errors or requests");
+                "'; use avg, min, max, median, p50..p99.9 (ttfb_ before any of these for the "
+                "time to first frame), rps, success_rate, errors or requests");
   }
 
+  if (t.first_frame && !detail::is_latency(t.figure)) {
+    return fail("ttfb_ takes a latency figure: ttfb_avg, ttfb_p95, ttfb_max, ...");
+  }
   const std::string value_text = s.substr(value_at);
   if (value_text.empty()) return fail("the limit is missing");
   char* end = nullptr;
@@ -219,7 +258,7 @@ inline Threshold parse_threshold(std::string_view text) {
     if (number != std::floor(number)) return fail("a count must be a whole number");
     t.limit = number;
   }
-  t.expression = name + std::string(detail::comparison_text(t.comparison)) + value_text;
+  t.expression = written + std::string(detail::comparison_text(t.comparison)) + value_text;
   return t;
 }
 
@@ -248,31 +287,47 @@ inline Verdict evaluate(const Threshold& t, std::optional<double> actual) {
   const std::string limit = detail::format_figure(t.figure, t.limit);
   if (!actual) {
     v.passed = false;
-    v.message = name + " has no samples (no request succeeded), so '" + t.expression +
-                "' cannot be met";
+    v.message =
+        name + " has no samples (no request succeeded), so '" + t.expression + "' cannot be met";
     return v;
   }
   const double a = *actual;
   switch (t.comparison) {
-    case Comparison::less: v.passed = a < t.limit; break;
-    case Comparison::less_equal: v.passed = a <= t.limit; break;
-    case Comparison::greater: v.passed = a > t.limit; break;
-    case Comparison::greater_equal: v.passed = a >= t.limit; break;
-    case Comparison::equal: v.passed = a == t.limit; break;
-    case Comparison::not_equal: v.passed = a != t.limit; break;
+    case Comparison::less:
+      v.passed = a < t.limit;
+      break;
+    case Comparison::less_equal:
+      v.passed = a <= t.limit;
+      break;
+    case Comparison::greater:
+      v.passed = a > t.limit;
+      break;
+    case Comparison::greater_equal:
+      v.passed = a >= t.limit;
+      break;
+    case Comparison::equal:
+      v.passed = a == t.limit;
+      break;
+    case Comparison::not_equal:
+      v.passed = a != t.limit;
+      break;
   }
   const std::string shown = name + " " + detail::format_figure(t.figure, a);
   switch (t.comparison) {
     case Comparison::less:
     case Comparison::less_equal:
-      v.message = shown + (v.passed ? " is within the " : a == t.limit ? " reaches the "
-                                                                       : " is above the ") +
+      v.message = shown +
+                  (v.passed       ? " is within the "
+                   : a == t.limit ? " reaches the "
+                                  : " is above the ") +
                   limit + " limit";
       break;
     case Comparison::greater:
     case Comparison::greater_equal:
-      v.message = shown + (v.passed ? " meets the " : a == t.limit ? " only reaches the "
-                                                                   : " is below the ") +
+      v.message = shown +
+                  (v.passed       ? " meets the "
+                   : a == t.limit ? " only reaches the "
+                                  : " is below the ") +
                   limit + " minimum";
       break;
     case Comparison::equal:

@@ -65,6 +65,42 @@ TEST_F(Cli, PassingRunExitsZeroWithExactCountsInTheSummary) {
   EXPECT_EQ(read_text(summary_).find("s3cret"), std::string::npos);
 }
 
+// An API-Gateway-style chat backend: a templated body, streamed replies completed at the
+// end frame, a first-frame threshold, and secrets in a header and the query string that
+// reach the server but no output.
+TEST_F(Cli, ChatBackendWithTemplateCompletionAndSecrets) {
+  wsload::testing::ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;
+  wsload::testing::Route route;
+  route.kind = wsload::testing::Route::Kind::stream;
+  route.chunks = 3;
+  options.routes = {{"sendmessage", route}};
+  wsload::testing::Server server(options);
+  auto args = run_args(server.url("/prod"));
+  args.insert(
+      args.end(),
+      {"--connections", "2", "--template", R"({"action":"sendmessage","prompt":{{prompt}}})",
+       "--complete", R"(/type=="end")", "-t", "ttfb_p99<5s", "-H", "x-api-key: CLI-KEY-SECRET",
+       "--query", "access_token=CLI-QUERY-SECRET", "--query", "stage=dev"});
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Frames per reply:     4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS  ttfb_p99<5s"), std::string::npos) << r.out;
+  const auto summary = read_text(summary_);
+  EXPECT_EQ(read_json(summary_)["replies"]["frames"], 24);
+  EXPECT_EQ(server.handshakes().at(0).target, "/prod?access_token=CLI-QUERY-SECRET&stage=dev");
+  for (const char* secret : {"CLI-KEY-SECRET", "CLI-QUERY-SECRET"}) {
+    EXPECT_EQ((r.out + r.err + summary).find(secret), std::string::npos) << secret;
+  }
+
+  // A template that is not JSON once filled is bad input, named as such.
+  args = run_args(server.url("/prod"));
+  args.insert(args.end(), {"--template", R"({"prompt":"{{prompt}})"});
+  const auto bad = run_process(args, clean_env());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("message template"), std::string::npos) << bad.err;
+}
+
 TEST_F(Cli, FailingThresholdExitsOneAndSaysWhichAndWhy) {
   wsload::testing::Server server;
   auto args = run_args(server.url());

@@ -75,12 +75,21 @@ TEST(Faults, RejectedUpgradeCarriesItsStatus) {
   }
 }
 
-TEST(Faults, CloseWith1011CountsTheRestAsClosedByPeer) {
-  const auto s = run_against(Fault::close_after);
-  expect_whole(s);
-  EXPECT_EQ(s.successful_requests, 6u + 2u) << "healthy 2 x 3, faulty 2 x 1 before the close";
-  EXPECT_EQ(s.errors_of(ErrorKind::closed_by_peer), 4u);
-  EXPECT_EQ(detail_of(s, ErrorKind::closed_by_peer), "close code 1011");
+TEST(Faults, CloseCodesAreTheirOwnKinds) {
+  const std::tuple<unsigned, ErrorKind, const char*> cases[] = {
+      {1011, ErrorKind::server_error, "close code 1011"},
+      {1001, ErrorKind::going_away, "close code 1001"},
+      {1009, ErrorKind::peer_too_big, "close code 1009"},
+      {4000, ErrorKind::closed_by_peer, "close code 4000"}};
+  for (const auto& [code, kind, detail] : cases) {
+    const auto s =
+        run_against(Fault::close_after, 1,
+                    [code](ServerOptions& o, wsload::LoadConfig&) { o.close_code = code; });
+    expect_whole(s);
+    EXPECT_EQ(s.successful_requests, 6u + 2u) << "healthy 2 x 3, faulty 2 x 1 before the close";
+    EXPECT_EQ(s.errors_of(kind), 4u) << code;
+    EXPECT_EQ(detail_of(s, kind), detail);
+  }
 }
 
 TEST(Faults, ResetMidReplyIsAConnectionLost) {

@@ -84,12 +84,19 @@ struct Engine::Impl {
     detail::ThreadState state;
     detail::asio::io_context ioc{1};
     std::size_t connections = 0;
+    std::size_t first_index = 0;  ///< its connections: first_index + k * threads
+    std::size_t stride = 1;
     double cpu_user = 0;
     double cpu_system = 0;
   };
 
   explicit Impl(LoadConfig c)
-      : config(std::move(c)), url(validate(config)), thresholds(thresholds_of(config)) {}
+      : config(std::move(c)), url(validate(config)), thresholds(thresholds_of(config)) {
+    if (config.aws.enabled) {
+      credentials = aws::credentials_from_environment();
+      if (!config.aws.region.empty()) credentials->region = config.aws.region;
+    }
+  }
 
   detail::asio::awaitable<void> watchdog(Worker& worker) {
     using namespace detail;
@@ -117,7 +124,11 @@ struct Engine::Impl {
         if (state.abort_all != Abort::none) {
           slot->close(state.abort_all);
         } else if (now >= slot->deadline) {
-          slot->close(Abort::timeout);
+          if (slot->expire) {
+            slot->expire(now);
+          } else {
+            slot->close(Abort::timeout);
+          }
         }
       }
     }
@@ -128,14 +139,15 @@ struct Engine::Impl {
     using namespace detail;
     worker.state.remaining = worker.connections;
     for (std::size_t i = 0; i < worker.connections; ++i) {
+      const std::uint64_t index = worker.first_index + i * worker.stride;
       if (url.secure) {
         asio::co_spawn(
             worker.ioc,
-            run_connection<websocket::stream<ssl::stream<tcp::socket>>>(run, worker.state),
+            run_connection<websocket::stream<ssl::stream<tcp::socket>>>(run, worker.state, index),
             asio::detached);
       } else {
         asio::co_spawn(worker.ioc,
-                       run_connection<websocket::stream<tcp::socket>>(run, worker.state),
+                       run_connection<websocket::stream<tcp::socket>>(run, worker.state, index),
                        asio::detached);
       }
     }
@@ -185,11 +197,29 @@ struct Engine::Impl {
       summary.judge(thresholds);
       return summary;
     }
-    RunContext run{config, url, std::move(endpoints), tls ? &*tls : nullptr, run_deadline};
+    RunContext run{config,
+                   url,
+                   std::move(endpoints),
+                   tls ? &*tls : nullptr,
+                   run_deadline,
+                   start,
+                   MessageTemplate::parse(config.message_template, "message template"),
+                   Completion::parse(config.completion),
+                   ErrorRules::parse(config.error_rules),
+                   std::nullopt,
+                   credentials,
+                   false};
+    if (!config.correlation.empty()) run.correlation.emplace(config.correlation);
+    run.parse_frames = run.error_rules.needs_json() ||
+                       (run.completion.until && run.completion.until->needs_json());
 
     workers.clear();
     finished = 0;
-    for (std::size_t i = 0; i < threads; ++i) workers.push_back(std::make_unique<Worker>());
+    for (std::size_t i = 0; i < threads; ++i) {
+      workers.push_back(std::make_unique<Worker>());
+      workers.back()->first_index = i;
+      workers.back()->stride = threads;
+    }
     for (std::size_t c = 0; c < config.connections; ++c) ++workers[c % threads]->connections;
     std::vector<std::thread> pool;
     for (auto& worker : workers)
@@ -237,6 +267,11 @@ struct Engine::Impl {
     for (auto& worker : workers) {
       auto& s = worker->state;
       summary.latency.merge(s.latency);
+      summary.ttfb.merge(s.ttfb);
+      summary.frames_received += s.frames;
+      summary.bytes_received += s.bytes;
+      summary.unmatched_replies += s.unmatched;
+      summary.late_replies += s.late;
       summary.successful_requests += s.succeeded;
       failed += s.failed;
       summary.connections_opened += s.opened;
@@ -265,6 +300,7 @@ struct Engine::Impl {
   LoadConfig config;
   Url url;
   std::vector<Threshold> thresholds;
+  std::optional<aws::Credentials> credentials;
   std::vector<std::unique_ptr<Worker>> workers;
   std::mutex mutex;
   std::condition_variable finished_cv;

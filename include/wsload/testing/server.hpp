@@ -9,17 +9,37 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <wsload/aws_sigv4.hpp>
 #include <wsload/detail/linkage.hpp>
 
 namespace wsload::testing {
 
 /// How the server answers each message.
 enum class ReplyMode {
-  echo,    ///< send the message back (after reply_delay)
-  silent,  ///< read and never answer: for reply-timeout tests
+  echo,         ///< send the message back (after reply_delay)
+  silent,       ///< read and never answer: for reply-timeout tests
+  api_gateway,  ///< route JSON bodies like API Gateway (see ServerOptions::routes)
+};
+
+/// What a route does with a message, in ReplyMode::api_gateway.
+struct Route {
+  enum class Kind {
+    echo,    ///< the message back, unchanged, after `delay`
+    stream,  ///< `chunks` frames {"type":"chunk","index":i,"text":...}, one per
+             ///< `chunk_delay`, then {"type":"end","done":true}
+    error,   ///< {"message": error_message, "connectionId": ..., "requestId": ...}
+    silent,  ///< no answer
+  };
+  Kind kind = Kind::echo;
+  std::chrono::milliseconds delay{0};  ///< before the first frame (echo, error)
+  std::size_t chunks = 3;
+  std::chrono::milliseconds chunk_delay{0};
+  std::string error_message = "Internal server error";
+  bool stray_frame = false;  ///< also send a frame with an id no request has
 };
 
 /// Misbehaviour on purpose, for reliability tests.
@@ -27,7 +47,7 @@ enum class Fault {
   none,
   ignore_upgrade,   ///< read the upgrade request, never answer it
   reject_upgrade,   ///< answer the upgrade with `reject_status`
-  close_after,      ///< after `fault_after` replies, close with 1011 instead of replying
+  close_after,      ///< after `fault_after` replies, close with `close_code` instead of replying
   reset_after,      ///< after `fault_after` replies, reset the TCP connection (SO_LINGER 0)
   malformed_after,  ///< after `fault_after` replies, send a frame with a reserved opcode
   oversized_reply,  ///< reply with `oversized_bytes` bytes instead of the echo
@@ -45,7 +65,23 @@ struct ServerOptions {
   std::size_t fault_after = 0;            ///< replies sent normally before the fault
   unsigned fault_every = 1;               ///< faulty: connections 0, N, 2N, ... in accept order
   unsigned reject_status = 500;           ///< for Fault::reject_upgrade
+  unsigned close_code = 1011;             ///< for Fault::close_after
   std::size_t oversized_bytes = 1 << 20;  ///< for Fault::oversized_reply
+
+  // ReplyMode::api_gateway: the route is the value at `route_key` in the JSON body (like
+  // $request.body.action); a body without it, or not JSON, takes "$default". With no such
+  // route either, the answer is API Gateway's {"message": "Forbidden", ...}. Frames the
+  // server makes carry the request's value at `id_pointer` under "id", when it has one.
+  std::string route_key = "/action";
+  std::map<std::string, Route> routes = {{"$default", Route{}}};
+  std::string id_pointer;
+  /// Close with 1001 (going away) after this long without a message, or this long after
+  /// the upgrade, like API Gateway's 10 minutes and 2 hours. 0: never.
+  std::chrono::milliseconds idle_timeout{0};
+  std::chrono::milliseconds max_connection_duration{0};
+  /// Require a SigV4-presigned connect for these credentials (403 otherwise).
+  std::optional<aws::Credentials> sigv4;
+  std::string sigv4_service = "execute-api";
 };
 
 /// The upgrade request of one connection, as the server saw it.
@@ -78,6 +114,12 @@ class Server {
   WSLOAD_DECL std::uint64_t connections() const noexcept;
   WSLOAD_DECL std::uint64_t messages() const noexcept;
   WSLOAD_DECL std::vector<ObservedHandshake> handshakes() const;
+  /// The first 10000 messages received in api_gateway mode, in arrival order.
+  WSLOAD_DECL std::vector<std::string> received() const;
+  /// Replies sent after the reply to a later request (api_gateway mode).
+  WSLOAD_DECL std::uint64_t reordered() const noexcept;
+  /// Connects refused for a missing or wrong signature, with the last reason.
+  WSLOAD_DECL std::uint64_t rejected_signatures() const noexcept;
 
   /// Closes the listener and every connection, and joins the server threads. Idempotent.
   WSLOAD_DECL void stop();

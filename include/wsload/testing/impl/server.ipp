@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include <wsload/detail/asio.hpp>
 #include <wsload/testing/certificate.hpp>
@@ -112,6 +115,19 @@ struct Server::Impl {
       std::lock_guard lock(mutex_);
       handshakes_.push_back(std::move(seen));
     }
+    if (options_.sigv4) {
+      const auto why = aws::verify_presigned(
+          *options_.sigv4, std::string(request[http::field::host]), std::string(request.target()),
+          std::chrono::system_clock::now(), options_.sigv4_service);
+      if (!why.empty()) {
+        rejected_signatures_.fetch_add(1, std::memory_order_relaxed);
+        http::response<http::string_body> response{http::status::forbidden, request.version()};
+        response.body() = R"({"message":"Forbidden"})";
+        response.prepare_payload();
+        co_await http::async_write(stream, response, use);
+        co_return;
+      }
+    }
     const Fault fault = faulty ? options_.fault : Fault::none;
     if (fault == Fault::ignore_upgrade) {
       // Hold the connection without a word until the client gives up (or a minute).
@@ -147,6 +163,10 @@ struct Server::Impl {
     }));
     co_await ws.async_accept(request, use);
     if (ec) co_return;
+    if (options_.mode == ReplyMode::api_gateway) {
+      co_await serve_api_gateway(ws);
+      co_return;
+    }
 
     asio::steady_timer delay(ws.get_executor());
     for (std::size_t replied = 0;; ++replied) {
@@ -162,7 +182,8 @@ struct Server::Impl {
       }
       if (replied >= options_.fault_after) {
         if (fault == Fault::close_after) {
-          co_await ws.async_close(websocket::close_code::internal_error, use);
+          co_await ws.async_close(
+              websocket::close_reason(static_cast<std::uint16_t>(options_.close_code)), use);
           co_return;
         }
         if (fault == Fault::reset_after) {
@@ -194,14 +215,179 @@ struct Server::Impl {
     }
   }
 
+  // --- ReplyMode::api_gateway -------------------------------------------------------
+  // The reader turns each message into frames due at given times; a writer sends them in
+  // time order (so a quick route overtakes a slow one) and closes idle or old
+  // connections with 1001, as API Gateway does.
+
+  using Clock = std::chrono::steady_clock;
+  struct Outgoing {
+    std::uint64_t request = 0;  ///< arrival order on the connection
+    std::string frame;
+  };
+  struct Outbox {
+    explicit Outbox(const detail::asio::any_io_executor& executor)
+        : wake(executor), writer_done(executor) {}
+    std::multimap<Clock::time_point, Outgoing> frames;
+    detail::asio::steady_timer wake;
+    detail::asio::steady_timer writer_done;
+    bool reading = true;
+    bool writing = true;
+    Clock::time_point last_message;
+    Clock::time_point opened;
+  };
+
+  std::vector<std::string> route_frames(const std::string& body, std::uint64_t request,
+                                        const std::string& connection_id,
+                                        std::vector<std::chrono::milliseconds>& delays) {
+    using nlohmann::json;
+    json parsed = json::parse(body, nullptr, false);
+    std::string route_name = "$default";
+    json id;
+    if (!parsed.is_discarded()) {
+      try {
+        const json::json_pointer key(options_.route_key);
+        if (parsed.contains(key) && parsed.at(key).is_string()) route_name = parsed.at(key);
+        if (!options_.id_pointer.empty()) {
+          const json::json_pointer id_at(options_.id_pointer);
+          if (parsed.contains(id_at)) id = parsed.at(id_at);
+        }
+      } catch (const json::exception&) {
+      }
+    }
+    auto route = options_.routes.find(route_name);
+    if (route == options_.routes.end()) route = options_.routes.find("$default");
+    const std::string request_id = "req-" + std::to_string(request);
+    auto error = [&](const std::string& message) {
+      return json{{"message", message}, {"connectionId", connection_id}, {"requestId", request_id}}
+          .dump();
+    };
+    auto with_id = [&](json frame) {
+      if (!id.is_null()) frame["id"] = id;
+      return frame.dump();
+    };
+    std::vector<std::string> frames;
+    if (route == options_.routes.end()) {
+      frames.push_back(error("Forbidden"));
+      delays.push_back({});
+      return frames;
+    }
+    const Route& r = route->second;
+    if (r.stray_frame) {
+      frames.push_back(json{{"id", "stray"}, {"type", "notice"}}.dump());
+      delays.push_back({});
+    }
+    switch (r.kind) {
+      case Route::Kind::echo:
+        frames.push_back(body);
+        delays.push_back(r.delay);
+        break;
+      case Route::Kind::error:
+        frames.push_back(error(r.error_message));
+        delays.push_back(r.delay);
+        break;
+      case Route::Kind::stream:
+        for (std::size_t i = 0; i < r.chunks; ++i) {
+          frames.push_back(with_id(
+              {{"type", "chunk"}, {"index", i}, {"text", "token" + std::to_string(i) + " "}}));
+          delays.push_back(r.delay + r.chunk_delay * static_cast<int>(i + 1));
+        }
+        frames.push_back(with_id({{"type", "end"}, {"done", true}}));
+        delays.push_back(r.delay + r.chunk_delay * static_cast<int>(r.chunks));
+        break;
+      case Route::Kind::silent:
+        break;
+    }
+    return frames;
+  }
+
+  template <class WebSocket>
+  detail::asio::awaitable<void> write_outbox(WebSocket& ws, Outbox& box) {
+    using namespace detail;
+    boost::system::error_code ec;
+    std::uint64_t latest_request = 0;
+    bool any = false;
+    while (box.reading) {
+      auto due = Clock::time_point::max();
+      if (!box.frames.empty()) due = box.frames.begin()->first;
+      auto close_at = Clock::time_point::max();
+      if (options_.idle_timeout.count() > 0) close_at = box.last_message + options_.idle_timeout;
+      if (options_.max_connection_duration.count() > 0) {
+        close_at = std::min(close_at, box.opened + options_.max_connection_duration);
+      }
+      const auto now = Clock::now();
+      if (close_at <= now) {
+        co_await ws.async_close(
+            websocket::close_reason(websocket::close_code::going_away, "Going away"),
+            asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
+      if (due <= now) {
+        auto node = box.frames.extract(box.frames.begin());
+        if (any && node.mapped().request < latest_request) {
+          reordered_.fetch_add(1, std::memory_order_relaxed);
+        }
+        latest_request = std::max(latest_request, node.mapped().request);
+        any = true;
+        co_await ws.async_write(asio::buffer(node.mapped().frame),
+                                asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        continue;
+      }
+      box.wake.expires_at(std::min(due, close_at));
+      co_await box.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    box.writing = false;
+    box.writer_done.cancel();
+  }
+
+  template <class WebSocket>
+  detail::asio::awaitable<void> serve_api_gateway(WebSocket& ws) {
+    using namespace detail;
+    boost::system::error_code ec;
+    Outbox box(ws.get_executor());
+    box.opened = box.last_message = Clock::now();
+    const std::string connection_id = "conn-" + std::to_string(connections_.load()) + "=";
+    asio::co_spawn(ws.get_executor(), write_outbox(ws, box), asio::detached);
+    beast::flat_buffer buffer;
+    for (std::uint64_t request = 0;; ++request) {
+      buffer.consume(buffer.size());
+      co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      messages_.fetch_add(1, std::memory_order_relaxed);
+      const auto now = Clock::now();
+      box.last_message = now;
+      {
+        std::lock_guard lock(mutex_);
+        if (received_.size() < 10'000) received_.push_back(beast::buffers_to_string(buffer.data()));
+      }
+      std::vector<std::chrono::milliseconds> delays;
+      auto frames =
+          route_frames(beast::buffers_to_string(buffer.data()), request, connection_id, delays);
+      for (std::size_t i = 0; i < frames.size(); ++i) {
+        box.frames.emplace(now + delays[i], Outgoing{request, std::move(frames[i])});
+      }
+      box.wake.cancel();
+    }
+    box.reading = false;
+    box.wake.cancel();
+    while (box.writing) {
+      box.writer_done.expires_at(Clock::time_point::max());
+      co_await box.writer_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
   ServerOptions options_;
   Certificate certificate_;
   // The TLS context outlives the io_context: sessions destroyed with it hold SSL objects.
   detail::ssl::context tls_{detail::ssl::context::tls_server};
   std::atomic<std::uint64_t> connections_{0};
   std::atomic<std::uint64_t> messages_{0};
+  std::atomic<std::uint64_t> reordered_{0};
+  std::atomic<std::uint64_t> rejected_signatures_{0};
   mutable std::mutex mutex_;
   std::vector<ObservedHandshake> handshakes_;
+  std::vector<std::string> received_;
   std::once_flag stopped_;
   std::uint16_t port_ = 0;
   detail::asio::io_context ioc_;
@@ -232,6 +418,16 @@ WSLOAD_DECL std::uint64_t Server::messages() const noexcept {
 WSLOAD_DECL std::vector<ObservedHandshake> Server::handshakes() const {
   std::lock_guard lock(impl_->mutex_);
   return impl_->handshakes_;
+}
+WSLOAD_DECL std::vector<std::string> Server::received() const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->received_;
+}
+WSLOAD_DECL std::uint64_t Server::reordered() const noexcept {
+  return impl_->reordered_.load();
+}
+WSLOAD_DECL std::uint64_t Server::rejected_signatures() const noexcept {
+  return impl_->rejected_signatures_.load();
 }
 WSLOAD_DECL void Server::stop() {
   impl_->stop();
