@@ -24,6 +24,7 @@
 #include <openssl/hmac.h>
 
 #include <wsload/errors.hpp>
+#include <wsload/url.hpp>
 
 namespace wsload::aws {
 
@@ -94,25 +95,9 @@ inline std::string hmac_sha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(digest), n);
 }
 
-inline bool is_unreserved(unsigned char c) noexcept {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-/// RFC 3986 percent-encoding of everything but unreserved characters (and '/' if kept).
-inline std::string uri_encode(std::string_view text, bool keep_slash) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (is_unreserved(c) || (keep_slash && c == '/')) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 0xf];
-    }
-  }
-  return out;
+/// RFC 3986 percent-encoding, as SigV4 wants it: everything but unreserved characters.
+inline std::string uri_encode(std::string_view text) {
+  return wsload::detail::percent_encode(text);
 }
 
 inline std::string percent_decode(std::string_view text) {
@@ -153,7 +138,7 @@ inline std::string canonical_path(std::string_view path) {
     start = slash + 1;
   }
   std::string out;
-  for (auto segment : segments) out.append("/").append(uri_encode(segment, false));
+  for (auto segment : segments) out.append("/").append(uri_encode(segment));
   const bool trailing_slash = !segments.empty() && path.size() > 1 && path.back() == '/';
   if (out.empty() || trailing_slash) out += '/';
   return out;
@@ -167,10 +152,10 @@ inline std::string canonical_query(std::string_view query) {
     const auto pair = query.substr(0, amp);
     if (!pair.empty()) {
       const auto eq = pair.find('=');
-      params.emplace_back(uri_encode(percent_decode(pair.substr(0, eq)), false),
+      params.emplace_back(uri_encode(percent_decode(pair.substr(0, eq))),
                           eq == std::string_view::npos
                               ? std::string()
-                              : uri_encode(percent_decode(pair.substr(eq + 1)), false));
+                              : uri_encode(percent_decode(pair.substr(eq + 1))));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
@@ -286,7 +271,7 @@ inline std::string presign_query(const Credentials& credentials, std::string_vie
   std::string signed_query(query);
   auto add = [&](std::string_view name, std::string_view value) {
     if (!signed_query.empty()) signed_query += '&';
-    signed_query += std::string(name) + "=" + detail::uri_encode(value, false);
+    signed_query += std::string(name) + "=" + detail::uri_encode(value);
   };
   add("X-Amz-Algorithm", "AWS4-HMAC-SHA256");
   add("X-Amz-Credential", credentials.access_key_id + "/" + scope);

@@ -167,6 +167,19 @@ TEST(Chat, StreamedRepliesAreTimedToFirstFrameAndToCompletion) {
   EXPECT_NE(report.find("Frames per reply:     6"), std::string::npos) << report;
 }
 
+// A stream that stalls between chunks is a reply timeout, not a success at the first chunk.
+TEST(Chat, StreamStallingMidReplyIsAReplyTimeout) {
+  // The first chunk comes at 300 ms, the end frame not before 900 ms.
+  Server server(gateway({{"$default", stream(3, 300ms)}}));
+  auto config = config_for(server, {"a", "b"});
+  config.completion = R"(/type=="end")";
+  config.timeouts.reply = 400ms;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 4u) << wsload::format_report(s);
+  EXPECT_EQ(s.ttfb.count(), 0u) << "a request that timed out is not timed";
+  EXPECT_LT(s.total_time.count(), 1.5);
+}
+
 TEST(Chat, ErrorFramesFailTheirRequestsByKind) {
   Server server(gateway({{"ok", echo()},
                          {"boom", error("Internal server error")},
