@@ -230,6 +230,8 @@ struct RunOptions {
   std::string correlation;
   std::size_t in_flight = 1;
   double connect_rate = 0;
+  std::size_t reconnect = 0;
+  double reconnect_backoff = 0.1;
   std::size_t max_send_size = 128 << 10;
   bool aws_sign = false;
   std::string aws_region;
@@ -286,6 +288,9 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.correlation = o.correlation;
   c.in_flight = o.in_flight;
   c.connect_rate = o.connect_rate;
+  c.reconnect.max_attempts = o.reconnect;
+  c.reconnect.backoff = ms(o.reconnect_backoff);
+  c.reconnect.max_backoff = std::max(c.reconnect.max_backoff, c.reconnect.backoff);
   c.max_send_size = o.max_send_size;
   c.aws.enabled = o.aws_sign;
   c.aws.region = o.aws_region;
@@ -410,6 +415,14 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->capture_default_str();
   run.add_option("--connect-rate", o.connect_rate, "new connections per second (0: no limit)")
       ->check(CLI::Range(0.0, 1e6));
+  run.add_option("--reconnect", o.reconnect,
+                 "reopen a connection that dropped, up to N times each (0: never)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  run.add_option("--reconnect-backoff", o.reconnect_backoff,
+                 "seconds before a reconnect, doubled after each failed attempt (to 5 s)")
+      ->check(CLI::Range(0.001, 3600.0))
+      ->capture_default_str();
   run.add_option("--max-send-size", o.max_send_size,
                  "largest message to send, bytes (API Gateway: 131072)")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -39,7 +40,7 @@ using Clock = std::chrono::steady_clock;
 enum class Abort { none, timeout, run_deadline, interrupted };
 
 /// What one connection is waiting for; a timeout is classified by it.
-enum class Phase { wait, connect, tls, upgrade, reply, close };
+enum class Phase { wait, connect, tls, upgrade, send, reply, close };
 
 /// The part of a connection the watchdog sees.
 struct ConnectionSlot {
@@ -96,6 +97,8 @@ struct ThreadState {
   std::uint64_t failed = 0;
   std::uint64_t opened = 0;
   std::uint64_t connections_failed = 0;
+  std::uint64_t reconnects = 0;
+  std::uint64_t reconnects_failed = 0;
   std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
   std::list<ConnectionSlot*> live;
   std::size_t remaining = 0;        ///< connections not yet finished
@@ -151,6 +154,8 @@ inline std::pair<ErrorKind, std::string> classify(const boost::system::error_cod
           return {ErrorKind::tls, "timed out"};
         case Phase::upgrade:
           return {ErrorKind::handshake, "timed out"};
+        case Phase::send:
+          return {ErrorKind::reply_timeout, "while sending: the server is not reading"};
         case Phase::reply:
           return {ErrorKind::reply_timeout, ""};
         case Phase::close:
@@ -211,20 +216,6 @@ inline std::string tls_failure_detail(SSL* ssl, const boost::system::error_code&
   return ec.message();
 }
 
-template <class Stream>
-Stream make_stream(asio::any_io_executor executor, RunContext& run);
-
-template <>
-inline websocket::stream<tcp::socket> make_stream(asio::any_io_executor executor, RunContext&) {
-  return websocket::stream<tcp::socket>(executor);
-}
-
-template <>
-inline websocket::stream<ssl::stream<tcp::socket>> make_stream(asio::any_io_executor executor,
-                                                               RunContext& run) {
-  return websocket::stream<ssl::stream<tcp::socket>>(executor, *run.tls);
-}
-
 /// One request's reply as it arrives.
 struct ReplyProgress {
   Clock::time_point sent_at;
@@ -279,6 +270,14 @@ inline std::string_view render_message(const RunContext& run, ThreadState& state
   return out;
 }
 
+/// Where a connection stands in its requests (connections x prompts x iterations, in
+/// order): the next to send, and how many are counted, as succeeded or failed. Those in
+/// between are in flight.
+struct Cursor {
+  std::uint64_t next = 0;
+  std::uint64_t counted = 0;
+};
+
 /// What the writer and the reader of a pipelined connection share. Lives in the
 /// writer's frame, which waits for the reader before it ends.
 struct Pipeline {
@@ -286,8 +285,8 @@ struct Pipeline {
     ReplyProgress progress;
     Clock::time_point deadline;
   };
-  explicit Pipeline(const asio::any_io_executor& executor)
-      : room(executor), reader_done(executor) {}
+  Pipeline(const asio::any_io_executor& executor, std::uint64_t& counted)
+      : room(executor), reader_done(executor), counted(counted) {}
 
   std::unordered_map<std::string, Pending> pending;  ///< by the id's JSON text
   std::unordered_set<std::string> expired;           ///< ids whose requests timed out
@@ -295,16 +294,24 @@ struct Pipeline {
   asio::steady_timer reader_done;                    ///< and here for the reader to end
   bool reading = true;
   boost::system::error_code read_error;
-  std::uint64_t completed = 0;
+  std::uint64_t& counted;
+  /// A write still blocked at this time means the peer has stopped reading.
+  Clock::time_point write_deadline = Clock::time_point::max();
 
   /// Fails the requests past their deadline at `now`, moves the connection's deadline
   /// to the next one, and wakes the writer.
   void expire(Clock::time_point now, ThreadState& state, ConnectionSlot& slot) {
-    slot.deadline = Clock::time_point::max();
+    if (now >= write_deadline) {
+      // Nothing can be sent after a write that cannot finish: the connection is lost.
+      slot.phase = Phase::send;
+      slot.close(Abort::timeout);
+      return;
+    }
+    slot.deadline = write_deadline;
     for (auto it = pending.begin(); it != pending.end();) {
       if (it->second.deadline <= now) {
         state.count_failed(ErrorKind::reply_timeout, "", 1);
-        ++completed;
+        ++counted;
         expired.insert(it->first);
         it = pending.erase(it);
       } else {
@@ -334,7 +341,7 @@ asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, Connec
       ++(p.expired.count(id) ? state.late : state.unmatched);
     } else if (judge_frame(run, state, it->second.progress, frame, is_json ? &parsed : nullptr,
                            now) != FrameVerdict::more) {
-      ++p.completed;
+      ++p.counted;
       p.pending.erase(it);
       p.expire(Clock::time_point::min(), state, slot);  // the next deadline; wake the writer
     }
@@ -349,15 +356,16 @@ asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, Connec
 /// matches reply frames to requests by the correlation id. A request past its reply
 /// timeout fails alone; a frame for it that comes later is counted as late, a frame
 /// with an unknown id as unmatched, and neither is timed. Returns the error that ended
-/// the connection early, if any.
+/// the connection before every request was counted, if any.
 template <class Stream>
 asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, ThreadState& state,
                                                          ConnectionSlot& slot, Stream& ws,
-                                                         std::uint64_t index,
-                                                         std::uint64_t& completed) {
+                                                         std::uint64_t index, Cursor& cursor) {
   const LoadConfig& config = run.config;
-  Pipeline p(co_await asio::this_coro::executor);
+  const std::uint64_t expected = config.prompts.size() * config.iterations;
+  Pipeline p(co_await asio::this_coro::executor, cursor.counted);
   slot.phase = Phase::reply;
+  slot.deadline = Clock::time_point::max();
   slot.expire = [&p, &state, &slot](Clock::time_point now) { p.expire(now, state, slot); };
   asio::co_spawn(ws.get_executor(), read_pipelined(run, state, slot, ws, p), asio::detached);
 
@@ -369,33 +377,31 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
   };
   std::string message;
   nlohmann::json sent;
-  std::uint64_t sequence = 0;
-  for (std::size_t round = 0; round < config.iterations && p.reading && !ec; ++round) {
-    for (const auto& prompt : config.prompts) {
-      while (p.reading && p.pending.size() >= config.in_flight) {
-        co_await wait(p.room);
-        ec = {};
-      }
-      if (!p.reading) break;
-      const auto body = render_message(run, state, message, prompt, index, sequence++);
-      std::string id;
-      if (parse_frame(body, sent) && sent.contains(*run.correlation)) {
-        id = sent.at(*run.correlation).dump();
-      }
-      if (p.pending.count(id)) {
-        // The template must give each request in flight its own id, e.g. {{sequence}}.
-        state.count_failed(ErrorKind::protocol,
-                           "correlation id at " + config.correlation + " repeats while in flight",
-                           1);
-        ++p.completed;
-        continue;
-      }
-      const auto now = Clock::now();
-      p.pending[id] = {{now}, now + config.timeouts.reply};
-      slot.deadline = std::min(slot.deadline, now + config.timeouts.reply);
-      co_await ws.async_write(asio::buffer(body), use);
-      if (ec) break;
+  while (cursor.next < expected && p.reading && !ec) {
+    while (p.reading && p.pending.size() >= config.in_flight) {
+      co_await wait(p.room);
+      ec = {};
     }
+    if (!p.reading) break;
+    const auto& prompt = config.prompts[cursor.next % config.prompts.size()];
+    const auto body = render_message(run, state, message, prompt, index, cursor.next++);
+    std::string id;
+    if (parse_frame(body, sent) && sent.contains(*run.correlation)) {
+      id = sent.at(*run.correlation).dump();
+    }
+    if (p.pending.count(id)) {
+      // The template must give each request in flight its own id, e.g. {{sequence}}.
+      state.count_failed(ErrorKind::protocol,
+                         "correlation id at " + config.correlation + " repeats while in flight", 1);
+      ++cursor.counted;
+      continue;
+    }
+    const auto now = Clock::now();
+    p.pending[id] = {{now}, now + config.timeouts.reply};
+    p.write_deadline = now + config.timeouts.reply;
+    slot.deadline = std::min(slot.deadline, p.write_deadline);
+    co_await ws.async_write(asio::buffer(body), use);
+    p.write_deadline = Clock::time_point::max();
   }
   const auto write_error = ec;
   while (p.reading && !write_error && !p.pending.empty()) {
@@ -408,80 +414,85 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     co_await ws.async_close(websocket::close_code::normal, use);
     while (p.reading) co_await wait(p.reader_done);
   }
-  completed = p.completed;
-  if (completed == config.prompts.size() * config.iterations) co_return boost::system::error_code{};
+  if (cursor.counted == expected) co_return boost::system::error_code{};
   co_return write_error ? write_error : p.read_error;
 }
 
-/// Runs one connection to completion. Every request it does not complete is counted as
-/// failed under the kind of the failure that ended it, so totals always add up to
-/// prompts x iterations.
+/// Sends each request and waits for its reply before the next. Returns the error that
+/// ended the connection before every request was counted, if any.
 template <class Stream>
-asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::uint64_t index) {
+asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, ThreadState& state,
+                                                          ConnectionSlot& slot, Stream& ws,
+                                                          std::uint64_t index, Cursor& cursor) {
   const LoadConfig& config = run.config;
   const std::uint64_t expected = config.prompts.size() * config.iterations;
-  std::uint64_t completed = 0;
-  ConnectionSlot slot;
-  LiveGuard guard(state, slot);
-  struct Finish {
-    ThreadState& state;
-    ~Finish() {
-      if (--state.remaining == 0) state.finished_at = Clock::now();
-    }
-  } finish{state};
-
-  auto executor = co_await asio::this_coro::executor;
   boost::system::error_code ec;
   auto use = asio::redirect_error(asio::use_awaitable, ec);
-  auto give_up = [&](std::pair<ErrorKind, std::string> why) {
-    state.count_failed(why.first, std::move(why.second), expected - completed);
-  };
-  if (config.connect_rate > 0 && index > 0) {
-    // Paced from the run's start, so a slow connect does not delay the ones after it.
-    asio::steady_timer pace(executor);
-    pace.expires_at(run.start +
-                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                        static_cast<double>(index) / config.connect_rate)));
-    slot.phase = Phase::wait;
-    slot.timer = &pace;
-    if (state.abort_all == Abort::none) co_await pace.async_wait(use);
-    slot.timer = nullptr;
-    ec = {};
+  beast::flat_buffer buffer;
+  nlohmann::json parsed;
+  std::string message;
+  while (cursor.next < expected) {
+    const auto& prompt = config.prompts[cursor.next % config.prompts.size()];
+    const auto body = render_message(run, state, message, prompt, index, cursor.next++);
+    ReplyProgress reply{Clock::now()};
+    slot.arm(Phase::send, reply.sent_at, config.timeouts.reply);
+    co_await ws.async_write(asio::buffer(body), use);
+    if (!ec) slot.phase = Phase::reply;
+    FrameVerdict verdict = FrameVerdict::more;
+    while (!ec && verdict == FrameVerdict::more) {
+      buffer.consume(buffer.size());
+      co_await ws.async_read(buffer, use);
+      if (ec) break;
+      const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
+      const bool is_json = run.parse_frames && parse_frame(frame, parsed);
+      verdict = judge_frame(run, state, reply, frame, is_json ? &parsed : nullptr, Clock::now());
+    }
+    if (ec) co_return ec;
+    ++cursor.counted;
   }
-  if (state.abort_all != Abort::none && slot.abort == Abort::none) slot.abort = state.abort_all;
-  if (slot.abort != Abort::none) {
-    give_up(classify(ec, slot, {}));
-    co_return;
-  }
+  // Every request is counted by now; a slow or failed close costs nothing but time.
+  slot.arm(Phase::close, Clock::now(), config.timeouts.close);
+  co_await ws.async_close(websocket::close_code::normal, use);
+  co_return boost::system::error_code{};
+}
 
-  auto ws = make_stream<Stream>(executor, run);
+inline void emplace_stream(std::optional<websocket::stream<tcp::socket>>& ws,
+                           const asio::any_io_executor& executor, RunContext&) {
+  ws.emplace(executor);
+}
+
+inline void emplace_stream(std::optional<websocket::stream<ssl::stream<tcp::socket>>>& ws,
+                           const asio::any_io_executor& executor, RunContext& run) {
+  ws.emplace(executor, *run.tls);
+}
+
+using Failure = std::pair<ErrorKind, std::string>;
+
+/// Connects, negotiates TLS and upgrades `ws`; the reason when any step fails.
+template <class Stream>
+asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, ConnectionSlot& slot,
+                                                        Stream& ws) {
+  const LoadConfig& config = run.config;
+  boost::system::error_code ec;
+  auto use = asio::redirect_error(asio::use_awaitable, ec);
   tcp::socket& socket = beast::get_lowest_layer(ws);
-  slot.socket = &socket;
 
   slot.arm(Phase::connect, Clock::now(), config.timeouts.connect);
   co_await asio::async_connect(socket, run.endpoints, use);
-  if (ec) {
-    ++state.connections_failed;
-    give_up(classify(ec, slot, {}));
-    co_return;
-  }
+  if (ec) co_return classify(ec, slot, {});
   socket.set_option(tcp::no_delay(true), ec);
 
   if constexpr (!std::is_same_v<Stream, websocket::stream<tcp::socket>>) {
     slot.arm(Phase::tls, Clock::now(), config.timeouts.handshake);
     SSL* ssl = ws.next_layer().native_handle();
     if (!prepare_tls(ssl, run.url, config.tls.insecure)) {
-      ++state.connections_failed;
-      give_up({ErrorKind::tls, "cannot set the server name to verify"});
-      co_return;
+      co_return Failure{ErrorKind::tls, "cannot set the server name to verify"};
     }
     co_await ws.next_layer().async_handshake(ssl::stream_base::client, use);
     if (ec) {
-      ++state.connections_failed;
       auto why = classify(ec, slot, {});
       if (slot.abort == Abort::none) why.second = tls_failure_detail(ssl, ec);
-      give_up(std::move(why));
-      co_return;
+      co_return why;
     }
   }
 
@@ -507,57 +518,138 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
   websocket::response_type response;
   co_await ws.async_handshake(response, run.url.host_header(), target, use);
   if (ec) {
-    ++state.connections_failed;
     if (ec == websocket::error::upgrade_declined && slot.abort == Abort::none) {
-      give_up({ErrorKind::handshake_rejected, "HTTP " + std::to_string(response.result_int())});
-    } else {
-      give_up(classify(ec, slot, {}));
+      co_return Failure{ErrorKind::handshake_rejected,
+                        "HTTP " + std::to_string(response.result_int())};
     }
-    co_return;
+    co_return classify(ec, slot, {});
   }
-  ++state.opened;
   ws.read_message_max(config.max_message_size);
   ws.text(true);
   // API Gateway takes frames of at most 32 KB.
   ws.auto_fragment(true);
   ws.write_buffer_bytes(std::max<std::size_t>(config.fragment_size, 8));
+  co_return std::nullopt;
+}
 
-  if (run.correlation) {
-    ec = co_await run_pipelined(run, state, slot, ws, index, completed);
-    if (ec) give_up(classify(ec, slot, ws.reason()));
+/// Waits until `at` (connect-rate pacing, reconnect backoff), cut short when the run
+/// ends. False when it has.
+inline asio::awaitable<bool> pause_until(ThreadState& state, ConnectionSlot& slot,
+                                         Clock::time_point at) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, at);
+  slot.phase = Phase::wait;
+  slot.deadline = Clock::time_point::max();
+  slot.timer = &timer;
+  boost::system::error_code ec;
+  if (state.abort_all == Abort::none) {
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  slot.timer = nullptr;
+  if (state.abort_all != Abort::none && slot.abort == Abort::none) slot.abort = state.abort_all;
+  co_return slot.abort == Abort::none;
+}
+
+/// The wait before a reconnect after `failures` drops or failed attempts in a row:
+/// doubling from the policy's backoff to its maximum, half of it random so that
+/// connections dropped together do not all return together.
+inline Clock::duration reconnect_delay(const ReconnectPolicy& policy, std::size_t failures,
+                                       std::mt19937_64& random) {
+  double ms = static_cast<double>(policy.backoff.count()) *
+              std::ldexp(1.0, static_cast<int>(std::min<std::size_t>(failures, 30)));
+  ms = std::min(ms, static_cast<double>(policy.max_backoff.count()));
+  ms = ms / 2 + std::uniform_real_distribution<double>(0, ms / 2)(random);
+  return std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double, std::milli>(ms));
+}
+
+/// Runs one connection to completion. Every request it does not complete is counted as
+/// failed under the kind of the failure that ended it, so totals always add up to
+/// prompts x iterations. With a reconnect policy, a connection that drops fails only the
+/// requests it had in flight and carries on with the rest on a new connection.
+template <class Stream>
+asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::uint64_t index) {
+  const LoadConfig& config = run.config;
+  const std::uint64_t expected = config.prompts.size() * config.iterations;
+  Cursor cursor;
+  ConnectionSlot slot;
+  LiveGuard guard(state, slot);
+  struct Finish {
+    ThreadState& state;
+    ~Finish() {
+      if (--state.remaining == 0) state.finished_at = Clock::now();
+    }
+  } finish{state};
+  auto give_up = [&](Failure why) {
+    state.count_failed(why.first, std::move(why.second), expected - cursor.counted);
+  };
+
+  if (config.connect_rate > 0 && index > 0) {
+    // Paced from the run's start, so a slow connect does not delay the ones after it.
+    const auto at = run.start +
+                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                        static_cast<double>(index) / config.connect_rate));
+    if (!co_await pause_until(state, slot, at)) {
+      give_up(classify({}, slot, {}));
+      co_return;
+    }
+  }
+  if (state.abort_all != Abort::none && slot.abort == Abort::none) slot.abort = state.abort_all;
+  if (slot.abort != Abort::none) {
+    give_up(classify({}, slot, {}));
     co_return;
   }
 
-  beast::flat_buffer buffer;
-  nlohmann::json parsed;
-  std::string message;
-  std::uint64_t sequence = 0;
-  for (std::size_t round = 0; round < config.iterations; ++round) {
-    for (const auto& prompt : config.prompts) {
-      const auto body = render_message(run, state, message, prompt, index, sequence++);
-      ReplyProgress reply{Clock::now()};
-      slot.arm(Phase::reply, reply.sent_at, config.timeouts.reply);
-      co_await ws.async_write(asio::buffer(body), use);
-      FrameVerdict verdict = FrameVerdict::more;
-      while (!ec && verdict == FrameVerdict::more) {
-        buffer.consume(buffer.size());
-        co_await ws.async_read(buffer, use);
-        if (ec) break;
-        const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
-        const bool is_json = run.parse_frames && parse_frame(frame, parsed);
-        verdict = judge_frame(run, state, reply, frame, is_json ? &parsed : nullptr, Clock::now());
+  const auto executor = co_await asio::this_coro::executor;
+  bool opened_before = false;
+  std::size_t reconnects = 0;
+  std::size_t failures_in_a_row = 0;
+  for (;;) {
+    Failure why;
+    {
+      std::optional<Stream> ws;
+      emplace_stream(ws, executor, run);
+      slot.socket = &beast::get_lowest_layer(*ws);
+      if (auto failure = co_await open_connection(run, slot, *ws)) {
+        why = std::move(*failure);
+        ++(opened_before ? state.reconnects_failed : state.connections_failed);
+        ++failures_in_a_row;
+      } else {
+        ++(opened_before ? state.reconnects : state.opened);
+        opened_before = true;
+        const auto succeeded_before = state.succeeded;
+        const auto ec = run.correlation
+                            ? co_await run_pipelined(run, state, slot, *ws, index, cursor)
+                            : co_await run_sequential(run, state, slot, *ws, index, cursor);
+        if (!ec) co_return;
+        why = classify(ec, slot, ws->reason());
+        // A connection that served requests before it dropped starts the backoff afresh.
+        failures_in_a_row = state.succeeded > succeeded_before ? 1 : failures_in_a_row + 1;
       }
-      if (ec) {
-        give_up(classify(ec, slot, ws.reason()));
-        co_return;
-      }
-      ++completed;
+      boost::system::error_code ignored;
+      slot.socket->close(ignored);
+      slot.socket = nullptr;
+    }
+    const bool run_ending = slot.abort == Abort::run_deadline ||
+                            slot.abort == Abort::interrupted || state.abort_all != Abort::none;
+    if (!opened_before || run_ending || reconnects >= config.reconnect.max_attempts) {
+      give_up(std::move(why));
+      co_return;
+    }
+    // The requests in flight are lost with the connection; the rest go on a new one.
+    state.count_failed(why.first, std::move(why.second), cursor.next - cursor.counted);
+    cursor.counted = cursor.next;
+    if (cursor.counted == expected) co_return;
+    ++reconnects;
+    slot.abort = Abort::none;  // a timeout ended the old connection, not this one
+    slot.expire = nullptr;
+    if (!co_await pause_until(state, slot,
+                              Clock::now() + reconnect_delay(config.reconnect,
+                                                             failures_in_a_row - 1,
+                                                             state.random))) {
+      give_up(classify({}, slot, {}));
+      co_return;
     }
   }
-
-  // Every request is counted by now; a slow or failed close costs nothing but time.
-  slot.arm(Phase::close, Clock::now(), config.timeouts.close);
-  co_await ws.async_close(websocket::close_code::normal, use);
 }
 
 }  // namespace wsload::detail

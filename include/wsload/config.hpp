@@ -57,6 +57,17 @@ struct AwsSigning {
   std::chrono::seconds expires{300};
 };
 
+/// Reopening a connection that dropped mid-run (a close, a reset, a reply timeout). Off
+/// by default: users of the service would see those requests fail, and so does the run.
+/// When on, the requests in flight still fail; the rest go on a new connection, after a
+/// wait that doubles from `backoff` to `max_backoff` with each drop or failed attempt in
+/// a row. A connection that could not be opened in the first place is not retried.
+struct ReconnectPolicy {
+  std::size_t max_attempts = 0;  ///< per connection, over the whole run; 0: never
+  std::chrono::milliseconds backoff{100};
+  std::chrono::milliseconds max_backoff{5'000};
+};
+
 /// A closed-loop load: `connections` WebSocket connections open concurrently; each sends
 /// every prompt in turn, `iterations` times, waiting for each reply before the next.
 /// Thresholds come from the three fields of the original tool and from `thresholds`.
@@ -95,6 +106,7 @@ struct LoadConfig {
   std::size_t max_send_size = 128 << 10;  ///< larger messages are refused before the run
   std::size_t fragment_size = 32 << 10;   ///< outgoing frames are at most this big
   AwsSigning aws;
+  ReconnectPolicy reconnect;
 
   std::optional<Seconds> max_average_latency;  ///< MAX_LATENCY: "avg<=X s"
   std::optional<double> min_rps;               ///< MIN_RPS: "rps>=X"
@@ -398,6 +410,17 @@ inline Url validate(const LoadConfig& config) {
     throw ConfigError("in_flight", std::to_string(config.in_flight),
                       "more than one request in flight needs a correlation id to match replies");
   }
+  if (config.reconnect.max_attempts > 1'000'000) {
+    throw ConfigError("reconnect.max_attempts", std::to_string(config.reconnect.max_attempts),
+                      "must be from 0 (never) to 1000000");
+  }
+  if (config.reconnect.backoff.count() <= 0 ||
+      config.reconnect.max_backoff < config.reconnect.backoff) {
+    throw ConfigError("reconnect.backoff",
+                      std::to_string(config.reconnect.backoff.count()) + " ms, max " +
+                          std::to_string(config.reconnect.max_backoff.count()) + " ms",
+                      "must be positive and at most max_backoff");
+  }
   if (config.aws.enabled) {
     if (config.aws.service.empty() ||
         !std::all_of(config.aws.service.begin(), config.aws.service.end(), detail::is_token_char)) {
@@ -466,6 +489,11 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   if (config.aws.enabled) {
     j["aws"] = {{"signing", "SigV4"}, {"service", config.aws.service}};
     if (!config.aws.region.empty()) j["aws"]["region"] = config.aws.region;
+  }
+  if (config.reconnect.max_attempts > 0) {
+    j["reconnect"] = {{"max_attempts", config.reconnect.max_attempts},
+                      {"backoff", seconds(config.reconnect.backoff)},
+                      {"max_backoff", seconds(config.reconnect.max_backoff)}};
   }
   j["tls"] = {{"insecure", config.tls.insecure}};
   if (!config.tls.ca_file.empty()) j["tls"]["ca_file"] = config.tls.ca_file;

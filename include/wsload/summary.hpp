@@ -51,6 +51,8 @@ struct Summary {
   std::uint64_t connections_configured = 0;
   std::uint64_t connections_opened = 0;
   std::uint64_t connections_failed = 0;
+  std::uint64_t reconnects = 0;         ///< dropped connections opened again (ReconnectPolicy)
+  std::uint64_t reconnects_failed = 0;  ///< attempts to reopen one that failed
   std::vector<Verdict> verdicts;
   nlohmann::json config = nlohmann::json::object();  ///< redacted snapshot
   bool interrupted = false;                          ///< stopped before it finished
@@ -203,7 +205,9 @@ inline nlohmann::json to_json(const Summary& s) {
   j["errors"] = {{"by_kind", by_kind}, {"details", details}};
   j["connections"] = {{"configured", s.connections_configured},
                       {"opened", s.connections_opened},
-                      {"failed", s.connections_failed}};
+                      {"failed", s.connections_failed},
+                      {"reconnects", s.reconnects},
+                      {"reconnects_failed", s.reconnects_failed}};
   json verdicts = json::array();
   for (const auto& v : s.verdicts) {
     verdicts.push_back({{"expression", v.expression},
@@ -258,7 +262,11 @@ inline std::string format_report(const Summary& s) {
   row("Requests per second:", format_number(s.requests_per_second(), 2));
   row("Connections:", std::to_string(s.connections_opened) + " opened, " +
                           std::to_string(s.connections_failed) + " failed, of " +
-                          std::to_string(s.connections_configured));
+                          std::to_string(s.connections_configured) +
+                          (s.reconnects + s.reconnects_failed == 0
+                               ? std::string()
+                               : "; reopened " + std::to_string(s.reconnects) + " times (" +
+                                     std::to_string(s.reconnects_failed) + " attempts failed)"));
   if (s.latency.empty()) {
     row("Latency (ms):", "no samples (no request succeeded)");
   } else {
@@ -365,6 +373,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.connections_configured = c.at("configured").get<std::uint64_t>();
     s.connections_opened = c.at("opened").get<std::uint64_t>();
     s.connections_failed = c.at("failed").get<std::uint64_t>();
+    s.reconnects = c.value("reconnects", std::uint64_t{0});
+    s.reconnects_failed = c.value("reconnects_failed", std::uint64_t{0});
     for (const auto& v : j.at("thresholds")) {
       Verdict verdict;
       verdict.expression = v.at("expression").get<std::string>();

@@ -101,6 +101,26 @@ TEST_F(Cli, ChatBackendWithTemplateCompletionAndSecrets) {
   EXPECT_NE(bad.err.find("message template"), std::string::npos) << bad.err;
 }
 
+// A server that drops every connection instead of its second reply: --reconnect carries
+// each connection on, and the summary counts what it took.
+TEST_F(Cli, ReconnectCarriesDroppedConnectionsOn) {
+  wsload::testing::ServerOptions options;
+  options.fault = wsload::testing::Fault::close_after;
+  options.fault_after = 1;
+  wsload::testing::Server server(options);
+  auto args = run_args(server.url());
+  args.insert(args.end(), {"--connections", "2", "--reconnect", "5", "--reconnect-backoff",
+                           "0.01", "--min-success-rate", "0"});
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // first ok, second lost; reopened: third ok.
+  const auto j = read_json(summary_);
+  EXPECT_EQ(j["successful_requests"], 4);
+  EXPECT_EQ(j["errors"]["by_kind"]["server_error"], 2);
+  EXPECT_EQ(j["connections"]["reconnects"], 2);
+  EXPECT_NE(r.out.find("reopened 2 times (0 attempts failed)"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, FailingThresholdExitsOneAndSaysWhichAndWhy) {
   wsload::testing::Server server;
   auto args = run_args(server.url());
@@ -131,6 +151,8 @@ TEST_F(Cli, BadInputExitsTwoNamesTheCulpritAndKeepsTheOldSummary) {
       {{"--threshold", "p99<fast"}, "--threshold"},
       {{"--header", "no colon"}, "--header"},
       {{"--summary", (dir_ / "no" / "such" / "dir.json").string()}, "--summary"},
+      {{"--reconnect", "-1"}, "--reconnect"},
+      {{"--reconnect-backoff", "0"}, "--reconnect-backoff"},
   };
   for (const auto& [extra, culprit] : cases) {
     std::ofstream(summary_) << "previous run";

@@ -132,4 +132,134 @@ TEST(Faults, StallMidRunIsAReplyTimeoutWithinTheDeadline) {
   EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 12u);
 }
 
+TEST(Faults, ServerThatStopsReadingIsAReplyTimeoutWhileSending) {
+  // 8 MB does not fit in the socket buffers, so the write itself must be cut short.
+  const auto s = run_against(Fault::slow_read, 1, [](ServerOptions& o, auto& c) {
+    o.slow_read_bytes = 16 << 10;
+    o.slow_read_pause = 50ms;
+    c.prompts[1] = std::string(8 << 20, 'x');
+    c.max_send_size = 16 << 20;
+    c.timeouts.reply = 2s;
+  });
+  expect_whole(s);
+  EXPECT_EQ(s.successful_requests, 6u + 2u) << "healthy 2 x 3, faulty 2 x 1 before the big one";
+  EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 4u);
+  EXPECT_EQ(detail_of(s, ErrorKind::reply_timeout), "while sending: the server is not reading");
+}
+
+TEST(Faults, ServerThatStopsReadingFailsPipelinedRequestsToo) {
+  const auto s = run_against(Fault::slow_read, 1, [](ServerOptions& o, auto& c) {
+    o.slow_read_bytes = 16 << 10;
+    o.slow_read_pause = 50ms;
+    c.prompts[1] = std::string(8 << 20, 'x');
+    c.max_send_size = 16 << 20;
+    c.timeouts.reply = 2s;
+    c.message_template = R"({"id":{{sequence}},"prompt":{{prompt}}})";
+    c.correlation = "/id";
+    c.in_flight = 2;
+  });
+  expect_whole(s);
+  EXPECT_EQ(s.successful_requests + s.errors_of(ErrorKind::reply_timeout), 12u);
+  EXPECT_GE(s.errors_of(ErrorKind::reply_timeout), 4u) << "the big one and the one after it";
+}
+
+// --- Reconnect policy --------------------------------------------------------------
+
+// Two connections, six prompts each, against a server that closes every connection with
+// 1011 instead of its third reply.
+wsload::Summary run_with_drops(std::size_t max_attempts, std::size_t fault_after = 2,
+                               std::chrono::milliseconds backoff = 10ms) {
+  ServerOptions options;
+  options.fault = Fault::close_after;
+  options.fault_after = fault_after;
+  Server server(options);
+  wsload::LoadConfig config;
+  config.url = server.url();
+  config.prompts = {"1", "2", "3", "4", "5", "6"};
+  config.connections = 2;
+  config.threads = 1;
+  config.timeouts.run = 30s;
+  config.reconnect.max_attempts = max_attempts;
+  config.reconnect.backoff = backoff;
+  auto s = wsload::run_load(config);
+  EXPECT_EQ(server.connections(), s.connections_opened + s.reconnects);
+  return s;
+}
+
+TEST(Reconnect, OffByDefaultADropFailsTheRest) {
+  const auto s = run_with_drops(0);
+  EXPECT_EQ(s.successful_requests, 4u);
+  EXPECT_EQ(s.errors_of(ErrorKind::server_error), 8u);
+  EXPECT_EQ(s.reconnects, 0u);
+}
+
+TEST(Reconnect, ADroppedConnectionIsReopenedAndOnlyTheRequestInFlightFails) {
+  const auto s = run_with_drops(5);
+  // Per connection: 1 2 ok, 3 lost with the close; reopened: 4 5 ok, 6 lost; nothing left.
+  EXPECT_EQ(s.successful_requests, 8u);
+  EXPECT_EQ(s.errors_of(ErrorKind::server_error), 4u);
+  EXPECT_EQ(s.reconnects, 2u);
+  EXPECT_EQ(s.reconnects_failed, 0u);
+  EXPECT_EQ(s.connections_opened, 2u);
+  const auto j = to_json(s);
+  EXPECT_EQ(j["connections"]["reconnects"], 2);
+  EXPECT_EQ(j["config"]["reconnect"]["max_attempts"], 5);
+  EXPECT_NE(wsload::format_report(s).find("reopened 2 times"), std::string::npos);
+}
+
+TEST(Reconnect, AttemptsAreBoundedAndBackOff) {
+  // Every connection drops at its first request: 3 reconnects each, then the rest fail.
+  const auto s = run_with_drops(3, 0, 40ms);
+  EXPECT_EQ(s.successful_requests, 0u);
+  EXPECT_EQ(s.errors_of(ErrorKind::server_error), 12u);
+  EXPECT_EQ(s.reconnects, 6u);
+  // Waits of at least 20, 40 and 80 ms (half of 40, 80, 160: the rest is jitter).
+  EXPECT_GE(s.total_time.count(), 0.140);
+}
+
+TEST(Reconnect, AServiceThatRestartsIsReconnectedTo) {
+  ServerOptions options;
+  options.reply_delay = 5ms;
+  auto server = std::make_unique<Server>(options);
+  wsload::LoadConfig config;
+  config.url = server->url();
+  config.prompts = {"a", "b", "c", "d"};
+  config.iterations = 50;
+  config.connections = 4;
+  config.threads = 1;
+  config.timeouts.run = 30s;
+  config.reconnect.max_attempts = 100;
+  config.reconnect.backoff = 5ms;
+  config.reconnect.max_backoff = 50ms;
+  std::unique_ptr<Server> restarted;
+  wsload::Engine engine(config);
+  const auto s = engine.run(
+      [&](const wsload::Progress& p) {
+        if (!restarted && p.done >= 40) {
+          options.port = server->port();
+          server->stop();  // every connection drops; the port refuses
+          restarted = std::make_unique<Server>(options);
+        }
+      },
+      10ms);
+  ASSERT_TRUE(restarted) << "the run ended before the restart";
+  EXPECT_EQ(s.successful_requests + s.failed_requests, s.total_requests);
+  EXPECT_LE(s.failed_requests, 4u) << "only the requests in flight at the restart";
+  EXPECT_GE(s.reconnects, 4u);
+  EXPECT_EQ(s.reconnects, restarted->connections());
+  EXPECT_GT(restarted->messages(), 0u);
+}
+
+TEST(Reconnect, AConnectionNeverOpenedIsNotRetried) {
+  wsload::LoadConfig config;
+  config.url = "ws://127.0.0.1:" + std::to_string(wsload::testing::unused_loopback_port());
+  config.prompts = {"a"};
+  config.connections = 2;
+  config.reconnect.max_attempts = 5;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.connections_failed, 2u);
+  EXPECT_EQ(s.reconnects + s.reconnects_failed, 0u);
+  EXPECT_EQ(s.errors_of(ErrorKind::connect), 2u);
+}
+
 }  // namespace

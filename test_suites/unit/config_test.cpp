@@ -100,6 +100,17 @@ TEST(Config, ValidateNamesTheInvalidField) {
       {[](LoadConfig& c) { c.thresholds = {"p99<<1"}; }, "threshold"},
       {[](LoadConfig& c) { c.min_success_rate = 120; }, "min_success_rate"},
       {[](LoadConfig& c) { c.tls.ca_file = "/nonexistent/ca.pem"; }, "ca file"},
+      {[](LoadConfig& c) { c.reconnect.max_attempts = 2'000'000; }, "reconnect.max_attempts"},
+      {[](LoadConfig& c) {
+         c.reconnect.max_attempts = 1;
+         c.reconnect.backoff = std::chrono::milliseconds(0);
+       },
+       "reconnect.backoff"},
+      {[](LoadConfig& c) {
+         c.reconnect.backoff = std::chrono::seconds(10);
+         c.reconnect.max_backoff = std::chrono::seconds(1);
+       },
+       "reconnect.backoff"},
   };
   for (const auto& [mutate, field] : cases) {
     auto c = valid();

@@ -276,6 +276,8 @@ struct Engine::Impl {
       failed += s.failed;
       summary.connections_opened += s.opened;
       summary.connections_failed += s.connections_failed;
+      summary.reconnects += s.reconnects;
+      summary.reconnects_failed += s.reconnects_failed;
       for (auto& [key, n] : s.errors) errors[key] += n;
       summary.cpu_user += Seconds(worker->cpu_user);
       summary.cpu_system += Seconds(worker->cpu_system);

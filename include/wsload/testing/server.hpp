@@ -52,6 +52,7 @@ enum class Fault {
   malformed_after,  ///< after `fault_after` replies, send a frame with a reserved opcode
   oversized_reply,  ///< reply with `oversized_bytes` bytes instead of the echo
   ping_flood,       ///< send 50 pings before each reply
+  slow_read,        ///< after `fault_after` replies, read `slow_read_bytes` per `slow_read_pause`
 };
 
 struct ServerOptions {
@@ -67,6 +68,8 @@ struct ServerOptions {
   unsigned reject_status = 500;           ///< for Fault::reject_upgrade
   unsigned close_code = 1011;             ///< for Fault::close_after
   std::size_t oversized_bytes = 1 << 20;  ///< for Fault::oversized_reply
+  std::size_t slow_read_bytes = 16 << 10;  ///< for Fault::slow_read (also its receive buffer)
+  std::chrono::milliseconds slow_read_pause{20};
 
   // ReplyMode::api_gateway: the route is the value at `route_key` in the JSON body (like
   // $request.body.action); a body without it, or not JSON, takes "$default". With no such
@@ -121,7 +124,8 @@ class Server {
   /// Connects refused for a missing or wrong signature, with the last reason.
   WSLOAD_DECL std::uint64_t rejected_signatures() const noexcept;
 
-  /// Closes the listener and every connection, and joins the server threads. Idempotent.
+  /// Closes the listener and every connection, and joins the server threads: a client
+  /// sees the service go away. Idempotent.
   WSLOAD_DECL void stop();
 
  private:

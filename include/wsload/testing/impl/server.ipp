@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cctype>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -32,18 +34,19 @@ struct Server::Impl {
       tls_.use_private_key(asio::buffer(certificate_.key_pem), ssl::context::pem);
     }
     const tcp::endpoint endpoint(address, options_.port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_.emplace(*ioc_);
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       throw std::runtime_error("wsload::testing::Server cannot listen on " + options_.address +
                                ":" + std::to_string(options_.port) + ": " + ec.message());
     }
-    port_ = acceptor_.local_endpoint().port();
-    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    port_ = acceptor_->local_endpoint().port();
+    asio::co_spawn(*ioc_, accept_loop(), asio::detached);
     for (unsigned i = 0; i < std::max(1u, options_.threads); ++i) {
-      threads_.emplace_back([this] { ioc_.run(); });
+      threads_.emplace_back([this] { ioc_->run(); });
     }
   }
 
@@ -56,8 +59,12 @@ struct Server::Impl {
 
   void stop() {
     std::call_once(stopped_, [this] {
-      ioc_.stop();
+      ioc_->stop();
       for (auto& t : threads_) t.join();
+      // The sessions' frames, and with them their sockets, go with the io_context: the
+      // port refuses connections and every client sees its connection end, now.
+      acceptor_.reset();
+      ioc_.reset();
     });
   }
 
@@ -65,7 +72,7 @@ struct Server::Impl {
     using namespace detail;
     for (;;) {
       boost::system::error_code ec;
-      auto socket = co_await acceptor_.async_accept(asio::make_strand(ioc_),
+      auto socket = co_await acceptor_->async_accept(asio::make_strand(*ioc_),
                                                     asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) continue;  // e.g. EMFILE: keep serving the connections that exist
@@ -80,6 +87,13 @@ struct Server::Impl {
   detail::asio::awaitable<void> session(detail::tcp::socket socket, bool faulty) {
     using namespace detail;
     socket.set_option(tcp::no_delay(true));
+    if (faulty && options_.fault == Fault::slow_read) {
+      // A small window, so the client feels the back-pressure instead of the kernel.
+      boost::system::error_code ignored;
+      socket.set_option(asio::socket_base::receive_buffer_size(
+                            static_cast<int>(std::min<std::size_t>(options_.slow_read_bytes, 1 << 20))),
+                        ignored);
+    }
     beast::tcp_stream stream(std::move(socket));
     if (!options_.tls) {
       co_await serve(std::move(stream), faulty);
@@ -171,7 +185,18 @@ struct Server::Impl {
     asio::steady_timer delay(ws.get_executor());
     for (std::size_t replied = 0;; ++replied) {
       buffer.consume(buffer.size());
-      co_await ws.async_read(buffer, use);
+      if (fault == Fault::slow_read && replied >= options_.fault_after) {
+        do {
+          co_await ws.async_read_some(buffer, std::max<std::size_t>(options_.slow_read_bytes, 1),
+                                      use);
+          if (ec) co_return;
+          delay.expires_after(options_.slow_read_pause);
+          co_await delay.async_wait(use);
+          if (ec) co_return;
+        } while (!ws.is_message_done());
+      } else {
+        co_await ws.async_read(buffer, use);
+      }
       if (ec) co_return;
       messages_.fetch_add(1, std::memory_order_relaxed);
       if (options_.mode == ReplyMode::silent) continue;
@@ -390,8 +415,8 @@ struct Server::Impl {
   std::vector<std::string> received_;
   std::once_flag stopped_;
   std::uint16_t port_ = 0;
-  detail::asio::io_context ioc_;
-  detail::tcp::acceptor acceptor_{ioc_};
+  std::unique_ptr<detail::asio::io_context> ioc_ = std::make_unique<detail::asio::io_context>();
+  std::optional<detail::tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;
 };
 
