@@ -111,25 +111,28 @@ class ProgressPrinter {
       : stream_(stream), terminal_(terminal), every_(every) {}
 
   void operator()(const Progress& p) {
-    const double fraction =
-        p.expected ? static_cast<double>(p.done) / static_cast<double>(p.expected) : 0;
+    // A run bounded by time has no count to reach: its fraction is of its time.
+    const double fraction = p.expected
+                                ? static_cast<double>(p.done) / static_cast<double>(p.expected)
+                            : p.planned.count() ? std::min(1.0, p.elapsed / p.planned)
+                                                : 0;
+    const std::string count =
+        std::to_string(p.done) + (p.expected ? "/" + std::to_string(p.expected) : "");
     if (terminal_) {
       constexpr int width = 24;
       const int filled = static_cast<int>(fraction * width);
       std::string bar(static_cast<std::size_t>(filled), '#');
       bar.resize(width, '-');
       // \x1b[K clears what a longer previous line left behind.
-      std::fprintf(stream_, "\r[%s] %llu/%llu  %.0f req/s  %llu errors  %.1f s\x1b[K", bar.c_str(),
-                   static_cast<unsigned long long>(p.done),
-                   static_cast<unsigned long long>(p.expected), p.rate,
-                   static_cast<unsigned long long>(p.failed), p.elapsed.count());
+      std::fprintf(stream_, "\r[%s] %s  %.0f req/s  %llu errors  %.1f s\x1b[K", bar.c_str(),
+                   count.c_str(), p.rate, static_cast<unsigned long long>(p.failed),
+                   p.elapsed.count());
       drawn_ = true;
     } else if (p.elapsed - last_ >= every_) {
       last_ = p.elapsed;
-      std::fprintf(
-          stream_, "progress: %llu/%llu requests (%.1f %%), %.0f req/s, %llu errors, %.1f s\n",
-          static_cast<unsigned long long>(p.done), static_cast<unsigned long long>(p.expected),
-          fraction * 100, p.rate, static_cast<unsigned long long>(p.failed), p.elapsed.count());
+      std::fprintf(stream_, "progress: %s requests (%.1f %%), %.0f req/s, %llu errors, %.1f s\n",
+                   count.c_str(), fraction * 100, p.rate, static_cast<unsigned long long>(p.failed),
+                   p.elapsed.count());
     }
     std::fflush(stream_);
   }
@@ -168,6 +171,17 @@ inline std::string flag_of(const std::string& field) {
       {"summary file", "--summary"},
       {"timeouts.reply", "--timeout"},
       {"timeouts.run", "--run-timeout"},
+      {"rate", "--rate"},
+      {"stages", "--stages"},
+      {"duration", "--duration"},
+      {"warmup", "--warmup"},
+      {"reconnect.max_attempts", "--reconnect"},
+      {"reconnect.backoff", "--reconnect-backoff"},
+      {"in_flight", "--in-flight"},
+      {"correlation", "--correlation"},
+      {"connect_rate", "--connect-rate"},
+      {"max_send_size", "--max-send-size"},
+      {"message template", "--template"},
       {"baseline", "BASELINE"},
       {"new", "NEW"},
       {"metrics", "--metrics"},
@@ -232,6 +246,10 @@ struct RunOptions {
   double connect_rate = 0;
   std::size_t reconnect = 0;
   double reconnect_backoff = 0.1;
+  double rate = 0;
+  std::string stages;
+  double duration = 0;
+  double warmup = 0;
   std::size_t max_send_size = 128 << 10;
   bool aws_sign = false;
   std::string aws_region;
@@ -291,6 +309,10 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.reconnect.max_attempts = o.reconnect;
   c.reconnect.backoff = ms(o.reconnect_backoff);
   c.reconnect.max_backoff = std::max(c.reconnect.max_backoff, c.reconnect.backoff);
+  c.rate = o.rate;
+  if (!o.stages.empty()) c.stages = parse_stages(o.stages);
+  c.duration = ms(o.duration);
+  c.warmup = ms(o.warmup);
   c.max_send_size = o.max_send_size;
   c.aws.enabled = o.aws_sign;
   c.aws.region = o.aws_region;
@@ -423,6 +445,17 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "seconds before a reconnect, doubled after each failed attempt (to 5 s)")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
+  run.add_option("--rate", o.rate,
+                 "open loop: requests per second over all connections, due on a schedule "
+                 "whatever the replies do (0: closed loop)")
+      ->check(CLI::Range(0.0, 1e7));
+  run.add_option("--stages", o.stages,
+                 "open loop: rate ramps DURATION:TARGET,..., e.g. 30s:100,1m:100,30s:0");
+  run.add_option("--duration", o.duration,
+                 "seconds to send for (instead of every prompt --iterations times)")
+      ->check(CLI::Range(0.0, 604'800.0));
+  run.add_option("--warmup", o.warmup, "seconds at the start left out of the figures")
+      ->check(CLI::Range(0.0, 604'800.0));
   run.add_option("--max-send-size", o.max_send_size,
                  "largest message to send, bytes (API Gateway: 131072)")
       ->capture_default_str();

@@ -30,6 +30,8 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
+#include <wsload/schedule.hpp>
+#include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>
 
 namespace wsload::detail {
@@ -81,13 +83,30 @@ struct RunContext {
   std::optional<nlohmann::json::json_pointer> correlation;
   std::optional<aws::Credentials> aws;  ///< sign each connect when set
   bool parse_frames = false;            ///< some rule reads a frame's JSON
+  std::optional<Schedule> schedule;     ///< open loop: when each request is due
+  /// Closed loop with a duration: no request starts after this.
+  Clock::time_point send_until = Clock::time_point::max();
 };
+
+inline Clock::duration to_clock(Seconds s) {
+  return std::chrono::duration_cast<Clock::duration>(s);
+}
 
 /// Statistics and live connections of one engine thread. Only that thread touches it,
 /// except the published_* counters, which it stores in batches for the progress reader.
 struct ThreadState {
-  Histogram latency;  // microseconds
-  Histogram ttfb;     // microseconds
+  explicit ThreadState(Clock::time_point measure_from = {}) : measure_from(measure_from) {}
+
+  Clock::time_point measure_from;  ///< requests ending earlier are the warm-up's
+  Histogram latency;               // microseconds, from when each request was due
+  Histogram ttfb;                  // microseconds
+  Histogram latency_uncorrected;   // microseconds from the send (open loop)
+  TimeSeries series;
+  std::uint64_t warmup = 0;
+  std::uint64_t sent = 0;  ///< open loop: sends, how many late, the longest lag
+  std::uint64_t late_sends = 0;
+  Clock::duration max_send_lag{};
+  Clock::time_point last_send{};
   std::uint64_t frames = 0;
   std::uint64_t bytes = 0;
   std::uint64_t unmatched = 0;
@@ -113,8 +132,18 @@ struct ThreadState {
     published_failed.store(failed, std::memory_order_relaxed);
   }
 
+  std::size_t second_of(Clock::time_point t) const noexcept {
+    return static_cast<std::size_t>((t - measure_from) / std::chrono::seconds(1));
+  }
+
   void count_failed(ErrorKind kind, std::string detail, std::uint64_t requests) {
     if (requests == 0) return;
+    const auto now = Clock::now();
+    if (now < measure_from) {
+      warmup += requests;
+      return;
+    }
+    series.fail(second_of(now), requests);
     failed += requests;
     // Details are few (status codes, close codes, error messages); cap them anyway.
     constexpr std::size_t max_details = 64;
@@ -219,6 +248,7 @@ inline std::string tls_failure_detail(SSL* ssl, const boost::system::error_code&
 /// One request's reply as it arrives.
 struct ReplyProgress {
   Clock::time_point sent_at;
+  Clock::time_point due;  ///< when it should have been sent: sent_at in a closed loop
   Clock::time_point first_at{};
   std::uint64_t frames = 0;
   std::uint64_t bytes = 0;
@@ -248,10 +278,19 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
       break;
   }
   if (!done) return FrameVerdict::more;
+  if (now < state.measure_from) {
+    ++state.warmup;
+    return FrameVerdict::done;
+  }
   using std::chrono::duration_cast;
   using std::chrono::microseconds;
-  state.latency.record(duration_cast<microseconds>(now - reply.sent_at).count());
-  state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.sent_at).count());
+  const auto latency = duration_cast<microseconds>(now - reply.due).count();
+  state.latency.record(latency);
+  state.series.record(state.second_of(now), latency);
+  state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
+  if (run.schedule) {
+    state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
+  }
   state.frames += reply.frames;
   state.bytes += reply.bytes;
   ++state.succeeded;
@@ -274,9 +313,24 @@ inline std::string_view render_message(const RunContext& run, ThreadState& state
 /// order): the next to send, and how many are counted, as succeeded or failed. Those in
 /// between are in flight.
 struct Cursor {
+  static constexpr std::uint64_t unbounded = ~std::uint64_t{0};
   std::uint64_t next = 0;
   std::uint64_t counted = 0;
+  std::uint64_t end = 0;  ///< its share of the run; unbounded until a duration ends it
+
+  /// The requests still to count if the connection ended now. In a run bounded by
+  /// time: those in flight, or else the one it could not send.
+  std::uint64_t remaining() const noexcept {
+    return end == unbounded ? std::max<std::uint64_t>(next - counted, 1) : end - counted;
+  }
 };
+
+/// Waits for request `cursor.next` to be due (open loop), or ends the connection's share
+/// when the run's duration is over (closed loop). Returns when it is due; false when the
+/// connection has nothing more to send or the run is ending.
+inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
+                                            ConnectionSlot& slot, Cursor& cursor,
+                                            std::uint64_t index, Clock::time_point& due);
 
 /// What the writer and the reader of a pipelined connection share. Lives in the
 /// writer's frame, which waits for the reader before it ends.
@@ -362,7 +416,6 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
                                                          ConnectionSlot& slot, Stream& ws,
                                                          std::uint64_t index, Cursor& cursor) {
   const LoadConfig& config = run.config;
-  const std::uint64_t expected = config.prompts.size() * config.iterations;
   Pipeline p(co_await asio::this_coro::executor, cursor.counted);
   slot.phase = Phase::reply;
   slot.deadline = Clock::time_point::max();
@@ -377,10 +430,16 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
   };
   std::string message;
   nlohmann::json sent;
-  while (cursor.next < expected && p.reading && !ec) {
+  while (cursor.next < cursor.end && p.reading && !ec) {
     while (p.reading && p.pending.size() >= config.in_flight) {
       co_await wait(p.room);
       ec = {};
+    }
+    if (!p.reading) break;
+    Clock::time_point due;
+    if (!co_await wait_until_due(run, state, slot, cursor, index, due)) {
+      if (slot.abort != Abort::none) ec = asio::error::operation_aborted;
+      break;
     }
     if (!p.reading) break;
     const auto& prompt = config.prompts[cursor.next % config.prompts.size()];
@@ -397,7 +456,8 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
       continue;
     }
     const auto now = Clock::now();
-    p.pending[id] = {{now}, now + config.timeouts.reply};
+    p.pending[id] = {{now, run.schedule ? due : now}, now + config.timeouts.reply};
+    slot.phase = Phase::reply;
     p.write_deadline = now + config.timeouts.reply;
     slot.deadline = std::min(slot.deadline, p.write_deadline);
     co_await ws.async_write(asio::buffer(body), use);
@@ -414,7 +474,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     co_await ws.async_close(websocket::close_code::normal, use);
     while (p.reading) co_await wait(p.reader_done);
   }
-  if (cursor.counted == expected) co_return boost::system::error_code{};
+  if (cursor.counted == cursor.end) co_return boost::system::error_code{};
   co_return write_error ? write_error : p.read_error;
 }
 
@@ -425,16 +485,21 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
                                                           ConnectionSlot& slot, Stream& ws,
                                                           std::uint64_t index, Cursor& cursor) {
   const LoadConfig& config = run.config;
-  const std::uint64_t expected = config.prompts.size() * config.iterations;
   boost::system::error_code ec;
   auto use = asio::redirect_error(asio::use_awaitable, ec);
   beast::flat_buffer buffer;
   nlohmann::json parsed;
   std::string message;
-  while (cursor.next < expected) {
+  while (cursor.next < cursor.end) {
+    Clock::time_point due;
+    if (!co_await wait_until_due(run, state, slot, cursor, index, due)) {
+      if (slot.abort != Abort::none) co_return asio::error::operation_aborted;
+      break;
+    }
     const auto& prompt = config.prompts[cursor.next % config.prompts.size()];
     const auto body = render_message(run, state, message, prompt, index, cursor.next++);
-    ReplyProgress reply{Clock::now()};
+    ReplyProgress reply{Clock::now(), {}};
+    reply.due = run.schedule ? due : reply.sent_at;
     slot.arm(Phase::send, reply.sent_at, config.timeouts.reply);
     co_await ws.async_write(asio::buffer(body), use);
     if (!ec) slot.phase = Phase::reply;
@@ -532,13 +597,15 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
   co_return std::nullopt;
 }
 
-/// Waits until `at` (connect-rate pacing, reconnect backoff), cut short when the run
-/// ends. False when it has.
+/// Waits until `at` (connect-rate pacing, reconnect backoff, a request's due time), cut
+/// short when the run ends. False when it has. Requests in flight keep their deadlines.
 inline asio::awaitable<bool> pause_until(ThreadState& state, ConnectionSlot& slot,
                                          Clock::time_point at) {
   asio::steady_timer timer(co_await asio::this_coro::executor, at);
-  slot.phase = Phase::wait;
-  slot.deadline = Clock::time_point::max();
+  if (!slot.expire) {
+    slot.phase = Phase::wait;
+    slot.deadline = Clock::time_point::max();
+  }
   slot.timer = &timer;
   boost::system::error_code ec;
   if (state.abort_all == Abort::none) {
@@ -547,6 +614,26 @@ inline asio::awaitable<bool> pause_until(ThreadState& state, ConnectionSlot& slo
   slot.timer = nullptr;
   if (state.abort_all != Abort::none && slot.abort == Abort::none) slot.abort = state.abort_all;
   co_return slot.abort == Abort::none;
+}
+
+inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
+                                            ConnectionSlot& slot, Cursor& cursor,
+                                            std::uint64_t index, Clock::time_point& due) {
+  const auto now = Clock::now();
+  if (!run.schedule) {
+    due = now;
+    if (now < run.send_until) co_return true;
+    cursor.end = cursor.next;  // the duration is over: what was sent is the share
+    co_return false;
+  }
+  due = run.start + to_clock(run.schedule->at(cursor.next * run.config.connections + index));
+  if (due > now && !co_await pause_until(state, slot, due)) co_return false;
+  const auto lag = Clock::now() - due;
+  ++state.sent;
+  state.last_send = Clock::now();
+  if (lag > std::chrono::milliseconds(10)) ++state.late_sends;
+  state.max_send_lag = std::max(state.max_send_lag, lag);
+  co_return true;
 }
 
 /// The wait before a reconnect after `failures` drops or failed attempts in a row:
@@ -558,8 +645,7 @@ inline Clock::duration reconnect_delay(const ReconnectPolicy& policy, std::size_
               std::ldexp(1.0, static_cast<int>(std::min<std::size_t>(failures, 30)));
   ms = std::min(ms, static_cast<double>(policy.max_backoff.count()));
   ms = ms / 2 + std::uniform_real_distribution<double>(0, ms / 2)(random);
-  return std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double, std::milli>(ms));
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(ms));
 }
 
 /// Runs one connection to completion. Every request it does not complete is counted as
@@ -569,7 +655,6 @@ inline Clock::duration reconnect_delay(const ReconnectPolicy& policy, std::size_
 template <class Stream>
 asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::uint64_t index) {
   const LoadConfig& config = run.config;
-  const std::uint64_t expected = config.prompts.size() * config.iterations;
   Cursor cursor;
   ConnectionSlot slot;
   LiveGuard guard(state, slot);
@@ -579,14 +664,22 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
       if (--state.remaining == 0) state.finished_at = Clock::now();
     }
   } finish{state};
+  if (run.schedule) {
+    const auto total = run.schedule->total();
+    cursor.end = index < total ? (total - index - 1) / config.connections + 1 : 0;
+    if (cursor.end == 0) co_return;  // a schedule shorter than the connections
+  } else {
+    cursor.end =
+        config.duration.count() > 0 ? Cursor::unbounded : config.prompts.size() * config.iterations;
+  }
   auto give_up = [&](Failure why) {
-    state.count_failed(why.first, std::move(why.second), expected - cursor.counted);
+    state.count_failed(why.first, std::move(why.second), cursor.remaining());
   };
 
   if (config.connect_rate > 0 && index > 0) {
     // Paced from the run's start, so a slow connect does not delay the ones after it.
-    const auto at = run.start +
-                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+    const auto at =
+        run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
                         static_cast<double>(index) / config.connect_rate));
     if (!co_await pause_until(state, slot, at)) {
       give_up(classify({}, slot, {}));
@@ -629,8 +722,8 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
       slot.socket->close(ignored);
       slot.socket = nullptr;
     }
-    const bool run_ending = slot.abort == Abort::run_deadline ||
-                            slot.abort == Abort::interrupted || state.abort_all != Abort::none;
+    const bool run_ending = slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||
+                            state.abort_all != Abort::none;
     if (!opened_before || run_ending || reconnects >= config.reconnect.max_attempts) {
       give_up(std::move(why));
       co_return;
@@ -638,14 +731,14 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
     // The requests in flight are lost with the connection; the rest go on a new one.
     state.count_failed(why.first, std::move(why.second), cursor.next - cursor.counted);
     cursor.counted = cursor.next;
-    if (cursor.counted == expected) co_return;
+    if (cursor.counted == cursor.end) co_return;
     ++reconnects;
     slot.abort = Abort::none;  // a timeout ended the old connection, not this one
     slot.expire = nullptr;
-    if (!co_await pause_until(state, slot,
-                              Clock::now() + reconnect_delay(config.reconnect,
-                                                             failures_in_a_row - 1,
-                                                             state.random))) {
+    if (!co_await pause_until(
+            state, slot,
+            Clock::now() +
+                reconnect_delay(config.reconnect, failures_in_a_row - 1, state.random))) {
       give_up(classify({}, slot, {}));
       co_return;
     }

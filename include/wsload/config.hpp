@@ -19,6 +19,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/message.hpp>
 #include <wsload/redact.hpp>
+#include <wsload/schedule.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/url.hpp>
 
@@ -68,8 +69,12 @@ struct ReconnectPolicy {
   std::chrono::milliseconds max_backoff{5'000};
 };
 
-/// A closed-loop load: `connections` WebSocket connections open concurrently; each sends
-/// every prompt in turn, `iterations` times, waiting for each reply before the next.
+/// A load: `connections` WebSocket connections open concurrently, each sending the
+/// prompts in turn. Closed loop (the default): each waits for a reply before its next
+/// request, and sends every prompt `iterations` times or, with a `duration`, until it
+/// passes. Open loop (a `rate` or `stages`): requests are due on a schedule whatever the
+/// replies do, and latency counts from when each was due, so a stall of the service is
+/// charged to every request it held up (no coordinated omission).
 /// Thresholds come from the three fields of the original tool and from `thresholds`.
 struct LoadConfig {
   std::string name;    ///< label for reports (e.g. the endpoint)
@@ -108,16 +113,49 @@ struct LoadConfig {
   AwsSigning aws;
   ReconnectPolicy reconnect;
 
+  /// Open loop: requests per second over all connections (each takes an equal share).
+  /// Without `duration` or `stages`, the run sends connections x prompts x iterations.
+  double rate = 0;
+  /// Open loop: ramps of the rate, each from where the last left it (the first from
+  /// `rate`, which may be 0). The stages set the run's length.
+  std::vector<Stage> stages;
+  /// How long requests are sent; 0: until the count above is sent.
+  std::chrono::milliseconds duration{0};
+  /// Requests that end in the first `warmup` are sent but left out of the statistics.
+  std::chrono::milliseconds warmup{0};
+
+  bool open_loop() const noexcept { return rate > 0 || !stages.empty(); }
+
   std::optional<Seconds> max_average_latency;  ///< MAX_LATENCY: "avg<=X s"
   std::optional<double> min_rps;               ///< MIN_RPS: "rps>=X"
   std::optional<double> min_success_rate;      ///< MIN_SUCCESS_RATE: "success_rate>=X%"
   std::vector<std::string> thresholds;         ///< expressions, e.g. "p99<800ms"
 
-  /// Requests the run will attempt: connections x prompts x iterations.
-  std::uint64_t expected_requests() const noexcept {
-    return static_cast<std::uint64_t>(connections) * prompts.size() * iterations;
-  }
+  /// Requests the run will attempt: connections x prompts x iterations, or as many as
+  /// the open-loop schedule holds; 0 when a closed loop runs for a duration (unknown).
+  std::uint64_t expected_requests() const;
 };
+
+/// The open-loop schedule of `config`; empty for a closed loop.
+inline std::optional<Schedule> schedule_of(const LoadConfig& config) {
+  if (!config.open_loop()) return std::nullopt;
+  if (!config.stages.empty()) return Schedule(config.rate, config.stages);
+  return Schedule(
+      config.rate, Seconds(config.duration),
+      static_cast<std::uint64_t>(config.connections) * config.prompts.size() * config.iterations);
+}
+
+inline std::uint64_t LoadConfig::expected_requests() const {
+  if (open_loop()) return schedule_of(*this)->total();
+  if (duration.count() > 0) return 0;
+  return static_cast<std::uint64_t>(connections) * prompts.size() * iterations;
+}
+
+/// How long a run sends requests: its duration or schedule; 0 when it sends a count.
+inline Seconds sending_time(const LoadConfig& config) {
+  if (config.open_loop()) return schedule_of(config)->duration();
+  return Seconds(config.duration);
+}
 
 namespace detail {
 
@@ -421,6 +459,40 @@ inline Url validate(const LoadConfig& config) {
                           std::to_string(config.reconnect.max_backoff.count()) + " ms",
                       "must be positive and at most max_backoff");
   }
+  if (!(config.rate >= 0) || config.rate > 1e7) {
+    throw ConfigError("rate", detail::format_number(config.rate, 3),
+                      "must be from 0 (closed loop) to 10000000 requests per second");
+  }
+  for (const auto& stage : config.stages) {
+    if (stage.duration.count() <= 0 || !(stage.target >= 0) || stage.target > 1e7) {
+      throw ConfigError("stages",
+                        std::to_string(stage.duration.count()) + " ms to " +
+                            detail::format_number(stage.target, 3) + "/s",
+                        "each stage needs a positive duration and a target from 0 to 10000000/s");
+    }
+  }
+  if (!config.stages.empty() && config.duration.count() > 0) {
+    throw ConfigError("duration", std::to_string(config.duration.count()) + " ms",
+                      "the stages set the run's length; give one or the other");
+  }
+  if (config.duration.count() < 0 || config.warmup.count() < 0) {
+    throw ConfigError(config.duration.count() < 0 ? "duration" : "warmup", "",
+                      "must not be negative");
+  }
+  if (config.open_loop() && config.expected_requests() == 0) {
+    throw ConfigError("rate", detail::format_number(config.rate, 3),
+                      "the schedule holds no request; raise the rate or the duration");
+  }
+  const auto sending = sending_time(config);
+  if (sending >= config.timeouts.run) {
+    throw ConfigError("duration", detail::format_number(sending.count(), 3) + " s",
+                      "is not shorter than the run's timeout (timeouts.run, --run-timeout), "
+                      "which would cut it short; raise that");
+  }
+  if (config.warmup.count() > 0 && sending.count() > 0 && Seconds(config.warmup) >= sending) {
+    throw ConfigError("warmup", std::to_string(config.warmup.count()) + " ms",
+                      "is not shorter than the run's sending time; nothing would be measured");
+  }
   if (config.aws.enabled) {
     if (config.aws.service.empty() ||
         !std::all_of(config.aws.service.begin(), config.aws.service.end(), detail::is_token_char)) {
@@ -490,6 +562,17 @@ inline nlohmann::json to_json(const LoadConfig& config) {
     j["aws"] = {{"signing", "SigV4"}, {"service", config.aws.service}};
     if (!config.aws.region.empty()) j["aws"]["region"] = config.aws.region;
   }
+  if (config.rate > 0) j["rate"] = config.rate;
+  if (!config.stages.empty()) {
+    auto stages = nlohmann::json::array();
+    for (const auto& stage : config.stages) {
+      stages.push_back({{"duration", seconds(stage.duration)}, {"target", stage.target}});
+    }
+    j["stages"] = stages;
+  }
+  if (config.duration.count() > 0) j["duration"] = seconds(config.duration);
+  if (config.warmup.count() > 0) j["warmup"] = seconds(config.warmup);
+  j["load_model"] = config.open_loop() ? "open" : "closed";
   if (config.reconnect.max_attempts > 0) {
     j["reconnect"] = {{"max_attempts", config.reconnect.max_attempts},
                       {"backoff", seconds(config.reconnect.backoff)},

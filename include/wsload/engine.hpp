@@ -24,7 +24,8 @@ namespace wsload {
 /// A snapshot of a running load, for progress displays.
 struct Progress {
   std::uint64_t done = 0;      ///< requests completed, successfully or not
-  std::uint64_t expected = 0;  ///< connections x prompts x iterations
+  std::uint64_t expected = 0;  ///< requests the run will make; 0 when bounded by time only
+  Seconds planned{0};          ///< how long it sends, when bounded by time
   std::uint64_t failed = 0;
   double rate = 0;  ///< requests per second over the last interval
   Seconds elapsed{0};

@@ -54,7 +54,7 @@ inline ::testing::AssertionResult judge(const Summary& s,
   if (::testing::Test::IsSkipped()) return ::testing::AssertionSuccess();
   std::string failures;
   for (const auto& t : thresholds) {
-    const Verdict v = evaluate(t, s.figure(t));
+    const Verdict v = s.verdict(t);
     if (!v.passed) failures += "\n  " + v.expression + ": " + v.message;
   }
   if (failures.empty()) return ::testing::AssertionSuccess();

@@ -21,6 +21,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/thresholds.hpp>
+#include <wsload/timeseries.hpp>
 
 namespace wsload {
 
@@ -31,6 +32,23 @@ struct ErrorCount {
   ErrorKind kind = ErrorKind::connection_lost;
   std::string detail;
   std::uint64_t requests = 0;
+};
+
+/// How an open-loop run kept to its schedule. A generator that falls behind (too few
+/// connections for the service's latency, too little CPU) sends less than asked; its
+/// latencies still count from when each request was due.
+struct ScheduleReport {
+  double target_rate = 0;    ///< requests per second over the schedule
+  double achieved_rate = 0;  ///< requests sent per second of sending
+  std::uint64_t due = 0;     ///< requests the schedule held
+  std::uint64_t sent = 0;
+  std::uint64_t late_sends = 0;  ///< sent more than 10 ms after they were due
+  double max_send_lag = 0;       ///< seconds
+  /// More than 1 % of sends late, or requests never sent: the latencies measure the
+  /// generator as much as the service.
+  bool behind() const noexcept {
+    return sent < due || late_sends * 100 > std::max<std::uint64_t>(sent, 1);
+  }
 };
 
 /// What a run measured. Latencies are recorded in microseconds in `latency`; the
@@ -47,6 +65,12 @@ struct Summary {
   std::uint64_t bytes_received = 0;     ///< payload bytes of successful replies
   std::uint64_t unmatched_replies = 0;  ///< correlated frames whose id matched no request
   std::uint64_t late_replies = 0;       ///< frames for requests that had already timed out
+  /// Open loop: `latency` counts from when each request was due; this, from when it was
+  /// sent (what a closed-loop tester would have reported).
+  Histogram latency_uncorrected;
+  std::optional<ScheduleReport> schedule;  ///< open loop only
+  std::uint64_t warmup_requests = 0;       ///< ended during the warm-up: not in the figures
+  TimeSeries time_series;                  ///< per second since the measurement began
   std::vector<ErrorCount> errors;
   std::uint64_t connections_configured = 0;
   std::uint64_t connections_opened = 0;
@@ -123,10 +147,15 @@ struct Summary {
     return std::nullopt;
   }
 
+  /// The verdict of one threshold on this run (on each of its windows, when it has one).
+  Verdict verdict(const Threshold& t) const {
+    return t.window > 0 ? evaluate_windows(t, time_series) : evaluate(t, figure(t));
+  }
+
   /// Judges every threshold and stores the verdicts. Returns passed().
   bool judge(const std::vector<Threshold>& thresholds) {
     verdicts.clear();
-    for (const auto& t : thresholds) verdicts.push_back(evaluate(t, figure(t)));
+    for (const auto& t : thresholds) verdicts.push_back(verdict(t));
     return passed();
   }
 };
@@ -183,6 +212,37 @@ inline nlohmann::json to_json(const Summary& s) {
   };
   j["latency"] = section(s.latency);
   j["ttfb"] = section(s.ttfb);
+  if (s.schedule) {
+    const auto& r = *s.schedule;
+    j["latency_uncorrected"] = section(s.latency_uncorrected);
+    j["schedule"] = {{"target_rate", r.target_rate},
+                     {"achieved_rate", r.achieved_rate},
+                     {"due", r.due},
+                     {"sent", r.sent},
+                     {"late_sends", r.late_sends},
+                     {"max_send_lag", r.max_send_lag},
+                     {"behind", r.behind()}};
+  }
+  if (s.warmup_requests) j["warmup_requests"] = s.warmup_requests;
+  json intervals = json::array();
+  for (const auto& i : s.time_series.seconds()) {
+    const auto at = [&i](double p) {
+      // Bucket-level values: the same before and after the histogram's JSON round trip.
+      return i.latency.empty() ? json(nullptr)
+                               : json(static_cast<double>(i.latency.highest_equivalent(
+                                          i.latency.value_at_percentile(p))) /
+                                      1e6);
+    };
+    intervals.push_back({{"requests", i.requests()},
+                         {"succeeded", i.succeeded},
+                         {"failed", i.failed},
+                         {"rps", static_cast<double>(i.succeeded) / i.seconds},
+                         {"p50", at(50)},
+                         {"p95", at(95)},
+                         {"p99", at(99)},
+                         {"histogram", i.latency.encode()}});
+  }
+  j["time_series"] = {{"interval", 1}, {"unit", "seconds"}, {"intervals", intervals}};
   const auto per_reply = [&s](std::uint64_t n) {
     return s.successful_requests
                ? json(static_cast<double>(n) / static_cast<double>(s.successful_requests))
@@ -251,6 +311,16 @@ inline std::string format_report(const Summary& s) {
     out += "  WARNING: TLS verification was off (insecure): the server was not authenticated\n";
   }
   if (s.deadline_exceeded) out += "  The run's deadline ended it before it finished\n";
+  if (s.schedule && s.schedule->behind()) {
+    const auto& r = *s.schedule;
+    out += "  WARNING: the generator fell behind its schedule: " +
+           detail::format_number(r.achieved_rate, 1) + " of " +
+           detail::format_number(r.target_rate, 1) + " req/s sent, " +
+           std::to_string(r.late_sends) + " sends late (up to " +
+           detail::format_seconds(r.max_send_lag) + "), " + std::to_string(r.due - r.sent) +
+           " never sent. Latencies count from when requests were due; add connections "
+           "(or CPU) to send on time\n";
+  }
   auto row = [&out](std::string_view label, const std::string& value) {
     out.append("  ").append(label).append(22 - label.size(), ' ').append(value).append("\n");
   };
@@ -275,6 +345,22 @@ inline std::string format_report(const Summary& s) {
                              format_ms(static_cast<double>(s.latency.min()) / 1e6) + "  max " +
                              format_ms(static_cast<double>(s.latency.max()) / 1e6));
     row("", "p90 " + at(90) + "  p95 " + at(95) + "  p99 " + at(99) + "  p99.9 " + at(99.9));
+  }
+  if (s.schedule) {
+    const auto& u = s.latency_uncorrected;
+    const auto at = [&u](double p) {
+      return format_ms(static_cast<double>(u.value_at_percentile(p)) / 1e6);
+    };
+    row("Open loop:", format_number(s.schedule->achieved_rate, 1) + " of " +
+                          format_number(s.schedule->target_rate, 1) +
+                          " req/s; latency counts from when each request was due");
+    if (!u.empty()) {
+      row("From send (ms):",
+          "median " + at(50) + "  p95 " + at(95) + "  p99 " + at(99) + "  (uncorrected)");
+    }
+  }
+  if (s.warmup_requests) {
+    row("Warm-up:", std::to_string(s.warmup_requests) + " requests left out of the figures");
   }
   // Streamed replies: the first frame and the frame counts tell what completion hides.
   if (!s.ttfb.empty() && s.frames_received > s.successful_requests) {
@@ -355,6 +441,25 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     };
     s.latency = histogram("latency");
     if (j.contains("ttfb")) s.ttfb = histogram("ttfb");
+    if (j.contains("schedule")) {
+      s.latency_uncorrected = histogram("latency_uncorrected");
+      const auto& r = j.at("schedule");
+      s.schedule = ScheduleReport{
+          r.at("target_rate").get<double>(),       r.at("achieved_rate").get<double>(),
+          r.at("due").get<std::uint64_t>(),        r.at("sent").get<std::uint64_t>(),
+          r.at("late_sends").get<std::uint64_t>(), r.at("max_send_lag").get<double>()};
+    }
+    s.warmup_requests = j.value("warmup_requests", std::uint64_t{0});
+    if (j.contains("time_series")) {
+      for (const auto& i : j.at("time_series").at("intervals")) {
+        Interval interval;
+        interval.succeeded = i.at("succeeded").get<std::uint64_t>();
+        interval.failed = i.at("failed").get<std::uint64_t>();
+        interval.latency = Histogram::decode(i.at("histogram").get<std::string>(),
+                                             field + ": time_series.intervals.histogram");
+        s.time_series.seconds().push_back(std::move(interval));
+      }
+    }
     if (j.contains("replies")) {
       const auto& r = j.at("replies");
       s.frames_received = r.at("frames").get<std::uint64_t>();

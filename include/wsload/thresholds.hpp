@@ -40,6 +40,9 @@ struct Threshold {
   bool first_frame = false;  ///< a latency figure of the time to first frame ("ttfb_p95")
   Comparison comparison = Comparison::less;
   double limit = 0;
+  /// Seconds; when set, the threshold holds for every window of this length of the run's
+  /// time series, not only for the run as a whole ("p99<500ms over 10s").
+  double window = 0;
 };
 
 /// The outcome of one threshold on one run.
@@ -142,11 +145,12 @@ inline std::string_view comparison_text(Comparison c) noexcept {
 }  // namespace detail
 
 /// Parses "<figure> <op> <number>[unit]", e.g. "p99<800ms", "avg<=0.5s", "rps>=100",
-/// "success_rate>95%", "errors==0", "ttfb_p95<300ms". Figures: avg|mean, min, max,
-/// median, pN (p50, p90, p99.9, ...), rps, success_rate, errors, requests; a latency
-/// figure prefixed "ttfb_" is of the time to first frame instead of to completion. Latencies need a
-/// unit (us, ms, s); success_rate takes an optional '%', rps an optional "/s". Throws ConfigError
-/// (field "threshold") naming the expression and what is wrong.
+/// "success_rate>95%", "errors==0", "ttfb_p95<300ms", "p99<500ms over 10s". Figures: avg|mean, min,
+/// max, median, pN (p50, p90, p99.9, ...), rps, success_rate, errors, requests; a latency figure
+/// prefixed "ttfb_" is of the time to first frame instead of to completion. Latencies need a unit
+/// (us, ms, s); success_rate takes an optional '%', rps an optional "/s". A suffix "over N s" (or
+/// "over N m") judges every N-second window of the run. Throws ConfigError (field "threshold")
+/// naming the expression and what is wrong.
 inline Threshold parse_threshold(std::string_view text) {
   const std::string original(text);
   auto fail = [&](const std::string& reason) -> Threshold {
@@ -161,6 +165,20 @@ inline Threshold parse_threshold(std::string_view text) {
     return fail("expected <figure><op><value>, e.g. p99<800ms or rps>=100");
   }
   Threshold t;
+  std::string window_text;
+  if (const auto over = s.rfind("over"); over != std::string::npos && over > op_at) {
+    window_text = s.substr(over + 4);
+    s.erase(over);
+    char* end = nullptr;
+    const double amount = std::strtod(window_text.c_str(), &end);
+    const std::string unit = end;
+    const double scale = unit == "s" ? 1 : unit == "m" ? 60 : 0;
+    t.window = amount * scale;
+    if (end == window_text.c_str() || scale == 0 || !(t.window >= 1) || t.window > 86'400 ||
+        t.window != std::floor(t.window)) {
+      return fail("a window is whole seconds or minutes, 1 s to 24 h, e.g. 'over 10s'");
+    }
+  }
   const std::string written = s.substr(0, op_at);
   t.first_frame = written.starts_with("ttfb_");
   const std::string name = t.first_frame ? written.substr(5) : written;
@@ -227,6 +245,9 @@ inline Threshold parse_threshold(std::string_view text) {
   if (t.first_frame && !detail::is_latency(t.figure)) {
     return fail("ttfb_ takes a latency figure: ttfb_avg, ttfb_p95, ttfb_max, ...");
   }
+  if (t.first_frame && t.window > 0) {
+    return fail("windows hold the latency to completion; ttfb_ figures apply to the whole run");
+  }
   const std::string value_text = s.substr(value_at);
   if (value_text.empty()) return fail("the limit is missing");
   char* end = nullptr;
@@ -259,6 +280,7 @@ inline Threshold parse_threshold(std::string_view text) {
     t.limit = number;
   }
   t.expression = written + std::string(detail::comparison_text(t.comparison)) + value_text;
+  if (t.window > 0) t.expression += " over " + window_text;
   return t;
 }
 

@@ -5,6 +5,8 @@
 #include <wsload/engine.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
+#include <wsload/schedule.hpp>
 #include <wsload/summary.hpp>
 #include <wsload/thresholds.hpp>
+#include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>

@@ -98,7 +98,7 @@ TEST_F(Cli, ChatBackendWithTemplateCompletionAndSecrets) {
   args.insert(args.end(), {"--template", R"({"prompt":"{{prompt}})"});
   const auto bad = run_process(args, clean_env());
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("message template"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("--template"), std::string::npos) << bad.err;
 }
 
 // A server that drops every connection instead of its second reply: --reconnect carries
@@ -109,8 +109,8 @@ TEST_F(Cli, ReconnectCarriesDroppedConnectionsOn) {
   options.fault_after = 1;
   wsload::testing::Server server(options);
   auto args = run_args(server.url());
-  args.insert(args.end(), {"--connections", "2", "--reconnect", "5", "--reconnect-backoff",
-                           "0.01", "--min-success-rate", "0"});
+  args.insert(args.end(), {"--connections", "2", "--reconnect", "5", "--reconnect-backoff", "0.01",
+                           "--min-success-rate", "0"});
   const auto r = run_process(args, clean_env());
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   // first ok, second lost; reopened: third ok.
@@ -119,6 +119,24 @@ TEST_F(Cli, ReconnectCarriesDroppedConnectionsOn) {
   EXPECT_EQ(j["errors"]["by_kind"]["server_error"], 2);
   EXPECT_EQ(j["connections"]["reconnects"], 2);
   EXPECT_NE(r.out.find("reopened 2 times (0 attempts failed)"), std::string::npos) << r.out;
+}
+
+// Open loop from the command line: a rate for a duration, a threshold per window, and the
+// schedule and time series in the summary.
+TEST_F(Cli, OpenLoopRateForADurationWithAWindowThreshold) {
+  wsload::testing::Server server;
+  auto args = run_args(server.url());
+  args.insert(args.end(), {"--connections", "4", "--rate", "50", "--duration", "1", "--threshold",
+                           "p99<2s over 1s"});
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Open loop:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("p99<2s over 1s"), std::string::npos) << r.out;
+  const auto j = read_json(summary_);
+  EXPECT_EQ(j["schedule"]["due"], 50);
+  EXPECT_EQ(j["schedule"]["sent"], 50);
+  EXPECT_EQ(j["config"]["load_model"], "open");
+  EXPECT_FALSE(j["time_series"]["intervals"].empty());
 }
 
 TEST_F(Cli, FailingThresholdExitsOneAndSaysWhichAndWhy) {
@@ -153,6 +171,10 @@ TEST_F(Cli, BadInputExitsTwoNamesTheCulpritAndKeepsTheOldSummary) {
       {{"--summary", (dir_ / "no" / "such" / "dir.json").string()}, "--summary"},
       {{"--reconnect", "-1"}, "--reconnect"},
       {{"--reconnect-backoff", "0"}, "--reconnect-backoff"},
+      {{"--stages", "30s"}, "--stages"},
+      {{"--rate", "-5"}, "--rate"},
+      {{"--duration", "1", "--stages", "1s:5"}, "--duration"},
+      {{"--threshold", "p99<1s over 0s"}, "--threshold"},
   };
   for (const auto& [extra, culprit] : cases) {
     std::ofstream(summary_) << "previous run";

@@ -80,6 +80,7 @@ inline void load_trust(ssl::context& tls, const TlsOptions& options) {
 
 struct Engine::Impl {
   struct Worker {
+    explicit Worker(detail::Clock::time_point measure_from) : state(measure_from) {}
     // Declared first so it outlives coroutine frames destroyed with the io_context.
     detail::ThreadState state;
     detail::asio::io_context ioc{1};
@@ -187,12 +188,20 @@ struct Engine::Impl {
 
     const auto start = Clock::now();
     run_deadline = start + config.timeouts.run;
+    const auto sending = sending_time(config);
+    if (sending.count() > 0) {
+      // Sending stops on time; what is in flight then has its reply timeout to finish.
+      run_deadline = std::min(
+          run_deadline, start + to_clock(sending) + config.timeouts.reply + config.timeouts.close);
+    }
     auto [endpoints, resolve_error] =
         resolve(url, std::min(config.timeouts.connect, config.timeouts.run));
     if (!resolve_error.empty()) {
-      summary.failed_requests = expected;
+      // A run bounded by time counts the one request each connection could not send.
+      const auto lost = expected > 0 ? expected : config.connections;
+      summary.total_requests = summary.failed_requests = lost;
       summary.connections_failed = config.connections;
-      summary.errors.push_back({ErrorKind::dns, url.host + ": " + resolve_error, expected});
+      summary.errors.push_back({ErrorKind::dns, url.host + ": " + resolve_error, lost});
       summary.total_time = Clock::now() - start;
       summary.judge(thresholds);
       return summary;
@@ -208,7 +217,11 @@ struct Engine::Impl {
                    ErrorRules::parse(config.error_rules),
                    std::nullopt,
                    credentials,
-                   false};
+                   false,
+                   schedule_of(config),
+                   config.duration.count() > 0 && !config.open_loop()
+                       ? start + config.duration
+                       : Clock::time_point::max()};
     if (!config.correlation.empty()) run.correlation.emplace(config.correlation);
     run.parse_frames = run.error_rules.needs_json() ||
                        (run.completion.until && run.completion.until->needs_json());
@@ -216,7 +229,7 @@ struct Engine::Impl {
     workers.clear();
     finished = 0;
     for (std::size_t i = 0; i < threads; ++i) {
-      workers.push_back(std::make_unique<Worker>());
+      workers.push_back(std::make_unique<Worker>(start + config.warmup));
       workers.back()->first_index = i;
       workers.back()->stride = threads;
     }
@@ -242,6 +255,7 @@ struct Engine::Impl {
           lock.unlock();
           Progress p;
           p.expected = expected;
+          p.planned = sending;
           for (auto& worker : workers) {
             const auto ok = worker->state.published_succeeded.load(std::memory_order_relaxed);
             const auto bad = worker->state.published_failed.load(std::memory_order_relaxed);
@@ -263,11 +277,22 @@ struct Engine::Impl {
 
     std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
     std::uint64_t failed = 0;
+    std::uint64_t sent = 0;
+    std::uint64_t late_sends = 0;
+    Clock::duration max_send_lag{};
+    Clock::time_point last_send = start;
     Clock::time_point finished_at = start;
     for (auto& worker : workers) {
       auto& s = worker->state;
       summary.latency.merge(s.latency);
       summary.ttfb.merge(s.ttfb);
+      summary.latency_uncorrected.merge(s.latency_uncorrected);
+      summary.time_series.merge(s.series);
+      summary.warmup_requests += s.warmup;
+      sent += s.sent;
+      late_sends += s.late_sends;
+      max_send_lag = std::max(max_send_lag, s.max_send_lag);
+      last_send = std::max(last_send, s.last_send);
       summary.frames_received += s.frames;
       summary.bytes_received += s.bytes;
       summary.unmatched_replies += s.unmatched;
@@ -285,15 +310,31 @@ struct Engine::Impl {
       if (s.abort_all == Abort::run_deadline) summary.deadline_exceeded = true;
     }
     // Only a forced stop leaves requests unaccounted: they ran out of time.
-    if (summary.successful_requests + failed < expected) {
+    const auto accounted = summary.successful_requests + failed + summary.warmup_requests;
+    if (expected > 0 && accounted < expected) {
       const auto kind = stop_requested ? ErrorKind::interrupted : ErrorKind::run_deadline;
-      errors[{kind, ""}] += expected - summary.successful_requests - failed;
+      errors[{kind, ""}] += expected - accounted;
+      failed += expected - accounted;
       summary.deadline_exceeded = summary.deadline_exceeded || kind == ErrorKind::run_deadline;
     }
-    summary.failed_requests = expected - summary.successful_requests;
+    summary.total_requests = summary.successful_requests + failed;
+    summary.failed_requests = failed;
+    if (run.schedule) {
+      ScheduleReport r;
+      r.due = run.schedule->total();
+      const double planned = run.schedule->duration().count();
+      r.target_rate = planned > 0 ? static_cast<double>(r.due) / planned : 0;
+      r.sent = sent;
+      const double span = std::max(planned, Seconds(last_send - start).count());
+      r.achieved_rate = span > 0 ? static_cast<double>(sent) / span : 0;
+      r.late_sends = late_sends;
+      r.max_send_lag = Seconds(max_send_lag).count();
+      summary.schedule = r;
+    }
     for (auto& [key, n] : errors) summary.errors.push_back({key.first, key.second, n});
     summary.interrupted = stop_requested.load();
-    summary.total_time = finished_at - start;
+    // The warm-up is not part of the measured time either.
+    summary.total_time = finished_at - std::min(finished_at, start + config.warmup);
     summary.judge(thresholds);
     workers.clear();
     return summary;

@@ -63,13 +63,17 @@ struct ServerOptions {
   std::uint16_t port = 0;                    ///< 0: an ephemeral port
   unsigned threads = 1;
   Fault fault = Fault::none;
-  std::size_t fault_after = 0;            ///< replies sent normally before the fault
-  unsigned fault_every = 1;               ///< faulty: connections 0, N, 2N, ... in accept order
-  unsigned reject_status = 500;           ///< for Fault::reject_upgrade
-  unsigned close_code = 1011;             ///< for Fault::close_after
-  std::size_t oversized_bytes = 1 << 20;  ///< for Fault::oversized_reply
+  std::size_t fault_after = 0;             ///< replies sent normally before the fault
+  unsigned fault_every = 1;                ///< faulty: connections 0, N, 2N, ... in accept order
+  unsigned reject_status = 500;            ///< for Fault::reject_upgrade
+  unsigned close_code = 1011;              ///< for Fault::close_after
+  std::size_t oversized_bytes = 1 << 20;   ///< for Fault::oversized_reply
   std::size_t slow_read_bytes = 16 << 10;  ///< for Fault::slow_read (also its receive buffer)
   std::chrono::milliseconds slow_read_pause{20};
+  /// Every reply due between `pause_from` and `pause_from + pause_for` after the server
+  /// started waits for the end of that time: the whole service freezes (echo mode).
+  std::chrono::milliseconds pause_from{0};
+  std::chrono::milliseconds pause_for{0};
 
   // ReplyMode::api_gateway: the route is the value at `route_key` in the JSON body (like
   // $request.body.action); a body without it, or not JSON, takes "$default". With no such

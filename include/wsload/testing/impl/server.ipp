@@ -73,7 +73,7 @@ struct Server::Impl {
     for (;;) {
       boost::system::error_code ec;
       auto socket = co_await acceptor_->async_accept(asio::make_strand(*ioc_),
-                                                    asio::redirect_error(asio::use_awaitable, ec));
+                                                     asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) continue;  // e.g. EMFILE: keep serving the connections that exist
       const auto index = connections_.fetch_add(1, std::memory_order_relaxed);
@@ -90,8 +90,8 @@ struct Server::Impl {
     if (faulty && options_.fault == Fault::slow_read) {
       // A small window, so the client feels the back-pressure instead of the kernel.
       boost::system::error_code ignored;
-      socket.set_option(asio::socket_base::receive_buffer_size(
-                            static_cast<int>(std::min<std::size_t>(options_.slow_read_bytes, 1 << 20))),
+      socket.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(
+                            std::min<std::size_t>(options_.slow_read_bytes, 1 << 20))),
                         ignored);
     }
     beast::tcp_stream stream(std::move(socket));
@@ -204,6 +204,15 @@ struct Server::Impl {
         delay.expires_after(options_.reply_delay);
         co_await delay.async_wait(use);
         if (ec) co_return;
+      }
+      if (options_.pause_for.count() > 0) {
+        const auto from = started_ + options_.pause_from;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= from && now < from + options_.pause_for) {
+          delay.expires_at(from + options_.pause_for);
+          co_await delay.async_wait(use);
+          if (ec) co_return;
+        }
       }
       if (replied >= options_.fault_after) {
         if (fault == Fault::close_after) {
@@ -415,6 +424,7 @@ struct Server::Impl {
   std::vector<std::string> received_;
   std::once_flag stopped_;
   std::uint16_t port_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::unique_ptr<detail::asio::io_context> ioc_ = std::make_unique<detail::asio::io_context>();
   std::optional<detail::tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;

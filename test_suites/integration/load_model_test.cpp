@@ -1,0 +1,156 @@
+// Load models against the embedded server: open-loop schedules that charge a stall to
+// every request it held up, runs bounded by time, ramps, warm-up and the time series.
+#include <gtest/gtest.h>
+
+#include <wsload/testing/server.hpp>
+#include <wsload/wsload.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using wsload::ErrorKind;
+using wsload::LoadConfig;
+using wsload::testing::Server;
+using wsload::testing::ServerOptions;
+
+LoadConfig base(const Server& server, std::size_t connections) {
+  LoadConfig config;
+  config.url = server.url();
+  config.prompts = {"a", "b", "c"};
+  config.connections = connections;
+  config.threads = 2;
+  config.timeouts.reply = 5s;
+  config.timeouts.close = 500ms;
+  config.timeouts.run = 60s;
+  return config;
+}
+
+double p99(const wsload::Histogram& h) {
+  return static_cast<double>(h.value_at_percentile(99)) / 1e6;
+}
+
+// The service freezes for 1 s in the middle of a 5 s run.
+ServerOptions freezing() {
+  ServerOptions options;
+  options.pause_from = 2s;
+  options.pause_for = 1s;
+  return options;
+}
+
+TEST(OpenLoop, AStallIsChargedToEveryRequestItHeldUp) {
+  const Server open_server(freezing());
+  auto open = base(open_server, 10);
+  open.rate = 200;
+  open.duration = 5s;
+  open.thresholds = {"p99<300ms over 1s", "p99<4s over 1s"};
+  const auto o = wsload::run_load(open);
+
+  const Server closed_server(freezing());
+  auto closed = base(closed_server, 10);
+  closed.duration = 5s;
+  const auto c = wsload::run_load(closed);
+
+  ASSERT_EQ(o.failed_requests, 0u);
+  ASSERT_EQ(c.failed_requests, 0u);
+  // 200 requests were due during the freeze: a fifth of the run waited up to a second.
+  EXPECT_GE(p99(o.latency), 0.5) << "corrected p99";
+  // A closed loop sends nothing while it waits: ten slow requests among thousands.
+  EXPECT_LT(p99(c.latency) * 5, p99(o.latency)) << "closed-loop p99 " << p99(c.latency);
+  EXPECT_LE(p99(o.latency_uncorrected), p99(o.latency));
+
+  ASSERT_EQ(o.verdicts.size(), 2u);
+  EXPECT_FALSE(o.verdicts[0].passed);
+  EXPECT_NE(o.verdicts[0].message.find("in the window"), std::string::npos)
+      << o.verdicts[0].message;
+  EXPECT_TRUE(o.verdicts[1].passed) << o.verdicts[1].message;
+}
+
+TEST(OpenLoop, KeepsToTheRateWhenTheServerKeepsUp) {
+  const Server server;
+  auto config = base(server, 10);
+  config.rate = 200;
+  config.duration = 3s;
+  const auto s = wsload::run_load(config);
+  ASSERT_TRUE(s.schedule);
+  EXPECT_EQ(s.schedule->due, 600u);
+  EXPECT_EQ(s.schedule->sent, 600u);
+  EXPECT_EQ(s.total_requests, 600u);
+  EXPECT_EQ(s.successful_requests, 600u);
+  EXPECT_NEAR(s.schedule->achieved_rate, 200, 200 * 0.02);
+  EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
+  EXPECT_EQ(wsload::format_report(s).find("fell behind"), std::string::npos);
+  const auto j = to_json(s);
+  EXPECT_EQ(j["schedule"]["sent"], 600);
+  EXPECT_TRUE(j.contains("latency_uncorrected"));
+  EXPECT_EQ(to_json(wsload::summary_from_json(j)), j);
+}
+
+TEST(OpenLoop, AnUnderProvisionedRunSaysSo) {
+  ServerOptions options;
+  options.reply_delay = 50ms;
+  const Server server(options);
+  auto config = base(server, 1);  // one connection manages 20 of the 100 req/s asked
+  config.rate = 100;
+  config.duration = 2s;
+  config.timeouts.reply = 1s;
+  const auto s = wsload::run_load(config);
+  ASSERT_TRUE(s.schedule);
+  EXPECT_TRUE(s.schedule->behind());
+  EXPECT_EQ(s.schedule->due, 200u);
+  EXPECT_LT(s.schedule->sent, 100u);
+  EXPECT_LT(s.schedule->achieved_rate, 50);
+  EXPECT_GT(s.schedule->late_sends, 10u);
+  EXPECT_EQ(s.total_requests, 200u) << "every request due is counted";
+  EXPECT_EQ(s.errors_of(ErrorKind::run_deadline), 200u - s.successful_requests);
+  EXPECT_LT(s.total_time.count(), 10.0);
+  const auto report = wsload::format_report(s);
+  EXPECT_NE(report.find("WARNING: the generator fell behind its schedule"), std::string::npos)
+      << report;
+}
+
+TEST(Stages, RampsShowInTheTimeSeries) {
+  const Server server;
+  auto config = base(server, 10);
+  config.stages = {{2s, 600}, {1s, 600}};  // 0 -> 600/s over 2 s, then 600/s for 1 s
+  const auto s = wsload::run_load(config);
+  ASSERT_EQ(s.failed_requests, 0u);
+  EXPECT_EQ(s.total_requests, 1200u);
+  const auto& seconds = s.time_series.seconds();
+  ASSERT_GE(seconds.size(), 3u);
+  // The mid-second rates of the ramp, and then the plateau.
+  const double expected[] = {150, 450, 600};
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_NEAR(static_cast<double>(seconds[i].requests()), expected[i], expected[i] * 0.05)
+        << "second " << i;
+  }
+  EXPECT_EQ(to_json(s)["time_series"]["intervals"][1]["requests"], seconds[1].requests());
+}
+
+TEST(ClosedLoop, ADurationBoundsTheRunInsteadOfACount) {
+  const Server server;
+  auto config = base(server, 4);
+  config.duration = 1s;
+  config.warmup = 300ms;
+  const auto s = wsload::run_load(config);
+  EXPECT_GT(s.successful_requests, 100u);
+  EXPECT_EQ(s.failed_requests, 0u);
+  EXPECT_EQ(s.total_requests, s.successful_requests);
+  EXPECT_GT(s.warmup_requests, 0u);
+  EXPECT_EQ(server.messages(), s.total_requests + s.warmup_requests);
+  EXPECT_LT(s.total_time.count(), 3.0);
+  EXPECT_FALSE(s.schedule);
+  EXPECT_NE(wsload::format_report(s).find("Warm-up:"), std::string::npos);
+}
+
+TEST(ClosedLoop, UnreachableServiceInATimedRunStillCountsFailures) {
+  LoadConfig config;
+  config.url = "ws://127.0.0.1:" + std::to_string(wsload::testing::unused_loopback_port());
+  config.prompts = {"a"};
+  config.connections = 3;
+  config.duration = 1s;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.errors_of(ErrorKind::connect), 3u) << "one request per connection";
+  EXPECT_EQ(s.success_rate(), 0);
+}
+
+}  // namespace
