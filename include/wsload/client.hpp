@@ -332,6 +332,15 @@ inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
                                             ConnectionSlot& slot, Cursor& cursor,
                                             std::uint64_t index, Clock::time_point& due);
 
+/// Counts an open-loop send against its schedule.
+inline void note_send(ThreadState& state, Clock::time_point due, Clock::time_point now) {
+  const auto lag = now - due;
+  ++state.sent;
+  state.last_send = now;
+  if (lag > std::chrono::milliseconds(10)) ++state.late_sends;
+  state.max_send_lag = std::max(state.max_send_lag, lag);
+}
+
 /// What the writer and the reader of a pipelined connection share. Lives in the
 /// writer's frame, which waits for the reader before it ends.
 struct Pipeline {
@@ -456,6 +465,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
       continue;
     }
     const auto now = Clock::now();
+    if (run.schedule) note_send(state, due, now);
     p.pending[id] = {{now, run.schedule ? due : now}, now + config.timeouts.reply};
     slot.phase = Phase::reply;
     p.write_deadline = now + config.timeouts.reply;
@@ -500,6 +510,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
     const auto body = render_message(run, state, message, prompt, index, cursor.next++);
     ReplyProgress reply{Clock::now(), {}};
     reply.due = run.schedule ? due : reply.sent_at;
+    if (run.schedule) note_send(state, due, reply.sent_at);
     slot.arm(Phase::send, reply.sent_at, config.timeouts.reply);
     co_await ws.async_write(asio::buffer(body), use);
     if (!ec) slot.phase = Phase::reply;
@@ -628,11 +639,6 @@ inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
   }
   due = run.start + to_clock(run.schedule->at(cursor.next * run.config.connections + index));
   if (due > now && !co_await pause_until(state, slot, due)) co_return false;
-  const auto lag = Clock::now() - due;
-  ++state.sent;
-  state.last_send = Clock::now();
-  if (lag > std::chrono::milliseconds(10)) ++state.late_sends;
-  state.max_send_lag = std::max(state.max_send_lag, lag);
   co_return true;
 }
 

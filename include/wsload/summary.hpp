@@ -123,17 +123,10 @@ struct Summary {
   /// The value a threshold's figure has in this summary, in its canonical unit; empty
   /// when it has no samples.
   std::optional<double> figure(const Threshold& t) const {
-    const Histogram& h = t.first_frame ? ttfb : latency;
-    if (detail::is_latency(t.figure) && h.empty()) return std::nullopt;
+    if (detail::is_latency(t.figure)) {
+      return detail::latency_figure(t.first_frame ? ttfb : latency, t);
+    }
     switch (t.figure) {
-      case Figure::latency_mean:
-        return h.mean() / 1e6;
-      case Figure::latency_min:
-        return static_cast<double>(h.min()) / 1e6;
-      case Figure::latency_max:
-        return static_cast<double>(h.max()) / 1e6;
-      case Figure::latency_percentile:
-        return static_cast<double>(h.value_at_percentile(t.percentile)) / 1e6;
       case Figure::rps:
         return total_requests ? std::optional<double>(requests_per_second()) : std::nullopt;
       case Figure::success_rate:
@@ -143,8 +136,9 @@ struct Summary {
                               : std::nullopt;
       case Figure::requests:
         return static_cast<double>(total_requests);
+      default:
+        return std::nullopt;
     }
-    return std::nullopt;
   }
 
   /// The verdict of one threshold on this run (on each of its windows, when it has one).

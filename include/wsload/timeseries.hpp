@@ -11,6 +11,25 @@
 
 namespace wsload {
 
+namespace detail {
+
+/// A latency figure of `h` (microseconds) in seconds; empty when it has no samples.
+inline std::optional<double> latency_figure(const Histogram& h, const Threshold& t) {
+  if (h.empty()) return std::nullopt;
+  switch (t.figure) {
+    case Figure::latency_min:
+      return static_cast<double>(h.min()) / 1e6;
+    case Figure::latency_max:
+      return static_cast<double>(h.max()) / 1e6;
+    case Figure::latency_percentile:
+      return static_cast<double>(h.value_at_percentile(t.percentile)) / 1e6;
+    default:
+      return h.mean() / 1e6;
+  }
+}
+
+}  // namespace detail
+
 /// The requests that ended within one second of a run (or several, merged).
 struct Interval {
   std::uint64_t succeeded = 0;
@@ -31,17 +50,9 @@ struct Interval {
   /// The value of a threshold's figure over this interval; empty without samples.
   std::optional<double> figure(const Threshold& t) const {
     if (requests() == 0) return std::nullopt;
-    if (detail::is_latency(t.figure) && latency.empty()) return std::nullopt;
+    if (detail::is_latency(t.figure)) return detail::latency_figure(latency, t);
     const double n = static_cast<double>(requests());
     switch (t.figure) {
-      case Figure::latency_mean:
-        return latency.mean() / 1e6;
-      case Figure::latency_min:
-        return static_cast<double>(latency.min()) / 1e6;
-      case Figure::latency_max:
-        return static_cast<double>(latency.max()) / 1e6;
-      case Figure::latency_percentile:
-        return static_cast<double>(latency.value_at_percentile(t.percentile)) / 1e6;
       case Figure::rps:
         return static_cast<double>(succeeded) / seconds;
       case Figure::success_rate:
@@ -50,8 +61,9 @@ struct Interval {
         return static_cast<double>(failed);
       case Figure::requests:
         return n;
+      default:
+        return std::nullopt;
     }
-    return std::nullopt;
   }
 };
 

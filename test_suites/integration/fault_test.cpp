@@ -132,15 +132,18 @@ TEST(Faults, StallMidRunIsAReplyTimeoutWithinTheDeadline) {
   EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 12u);
 }
 
+// A server that reads 16 KiB per 50 ms, and a second prompt of 8 MB: that does not fit in
+// the socket buffers, so the write itself must be cut short.
+void slow_reader(ServerOptions& o, wsload::LoadConfig& c) {
+  o.slow_read_bytes = 16 << 10;
+  o.slow_read_pause = 50ms;
+  c.prompts[1] = std::string(8 << 20, 'x');
+  c.max_send_size = 16 << 20;
+  c.timeouts.reply = 2s;
+}
+
 TEST(Faults, ServerThatStopsReadingIsAReplyTimeoutWhileSending) {
-  // 8 MB does not fit in the socket buffers, so the write itself must be cut short.
-  const auto s = run_against(Fault::slow_read, 1, [](ServerOptions& o, auto& c) {
-    o.slow_read_bytes = 16 << 10;
-    o.slow_read_pause = 50ms;
-    c.prompts[1] = std::string(8 << 20, 'x');
-    c.max_send_size = 16 << 20;
-    c.timeouts.reply = 2s;
-  });
+  const auto s = run_against(Fault::slow_read, 1, slow_reader);
   expect_whole(s);
   EXPECT_EQ(s.successful_requests, 6u + 2u) << "healthy 2 x 3, faulty 2 x 1 before the big one";
   EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 4u);
@@ -149,11 +152,7 @@ TEST(Faults, ServerThatStopsReadingIsAReplyTimeoutWhileSending) {
 
 TEST(Faults, ServerThatStopsReadingFailsPipelinedRequestsToo) {
   const auto s = run_against(Fault::slow_read, 1, [](ServerOptions& o, auto& c) {
-    o.slow_read_bytes = 16 << 10;
-    o.slow_read_pause = 50ms;
-    c.prompts[1] = std::string(8 << 20, 'x');
-    c.max_send_size = 16 << 20;
-    c.timeouts.reply = 2s;
+    slow_reader(o, c);
     c.message_template = R"({"id":{{sequence}},"prompt":{{prompt}}})";
     c.correlation = "/id";
     c.in_flight = 2;

@@ -108,6 +108,25 @@ TEST(OpenLoop, AnUnderProvisionedRunSaysSo) {
       << report;
 }
 
+TEST(OpenLoop, PipelinedRequestsKeepTheScheduleToo) {
+  ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;
+  options.routes = {{"$default", {wsload::testing::Route::Kind::echo, 30ms}}};
+  const Server server(options);
+  auto config = base(server, 2);  // 50/s each against 30 ms replies: only with several in flight
+  config.rate = 100;
+  config.duration = 1s;
+  config.message_template = R"({"id":{{sequence}},"prompt":{{prompt}}})";
+  config.correlation = "/id";
+  config.in_flight = 8;
+  const auto s = wsload::run_load(config);
+  ASSERT_TRUE(s.schedule);
+  EXPECT_EQ(s.successful_requests, 100u);
+  EXPECT_EQ(s.schedule->sent, 100u);
+  EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
+  EXPECT_GE(static_cast<double>(s.latency.value_at_percentile(50)), 30'000.0);
+}
+
 TEST(Stages, RampsShowInTheTimeSeries) {
   const Server server;
   auto config = base(server, 10);
