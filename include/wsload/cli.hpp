@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -23,6 +24,7 @@
 
 #include <wsload/compare.hpp>
 #include <wsload/engine.hpp>
+#include <wsload/merge.hpp>
 #include <wsload/testing/server.hpp>
 
 namespace wsload::cli {
@@ -185,6 +187,8 @@ inline std::string flag_of(const std::string& field) {
       {"baseline", "BASELINE"},
       {"new", "NEW"},
       {"metrics", "--metrics"},
+      {"shard", "--shard"},
+      {"start_at", "--start-at"},
   };
   for (const auto& [name, flag] : flags) {
     if (field == name) return flag;
@@ -254,6 +258,8 @@ struct RunOptions {
   bool aws_sign = false;
   std::string aws_region;
   std::vector<std::string> thresholds;
+  std::string shard;     ///< "K/N"; empty: from the environment, if it names one
+  std::string start_at;  ///< UTC ISO 8601 or Unix seconds
   std::string summary = "load_test_summary.json";
   std::string name;
   bool quiet = false;
@@ -317,6 +323,8 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.aws.enabled = o.aws_sign;
   c.aws.region = o.aws_region;
   c.thresholds = o.thresholds;
+  c.shard = o.shard.empty() ? shard_from_environment() : parse_shard(o.shard);
+  if (!o.start_at.empty()) c.start_at = parse_start_at(o.start_at);
   return c;
 }
 
@@ -365,16 +373,67 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
 }
 
 /// Refuses a summary path whose directory does not exist before the run, not after it.
-inline void check_summary_path(const std::filesystem::path& path) {
+inline void check_summary_path(const std::filesystem::path& path,
+                               const std::string& field = "summary file") {
   if (path.empty()) return;
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    throw ConfigError("summary file", path.string(), "its directory does not exist");
+    throw ConfigError(field, path.string(), "its directory does not exist");
   }
   if (std::filesystem::is_directory(path, ec)) {
-    throw ConfigError("summary file", path.string(), "is a directory");
+    throw ConfigError(field, path.string(), "is a directory");
   }
+}
+
+/// `wsload merge`: summaries of shards, or GoogleTest reports of shards, into one.
+inline int merge_and_report(const std::vector<std::string>& files, const std::string& out,
+                            bool json, bool quiet) {
+  check_summary_path(out, "--out");
+  std::vector<std::pair<std::string, nlohmann::json>> documents;
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw ConfigError(file, "", "cannot be opened");
+    auto document = nlohmann::json::parse(in, nullptr, false);
+    if (document.is_discarded()) throw ConfigError(file, "", "is not valid JSON");
+    documents.emplace_back(file, std::move(document));
+  }
+  const bool reports = documents.front().second.is_object() &&
+                       documents.front().second.value("schema", "") == gtest_report_schema;
+  std::vector<Summary> merged;
+  nlohmann::json document;
+  if (reports) {
+    document = merge_gtest_reports(documents);
+    for (const auto& entry : document["entries"]) merged.push_back(summary_from_json(entry));
+  } else {
+    std::vector<NamedSummary> parts;
+    for (const auto& [file, j] : documents) parts.push_back({file, summary_from_json(j, file)});
+    merged.push_back(merge_shards(parts));
+    document = to_json(merged.back());
+  }
+  if (!out.empty()) write_file_atomically(out, document.dump(2) + "\n");
+  bool passed = true;
+  for (const auto& s : merged) passed = passed && s.passed();
+  if (reports) {
+    for (const auto& entry : document["entries"]) passed = passed && entry["passed"].get<bool>();
+  }
+  if (json) {
+    std::cout << document.dump(2) << '\n';
+  } else {
+    for (const auto& s : merged) {
+      if (quiet) {
+        for (const auto& v : s.verdicts) {
+          if (!v.passed) std::cout << "FAIL  " << v.expression << "  " << v.message << '\n';
+        }
+      } else {
+        std::cout << format_report(s);
+      }
+    }
+    if (quiet || reports) std::cout << (passed ? "Result: PASS\n" : "Result: FAIL\n");
+    if (!quiet && !out.empty()) std::cout << "Merged summary written to " << out << '\n';
+  }
+  std::cout.flush();
+  return passed ? exit_passed : exit_threshold_failed;
 }
 
 inline void add_run_options(CLI::App& run, RunOptions& o) {
@@ -465,6 +524,13 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("--aws-region", o.aws_region, "region for --aws-sigv4 (default: AWS_REGION)");
   run.add_option("--threshold,-t", o.thresholds,
                  "threshold expression, e.g. 'p99<800ms' (repeatable)");
+  run.add_option("--shard", o.shard,
+                 "run shard K of N (K from 0) of this load; default: WSLOAD_SHARD_INDEX (or "
+                 "JOB_COMPLETION_INDEX) and WSLOAD_SHARD_COUNT");
+  run.add_option("--start-at", o.start_at,
+                 "start at this UTC time (2026-11-25T12:00:00Z or Unix seconds), so shards "
+                 "line up")
+      ->envname("WSLOAD_START_AT");
   run.add_option("--summary", o.summary, "summary JSON file ('' for none)")->capture_default_str();
   run.add_option("--name", o.name, "name of the run in reports");
   run.add_flag("--quiet,-q", o.quiet, "no progress and no table: FAIL lines and the result");
@@ -540,6 +606,17 @@ inline int main(int argc, const char* const* argv) {
       ->capture_default_str();
   compare->add_flag("--json", compare_json, "print the comparison as JSON");
 
+  std::vector<std::string> merge_files;
+  std::string merge_out = "merged_summary.json";
+  bool merge_json = false;
+  bool merge_quiet = false;
+  auto* merge = app.add_subcommand(
+      "merge", "merge the summaries of every shard of a load (or GoogleTest reports) and judge");
+  merge->add_option("SUMMARY", merge_files, "the shards' summary files")->required();
+  merge->add_option("--out", merge_out, "merged JSON file ('' for none)")->capture_default_str();
+  merge->add_flag("--json", merge_json, "print the merged JSON on stdout instead of the table");
+  merge->add_flag("--quiet,-q", merge_quiet, "FAIL lines and the result only");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -555,6 +632,9 @@ inline int main(int argc, const char* const* argv) {
       detail::check_summary_path(run_options.summary);
       return detail::run_and_report(signals, config, run_options.summary, run_options.quiet,
                                     run_options.json, Seconds(run_options.progress_interval));
+    }
+    if (merge->parsed()) {
+      return detail::merge_and_report(merge_files, merge_out, merge_json, merge_quiet);
     }
     if (compare->parsed()) {
       const auto baseline = read_run_samples(baseline_file, "baseline");

@@ -20,6 +20,7 @@
 #include <wsload/message.hpp>
 #include <wsload/redact.hpp>
 #include <wsload/schedule.hpp>
+#include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/url.hpp>
 
@@ -126,6 +127,17 @@ struct LoadConfig {
 
   bool open_loop() const noexcept { return rate > 0 || !stages.empty(); }
 
+  /// This process runs one shard of the load (see shard.hpp); `wsload merge` joins the
+  /// shards' summaries and judges the thresholds on the whole. A shard judges none.
+  std::optional<Shard> shard;
+  /// Wall-clock time to start at (shards started apart line up); at once when past.
+  std::optional<std::chrono::system_clock::time_point> start_at;
+
+  /// The connections this process opens: all of them, or its shard's.
+  std::size_t own_connections() const noexcept {
+    return shard ? shard->connections_of(connections) : connections;
+  }
+
   std::optional<Seconds> max_average_latency;  ///< MAX_LATENCY: "avg<=X s"
   std::optional<double> min_rps;               ///< MIN_RPS: "rps>=X"
   std::optional<double> min_success_rate;      ///< MIN_SUCCESS_RATE: "success_rate>=X%"
@@ -146,9 +158,18 @@ inline std::optional<Schedule> schedule_of(const LoadConfig& config) {
 }
 
 inline std::uint64_t LoadConfig::expected_requests() const {
-  if (open_loop()) return schedule_of(*this)->total();
+  if (open_loop()) {
+    const auto total = schedule_of(*this)->total();
+    if (!shard) return total;
+    // Request k of connection i is entry k x connections + i of the schedule.
+    std::uint64_t mine = 0;
+    for (std::uint64_t i = shard->index; i < connections && i < total; i += shard->count) {
+      mine += (total - i - 1) / connections + 1;
+    }
+    return mine;
+  }
   if (duration.count() > 0) return 0;
-  return static_cast<std::uint64_t>(connections) * prompts.size() * iterations;
+  return static_cast<std::uint64_t>(own_connections()) * prompts.size() * iterations;
 }
 
 /// How long a run sends requests: its duration or schedule; 0 when it sends a count.
@@ -254,7 +275,9 @@ inline Header parse_header(std::string_view text) {
 /// Lets one test binary target dev, staging or prod: each WSLOAD_* variable that is set
 /// overrides the field the code wrote. Variables: WSLOAD_URL, WSLOAD_ORIGIN,
 /// WSLOAD_PROMPTS (a file), WSLOAD_CONNECTIONS, WSLOAD_MAX_LATENCY (seconds, on the
-/// average), WSLOAD_MIN_RPS, WSLOAD_MIN_SUCCESS_RATE (percent).
+/// average), WSLOAD_MIN_RPS, WSLOAD_MIN_SUCCESS_RATE (percent); for a shard of a bigger
+/// load, WSLOAD_SHARD_COUNT with WSLOAD_SHARD_INDEX or JOB_COMPLETION_INDEX, and
+/// WSLOAD_START_AT (see shard_from_environment, parse_start_at).
 /// Throws ConfigError naming the variable when its value is invalid.
 inline void apply_environment(
     LoadConfig& config, const std::function<const char*(const char*)>& getenv = [](const char* n) {
@@ -285,6 +308,8 @@ inline void apply_environment(
   if (auto v = number("WSLOAD_MAX_LATENCY", 0, 3600)) config.max_average_latency = Seconds(*v);
   if (auto v = number("WSLOAD_MIN_RPS", 0, 1e9)) config.min_rps = *v;
   if (auto v = number("WSLOAD_MIN_SUCCESS_RATE", 0, 100)) config.min_success_rate = *v;
+  if (auto shard = shard_from_environment(getenv)) config.shard = shard;
+  if (const char* v = getenv("WSLOAD_START_AT")) config.start_at = parse_start_at(v);
 }
 
 /// All thresholds of `config`, parsed: the original tool's three first, then the
@@ -343,6 +368,20 @@ inline Url validate(const LoadConfig& config) {
   if (config.connections < 1 || config.connections > 1'000'000) {
     throw ConfigError("connections", std::to_string(config.connections),
                       "must be from 1 to 1000000");
+  }
+  if (config.shard) {
+    const auto shown =
+        std::to_string(config.shard->index) + "/" + std::to_string(config.shard->count);
+    (void)detail::checked_shard(config.shard->index, config.shard->count, "shard", shown);
+    if (config.shard->count > config.connections) {
+      throw ConfigError("shard", shown,
+                        "more shards than connections (" + std::to_string(config.connections) +
+                            "): each shard runs whole connections, so some would idle");
+    }
+  }
+  if (config.start_at &&
+      *config.start_at > std::chrono::system_clock::now() + std::chrono::hours(24)) {
+    throw ConfigError("start_at", "", "is more than a day ahead; the wait would outlast any job");
   }
   if (config.iterations < 1) {
     throw ConfigError("iterations", std::to_string(config.iterations), "must be at least 1");
@@ -479,7 +518,7 @@ inline Url validate(const LoadConfig& config) {
     throw ConfigError(config.duration.count() < 0 ? "duration" : "warmup", "",
                       "must not be negative");
   }
-  if (config.open_loop() && config.expected_requests() == 0) {
+  if (config.open_loop() && schedule_of(config)->total() == 0) {
     throw ConfigError("rate", detail::format_number(config.rate, 3),
                       "the schedule holds no request; raise the rate or the duration");
   }
@@ -519,7 +558,7 @@ inline Url validate(const LoadConfig& config) {
 inline std::size_t effective_threads(const LoadConfig& config) {
   std::size_t n = config.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  return std::clamp<std::size_t>(n, 1, std::max<std::size_t>(config.connections, 1));
+  return std::clamp<std::size_t>(n, 1, std::max<std::size_t>(config.own_connections(), 1));
 }
 
 /// The configuration as saved in summaries: secrets redacted (secret header values, secret
@@ -580,6 +619,16 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   }
   j["tls"] = {{"insecure", config.tls.insecure}};
   if (!config.tls.ca_file.empty()) j["tls"]["ca_file"] = config.tls.ca_file;
+  // The expressions, so that a merge of shards judges them on the whole load.
+  try {
+    auto thresholds = nlohmann::json::array();
+    for (const auto& t : thresholds_of(config)) thresholds.push_back(t.expression);
+    j["thresholds"] = thresholds;
+  } catch (const ConfigError&) {
+    j["thresholds"] = "<invalid>";
+  }
+  if (config.shard) j["shard"] = {{"index", config.shard->index}, {"count", config.shard->count}};
+  if (config.start_at) j["start_at"] = detail::iso8601(*config.start_at);
   return j;
 }
 

@@ -20,6 +20,7 @@
 
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
+#include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/timeseries.hpp>
 
@@ -85,6 +86,11 @@ struct Summary {
   Seconds cpu_user{0};     ///< engine threads' user CPU time
   Seconds cpu_system{0};   ///< engine threads' system CPU time
   std::string started_at;  ///< UTC, ISO 8601
+  /// Unix time in seconds when the measurement (and the time series) began: merges line
+  /// shards up by it. 0 when unknown.
+  double measured_from = 0;
+  /// The part of a sharded load this run was; its thresholds are judged on the merge.
+  std::optional<Shard> shard;
 
   /// Percent of requests that succeeded; 0 when there were none.
   double success_rate() const noexcept {
@@ -183,6 +189,7 @@ inline nlohmann::json to_json(const Summary& s) {
   j["interrupted"] = s.interrupted;
   j["deadline_exceeded"] = s.deadline_exceeded;
   if (!s.started_at.empty()) j["started_at"] = s.started_at;
+  if (s.shard) j["shard"] = {{"index", s.shard->index}, {"count", s.shard->count}};
 
   auto section = [](const Histogram& h) {
     const bool none = h.empty();
@@ -237,6 +244,7 @@ inline nlohmann::json to_json(const Summary& s) {
                          {"histogram", i.latency.encode()}});
   }
   j["time_series"] = {{"interval", 1}, {"unit", "seconds"}, {"intervals", intervals}};
+  if (s.measured_from > 0) j["time_series"]["start"] = s.measured_from;
   const auto per_reply = [&s](std::uint64_t n) {
     return s.successful_requests
                ? json(static_cast<double>(n) / static_cast<double>(s.successful_requests))
@@ -300,6 +308,14 @@ inline std::string format_report(const Summary& s) {
     out += " (" + s.config["url"].get<std::string>() + ")";
   }
   out += "\n";
+  if (s.shard) {
+    out += "  Shard " + std::to_string(s.shard->index) + "/" + std::to_string(s.shard->count) +
+           ": the figures are this shard's part; wsload merge joins the shards and judges "
+           "the thresholds\n";
+  }
+  if (s.config.contains("shards")) {
+    out += "  Merged from " + s.config["shards"].dump() + " shards\n";
+  }
   if (s.interrupted) out += "  INTERRUPTED: the figures cover the part that ran\n";
   if (s.config.contains("tls") && s.config["tls"].value("insecure", false)) {
     out += "  WARNING: TLS verification was off (insecure): the server was not authenticated\n";
@@ -389,6 +405,9 @@ inline std::string format_report(const Summary& s) {
              "\n";
     }
   }
+  if (s.shard && s.verdicts.empty()) {
+    return out + "Result: shard done (thresholds are judged on the merge)\n";
+  }
   out += failed ? "Result: FAIL (" + std::to_string(failed) + " of " +
                       std::to_string(s.verdicts.size()) + " thresholds failed)\n"
                 : "Result: PASS (" + std::to_string(s.verdicts.size()) + " thresholds met)\n";
@@ -444,7 +463,15 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
           r.at("late_sends").get<std::uint64_t>(), r.at("max_send_lag").get<double>()};
     }
     s.warmup_requests = j.value("warmup_requests", std::uint64_t{0});
+    if (j.contains("shard")) {
+      const auto& shard = j.at("shard");
+      const auto index = shard.at("index").get<std::size_t>();
+      const auto count = shard.at("count").get<std::size_t>();
+      s.shard = detail::checked_shard(index, count, field,
+                                      std::to_string(index) + "/" + std::to_string(count));
+    }
     if (j.contains("time_series")) {
+      s.measured_from = j.at("time_series").value("start", 0.0);
       for (const auto& i : j.at("time_series").at("intervals")) {
         Interval interval;
         interval.succeeded = i.at("succeeded").get<std::uint64_t>();

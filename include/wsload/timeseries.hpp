@@ -79,9 +79,15 @@ class TimeSeries {
   void fail(std::size_t second, std::uint64_t requests) {
     if (requests > 0) at(second).failed += requests;
   }
-  void merge(const TimeSeries& other) {
-    if (other.seconds_.size() > seconds_.size()) seconds_.resize(other.seconds_.size());
-    for (std::size_t s = 0; s < other.seconds_.size(); ++s) seconds_[s].merge(other.seconds_[s]);
+  /// Adds `other`, whose first second is second `offset` of this series.
+  void merge(const TimeSeries& other, std::size_t offset = 0) {
+    if (other.empty()) return;
+    if (offset + other.seconds_.size() > seconds_.size()) {
+      seconds_.resize(offset + other.seconds_.size());
+    }
+    for (std::size_t s = 0; s < other.seconds_.size(); ++s) {
+      seconds_[offset + s].merge(other.seconds_[s]);
+    }
   }
   const std::vector<Interval>& seconds() const noexcept { return seconds_; }
   std::vector<Interval>& seconds() noexcept { return seconds_; }

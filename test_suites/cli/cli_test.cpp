@@ -1,7 +1,10 @@
 // The real `wsload` binary against the embedded server: exit codes, summaries, messages,
 // environment fallbacks, progress output and Ctrl-C.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <set>
 #include <sstream>
 
 #include <unistd.h>
@@ -9,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <wsload/merge.hpp>
 #include <wsload/testing/server.hpp>
 
 #include "../support/process.hpp"
@@ -137,6 +141,100 @@ TEST_F(Cli, OpenLoopRateForADurationWithAWindowThreshold) {
   EXPECT_EQ(j["schedule"]["sent"], 50);
   EXPECT_EQ(j["config"]["load_model"], "open");
   EXPECT_FALSE(j["time_series"]["intervals"].empty());
+}
+
+// One load split over four shard processes that start together, then merged: the same
+// counts as one process running it, every message sent exactly once, and the merged
+// percentiles those of one histogram of every shard's samples.
+TEST_F(Cli, FourShardsMergeIntoTheLoadOfOneProcess) {
+  wsload::testing::ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;  // it keeps what it received
+  const auto load = [&](const std::string& url, const std::string& summary) {
+    auto args = run_args(url);
+    args[7] = summary;
+    args.insert(args.end(), {"--connections", "10", "--iterations", "3", "--template",
+                             R"({"c":{{connection}},"s":{{sequence}},"p":{{prompt}}})",
+                             "--threshold", "requests==90", "--quiet"});
+    return args;
+  };
+  const wsload::testing::Server single_server(options);
+  const auto single = run_process(load(single_server.url(), summary_), clean_env());
+  ASSERT_EQ(single.exit_code, 0) << single.out << single.err;
+  auto sent_once = single_server.received();
+  ASSERT_EQ(sent_once.size(), 90u) << "10 connections x 3 prompts x 3 iterations";
+
+  const wsload::testing::Server server(options);
+  const auto start =
+      std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now() + 1s);
+  std::vector<std::future<wsload::test::ProcessResult>> shards;
+  std::vector<std::string> files;
+  for (int k = 0; k < 4; ++k) {
+    files.push_back((dir_ / ("shard-" + std::to_string(k) + ".json")).string());
+    auto args = load(server.url(), files.back());
+    args.insert(args.end(), {"--start-at", wsload::detail::iso8601(start)});
+    auto env = clean_env();
+    if (k < 3) {
+      args.insert(args.end(), {"--shard", std::to_string(k) + "/4"});
+    } else {
+      env["JOB_COMPLETION_INDEX"] = "3";  // as in a Kubernetes Indexed Job
+      env["WSLOAD_SHARD_COUNT"] = "4";
+    }
+    shards.push_back(
+        std::async(std::launch::async, [args, env] { return run_process(args, env); }));
+  }
+  for (std::size_t k = 0; k < shards.size(); ++k) {
+    const auto r = shards[k].get();
+    EXPECT_EQ(r.exit_code, 0) << "shard " << k << ": " << r.out << r.err;
+    const auto shard = wsload::read_summary(files[k]);
+    ASSERT_TRUE(shard.shard);
+    EXPECT_EQ(shard.shard->index, k);
+    EXPECT_TRUE(shard.verdicts.empty()) << "the merge judges";
+    EXPECT_GE(shard.measured_from, std::chrono::duration<double>(start.time_since_epoch()).count());
+  }
+  auto received = server.received();
+  std::sort(sent_once.begin(), sent_once.end());
+  std::sort(received.begin(), received.end());
+  EXPECT_EQ(received, sent_once) << "the shards together sent what one process sent, once";
+
+  const auto merged_file = (dir_ / "merged.json").string();
+  const auto merge = run_process(
+      {WSLOAD_CLI, "merge", files[0], files[1], files[2], files[3], "--out", merged_file},
+      clean_env());
+  ASSERT_EQ(merge.exit_code, 0) << merge.out << merge.err;
+  EXPECT_NE(merge.out.find("Merged from 4 shards"), std::string::npos) << merge.out;
+  EXPECT_NE(merge.out.find("PASS  requests==90"), std::string::npos) << merge.out;
+  const auto merged = wsload::read_summary(merged_file);
+  const auto whole = wsload::read_summary(summary_);
+  EXPECT_EQ(merged.total_requests, whole.total_requests);
+  EXPECT_EQ(merged.successful_requests, whole.successful_requests);
+  EXPECT_EQ(merged.connections_opened, whole.connections_opened);
+  wsload::Histogram all;
+  for (const auto& file : files) all.merge(wsload::read_summary(file).latency);
+  for (double p : {50.0, 90.0, 99.0, 100.0}) {
+    EXPECT_EQ(merged.latency.value_at_percentile(p), all.value_at_percentile(p)) << p;
+  }
+  std::uint64_t in_series = 0;
+  for (const auto& second : merged.time_series.seconds()) in_series += second.requests();
+  EXPECT_EQ(in_series, 90u);
+
+  // What a merge refuses, with exit code 2 and the file to blame.
+  const auto refused = [&](std::vector<std::string> inputs, const std::string& says) {
+    std::vector<std::string> args = {WSLOAD_CLI, "merge", "--out", ""};
+    args.insert(args.end(), inputs.begin(), inputs.end());
+    const auto r = run_process(args, clean_env());
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  };
+  refused({files[0], files[1], files[2]}, "1 of 4 shards are missing (index 3)");
+  refused({files[0], files[1], files[2], files[2]},
+          files[2] + ": is the same shard as " + files[2]);
+  auto other = read_json(files[3]);
+  other["config"]["iterations"] = 4;
+  const auto other_file = write("other.json", other.dump()).string();
+  refused({files[0], files[1], files[2], other_file},
+          other_file + ": has another configuration than " + files[0] + ": /iterations (3 vs 4)");
+  refused({files[0], files[1], files[2], summary_}, summary_ + ": is not a shard's summary");
+  refused({files[0], (dir_ / "missing.json").string()}, "missing.json: cannot be opened");
 }
 
 TEST_F(Cli, FailingThresholdExitsOneAndSaysWhichAndWhy) {

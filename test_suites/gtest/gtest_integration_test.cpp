@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <wsload/merge.hpp>
 #include <wsload/testing/server.hpp>
 
 #include "../support/process.hpp"
@@ -101,6 +102,39 @@ TEST_F(GtestIntegration, CasesInSeparateProcessesShareOneReport) {
   EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env).exit_code, 0);
   const auto report = read_json(dir_ / "shared.json");
   EXPECT_EQ(report["entries"].size(), 2u) << "the rerun of Echo replaced its entry";
+}
+
+// Two shard processes of one test program, each with its own report, merged case by
+// case: a shard leaves judging to the merge, which judges the whole load.
+TEST_F(GtestIntegration, ShardReportsMergeCaseByCase) {
+  wsload::testing::Server server;
+  std::vector<std::pair<std::string, nlohmann::json>> reports;
+  for (const char* index : {"0", "1"}) {
+    auto env = clean_env();
+    env["WSLOAD_URL"] = server.url("/sharded");
+    env["WSLOAD_CONNECTIONS"] = "4";
+    env["WSLOAD_MIN_RPS"] = "1000000000";  // beyond any loopback, shard or not
+    env["WSLOAD_SHARD_COUNT"] = "2";
+    env["WSLOAD_SHARD_INDEX"] = index;
+    const auto file = dir_ / ("shard-" + std::string(index) + ".json");
+    env["WSLOAD_SUMMARY"] = file.string();
+    const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=NeedsUrl.*"}, env);
+    EXPECT_EQ(r.exit_code, 0) << "a shard's throughput is not the load's: " << r.out;
+    reports.emplace_back(file.string(), read_json(file));
+    const auto* part = entry(reports.back().second, "RunsAgainstWsloadUrl");
+    ASSERT_TRUE(part);
+    EXPECT_EQ((*part)["total_requests"], 2) << "2 of 4 connections x 1 prompt";
+    EXPECT_EQ((*part)["shard"]["index"], std::stoi(index));
+  }
+  EXPECT_EQ(server.messages(), 4u);
+  const auto merged = wsload::merge_gtest_reports(reports);
+  const auto* whole = entry(merged, "RunsAgainstWsloadUrl");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ((*whole)["total_requests"], 4);
+  EXPECT_EQ((*whole)["connections"]["opened"], 4);
+  EXPECT_EQ((*whole)["status"], "failed");
+  EXPECT_EQ((*whole)["thresholds"][0]["expression"], "rps>=1000000000");
+  EXPECT_FALSE((*whole)["thresholds"][0]["passed"].get<bool>());
 }
 
 TEST_F(GtestIntegration, EndpointListGivesNamedCases) {

@@ -14,11 +14,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <wsload/merge.hpp>
 #include <wsload/summary.hpp>
 
 namespace wsload {
-
-inline constexpr std::string_view gtest_report_schema = "wsload.gtest-report/1";
 
 /// Where the reporter writes: WSLOAD_SUMMARY if set; else beside the gtest XML
 /// (`--gtest_output=xml:out/report.xml` gives `out/report.wsload.json`; a directory

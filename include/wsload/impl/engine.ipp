@@ -51,15 +51,6 @@ inline std::pair<std::vector<tcp::endpoint>, std::string> resolve(
   return {shared->endpoints, shared->error};
 }
 
-inline std::string utc_now_iso8601() {
-  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 inline void load_trust(ssl::context& tls, const TlsOptions& options) {
   boost::system::error_code ec;
   tls.set_default_verify_paths(ec);  // a machine without a trust store still takes a CA file
@@ -173,8 +164,8 @@ struct Engine::Impl {
     Summary summary;
     summary.name = config.name;
     summary.config = to_json(config);
-    summary.started_at = utc_now_iso8601();
-    summary.connections_configured = config.connections;
+    summary.shard = config.shard;
+    summary.connections_configured = config.own_connections();
     const std::uint64_t expected = config.expected_requests();
     summary.total_requests = expected;
     const std::size_t threads = effective_threads(config);
@@ -186,7 +177,12 @@ struct Engine::Impl {
       load_trust(*tls, config.tls);
     }
 
+    if (config.start_at) wait_until(*config.start_at);
+    summary.started_at = iso8601(std::chrono::system_clock::now());
     const auto start = Clock::now();
+    summary.measured_from = std::chrono::duration<double>(
+                                std::chrono::system_clock::now().time_since_epoch() + config.warmup)
+                                .count();
     run_deadline = start + config.timeouts.run;
     const auto sending = sending_time(config);
     if (sending.count() > 0) {
@@ -198,12 +194,12 @@ struct Engine::Impl {
         resolve(url, std::min(config.timeouts.connect, config.timeouts.run));
     if (!resolve_error.empty()) {
       // A run bounded by time counts the one request each connection could not send.
-      const auto lost = expected > 0 ? expected : config.connections;
+      const auto lost = expected > 0 ? expected : config.own_connections();
       summary.total_requests = summary.failed_requests = lost;
-      summary.connections_failed = config.connections;
+      summary.connections_failed = config.own_connections();
       summary.errors.push_back({ErrorKind::dns, url.host + ": " + resolve_error, lost});
       summary.total_time = Clock::now() - start;
-      summary.judge(thresholds);
+      if (!config.shard) summary.judge(thresholds);
       return summary;
     }
     RunContext run{config,
@@ -219,21 +215,21 @@ struct Engine::Impl {
                    credentials,
                    false,
                    schedule_of(config),
-                   config.duration.count() > 0 && !config.open_loop()
-                       ? start + config.duration
-                       : Clock::time_point::max()};
+                   config.duration.count() > 0 && !config.open_loop() ? start + config.duration
+                                                                      : Clock::time_point::max()};
     if (!config.correlation.empty()) run.correlation.emplace(config.correlation);
     run.parse_frames = run.error_rules.needs_json() ||
                        (run.completion.until && run.completion.until->needs_json());
 
     workers.clear();
     finished = 0;
+    const Shard shard = config.shard.value_or(Shard{});
     for (std::size_t i = 0; i < threads; ++i) {
       workers.push_back(std::make_unique<Worker>(start + config.warmup));
-      workers.back()->first_index = i;
-      workers.back()->stride = threads;
+      workers.back()->first_index = shard.connection(i);
+      workers.back()->stride = threads * shard.count;
     }
-    for (std::size_t c = 0; c < config.connections; ++c) ++workers[c % threads]->connections;
+    for (std::size_t c = 0; c < config.own_connections(); ++c) ++workers[c % threads]->connections;
     std::vector<std::thread> pool;
     for (auto& worker : workers)
       pool.emplace_back([this, &worker, &run] { run_worker(*worker, run); });
@@ -321,7 +317,7 @@ struct Engine::Impl {
     summary.failed_requests = failed;
     if (run.schedule) {
       ScheduleReport r;
-      r.due = run.schedule->total();
+      r.due = expected;  // this shard's part of the schedule
       const double planned = run.schedule->duration().count();
       r.target_rate = planned > 0 ? static_cast<double>(r.due) / planned : 0;
       r.sent = sent;
@@ -335,9 +331,15 @@ struct Engine::Impl {
     summary.interrupted = stop_requested.load();
     // The warm-up is not part of the measured time either.
     summary.total_time = finished_at - std::min(finished_at, start + config.warmup);
-    summary.judge(thresholds);
+    if (!config.shard) summary.judge(thresholds);
     workers.clear();
     return summary;
+  }
+
+  /// A common start time of shards; Engine::stop() ends the wait.
+  void wait_until(std::chrono::system_clock::time_point at) {
+    std::unique_lock lock(mutex);
+    finished_cv.wait_until(lock, at, [this] { return stop_requested.load(); });
   }
 
   LoadConfig config;
@@ -362,6 +364,9 @@ WSLOAD_DECL Summary Engine::run(const ProgressCallback& on_progress,
 
 WSLOAD_DECL void Engine::stop() noexcept {
   impl_->stop_requested.store(true, std::memory_order_relaxed);
+  // Through the mutex, so a run waiting for its start time cannot miss the wake-up.
+  { std::lock_guard lock(impl_->mutex); }
+  impl_->finished_cv.notify_all();
 }
 
 WSLOAD_DECL const LoadConfig& Engine::config() const noexcept {
