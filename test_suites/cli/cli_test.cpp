@@ -234,6 +234,11 @@ TEST_F(Cli, FourShardsMergeIntoTheLoadOfOneProcess) {
   refused({files[0], files[1], files[2], other_file},
           other_file + ": has another configuration than " + files[0] + ": /iterations (3 vs 4)");
   refused({files[0], files[1], files[2], summary_}, summary_ + ": is not a shard's summary");
+  auto newer = read_json(files[3]);
+  newer["schema"] = "wsload.summary/2";
+  const auto newer_file = write("newer.json", newer.dump()).string();
+  refused({files[0], files[1], files[2], newer_file},
+          newer_file + ": unsupported schema; expected wsload.summary/1");
   refused({files[0], (dir_ / "missing.json").string()}, "missing.json: cannot be opened");
 }
 
