@@ -25,6 +25,7 @@
 #include <wsload/compare.hpp>
 #include <wsload/engine.hpp>
 #include <wsload/merge.hpp>
+#include <wsload/report.hpp>
 #include <wsload/testing/server.hpp>
 
 namespace wsload::cli {
@@ -258,6 +259,8 @@ struct RunOptions {
   bool aws_sign = false;
   std::string aws_region;
   std::vector<std::string> thresholds;
+  std::string report;    ///< HTML report file
+  std::string junit;     ///< JUnit XML file
   std::string shard;     ///< "K/N"; empty: from the environment, if it names one
   std::string start_at;  ///< UTC ISO 8601 or Unix seconds
   std::string summary = "load_test_summary.json";
@@ -330,49 +333,7 @@ inline LoadConfig to_config(const RunOptions& o) {
 
 namespace detail {
 
-/// Runs one load with progress and Ctrl-C handling, prints its summary, returns the
-/// exit code. `summary_path` empty: no file.
-inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
-                          const std::filesystem::path& summary_path, bool quiet, bool json,
-                          Seconds progress_every) {
-  Engine engine(config);
-  const bool terminal = ::isatty(STDERR_FILENO) != 0;
-  ProgressPrinter progress(stderr, terminal, progress_every);
-  ProgressCallback on_progress;
-  if (!quiet) on_progress = [&progress](const Progress& p) { progress(p); };
-  signals.on_signal([&engine] { engine.stop(); });
-  const Summary summary = engine.run(on_progress);
-  signals.on_signal({});
-  const int signal = signals.received();
-  if (!quiet) progress.finish();
-  std::optional<ConfigError> write_error;
-  if (!summary_path.empty()) {
-    try {
-      write_summary(summary, summary_path);
-    } catch (const ConfigError& e) {
-      write_error = e;
-    }
-  }
-  if (json) {
-    std::cout << to_json(summary).dump(2) << '\n';
-  } else if (quiet) {
-    for (const auto& v : summary.verdicts) {
-      if (!v.passed) std::cout << "FAIL  " << v.expression << "  " << v.message << '\n';
-    }
-    std::cout << (summary.passed() ? "Result: PASS\n" : "Result: FAIL\n");
-  } else {
-    std::cout << format_report(summary);
-    if (!summary_path.empty() && !write_error) {
-      std::cout << "Summary written to " << summary_path.string() << '\n';
-    }
-  }
-  std::cout.flush();
-  if (write_error) return bad_input(*write_error);
-  if (signal != 0) return 128 + signal;
-  return summary.passed() ? exit_passed : exit_threshold_failed;
-}
-
-/// Refuses a summary path whose directory does not exist before the run, not after it.
+/// Refuses an output path whose directory does not exist before the run, not after it.
 inline void check_summary_path(const std::filesystem::path& path,
                                const std::string& field = "summary file") {
   if (path.empty()) return;
@@ -386,10 +347,84 @@ inline void check_summary_path(const std::filesystem::path& path,
   }
 }
 
+/// Where a run's or a merge's results go; empty: not written.
+struct OutputFiles {
+  std::string summary;
+  std::string report;  ///< HTML
+  std::string junit;   ///< JUnit XML
+
+  void check(const std::string& summary_flag = "summary file") const {
+    check_summary_path(summary, summary_flag);
+    check_summary_path(report, "--report");
+    check_summary_path(junit, "--junit");
+  }
+
+  /// Writes every file asked for; returns what was written, or throws the first
+  /// ConfigError after trying them all (a failed report must not cost the summary).
+  std::vector<std::string> write(const nlohmann::json& summary_document,
+                                 const std::vector<ReportRun>& runs) const {
+    std::vector<std::string> written;
+    std::optional<ConfigError> failed;
+    const auto attempt = [&](const std::string& path, const std::string& flag, const auto& text) {
+      if (path.empty()) return;
+      try {
+        write_file_atomically(path, text(), flag);
+        written.push_back(path);
+      } catch (const ConfigError& e) {
+        if (!failed) failed = e;
+      }
+    };
+    attempt(summary, "summary file", [&] { return summary_document.dump(2) + "\n"; });
+    attempt(report, "--report", [&] { return html_report(runs); });
+    attempt(junit, "--junit", [&] { return junit_xml(runs); });
+    if (failed) throw *failed;
+    return written;
+  }
+};
+
+/// Runs one load with progress and Ctrl-C handling, prints its summary, writes the files
+/// asked for, returns the exit code.
+inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
+                          const OutputFiles& files, bool quiet, bool json, Seconds progress_every) {
+  Engine engine(config);
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  ProgressPrinter progress(stderr, terminal, progress_every);
+  ProgressCallback on_progress;
+  if (!quiet) on_progress = [&progress](const Progress& p) { progress(p); };
+  signals.on_signal([&engine] { engine.stop(); });
+  const Summary summary = engine.run(on_progress);
+  signals.on_signal({});
+  const int signal = signals.received();
+  if (!quiet) progress.finish();
+  std::optional<ConfigError> write_error;
+  std::vector<std::string> written;
+  try {
+    const std::string label = summary.name.empty() ? "load" : summary.name;
+    written = files.write(to_json(summary), {{label, summary}});
+  } catch (const ConfigError& e) {
+    write_error = e;
+  }
+  if (json) {
+    std::cout << to_json(summary).dump(2) << '\n';
+  } else if (quiet) {
+    for (const auto& v : summary.verdicts) {
+      if (!v.passed) std::cout << "FAIL  " << v.expression << "  " << v.message << '\n';
+    }
+    std::cout << (summary.passed() ? "Result: PASS\n" : "Result: FAIL\n");
+  } else {
+    std::cout << format_report(summary);
+    for (const auto& path : written) std::cout << "Written: " << path << '\n';
+  }
+  std::cout.flush();
+  if (write_error) return bad_input(*write_error);
+  if (signal != 0) return 128 + signal;
+  return summary.passed() ? exit_passed : exit_threshold_failed;
+}
+
 /// `wsload merge`: summaries of shards, or GoogleTest reports of shards, into one.
-inline int merge_and_report(const std::vector<std::string>& files, const std::string& out,
+inline int merge_and_report(const std::vector<std::string>& files, const OutputFiles& out,
                             bool json, bool quiet) {
-  check_summary_path(out, "--out");
+  out.check("--out");
   std::vector<std::pair<std::string, nlohmann::json>> documents;
   for (const auto& file : files) {
     std::ifstream in(file, std::ios::binary);
@@ -401,17 +436,24 @@ inline int merge_and_report(const std::vector<std::string>& files, const std::st
   const bool reports = documents.front().second.is_object() &&
                        documents.front().second.value("schema", "") == gtest_report_schema;
   std::vector<Summary> merged;
+  std::vector<ReportRun> runs;
   nlohmann::json document;
   if (reports) {
     document = merge_gtest_reports(documents);
-    for (const auto& entry : document["entries"]) merged.push_back(summary_from_json(entry));
+    for (const auto& entry : document["entries"]) {
+      merged.push_back(summary_from_json(entry));
+      runs.push_back(
+          {entry.value("suite", std::string()) + "." + entry.value("test", std::string()),
+           merged.back()});
+    }
   } else {
     std::vector<NamedSummary> parts;
     for (const auto& [file, j] : documents) parts.push_back({file, summary_from_json(j, file)});
     merged.push_back(merge_shards(parts));
     document = to_json(merged.back());
+    runs.push_back({merged.back().name.empty() ? "merged" : merged.back().name, merged.back()});
   }
-  if (!out.empty()) write_file_atomically(out, document.dump(2) + "\n");
+  const auto written = out.write(document, runs);
   bool passed = true;
   for (const auto& s : merged) passed = passed && s.passed();
   if (reports) {
@@ -430,7 +472,9 @@ inline int merge_and_report(const std::vector<std::string>& files, const std::st
       }
     }
     if (quiet || reports) std::cout << (passed ? "Result: PASS\n" : "Result: FAIL\n");
-    if (!quiet && !out.empty()) std::cout << "Merged summary written to " << out << '\n';
+    if (!quiet) {
+      for (const auto& path : written) std::cout << "Written: " << path << '\n';
+    }
   }
   std::cout.flush();
   return passed ? exit_passed : exit_threshold_failed;
@@ -532,6 +576,8 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "line up")
       ->envname("WSLOAD_START_AT");
   run.add_option("--summary", o.summary, "summary JSON file ('' for none)")->capture_default_str();
+  run.add_option("--report", o.report, "also write an HTML report with plots to this file");
+  run.add_option("--junit", o.junit, "also write JUnit XML (a test case per threshold) here");
   run.add_option("--name", o.name, "name of the run in reports");
   run.add_flag("--quiet,-q", o.quiet, "no progress and no table: FAIL lines and the result");
   run.add_flag("--json", o.json, "print the summary JSON on stdout instead of the table");
@@ -607,13 +653,25 @@ inline int main(int argc, const char* const* argv) {
   compare->add_flag("--json", compare_json, "print the comparison as JSON");
 
   std::vector<std::string> merge_files;
-  std::string merge_out = "merged_summary.json";
+  detail::OutputFiles merge_out{"merged_summary.json", "", ""};
   bool merge_json = false;
   bool merge_quiet = false;
   auto* merge = app.add_subcommand(
       "merge", "merge the summaries of every shard of a load (or GoogleTest reports) and judge");
   merge->add_option("SUMMARY", merge_files, "the shards' summary files")->required();
-  merge->add_option("--out", merge_out, "merged JSON file ('' for none)")->capture_default_str();
+  merge->add_option("--out", merge_out.summary, "merged JSON file ('' for none)")
+      ->capture_default_str();
+  merge->add_option("--report", merge_out.report, "also write an HTML report of the merge");
+  merge->add_option("--junit", merge_out.junit, "also write JUnit XML of the merge");
+
+  std::vector<std::string> report_files;
+  std::string report_out = "report.html";
+  std::string report_title = "wsload report";
+  auto* report = app.add_subcommand(
+      "report", "an HTML report with plots of one or more summaries (or GoogleTest reports)");
+  report->add_option("SUMMARY", report_files, "summary files, overlaid in every plot")->required();
+  report->add_option("--out", report_out, "the HTML file")->capture_default_str();
+  report->add_option("--title", report_title, "the report's title")->capture_default_str();
   merge->add_flag("--json", merge_json, "print the merged JSON on stdout instead of the table");
   merge->add_flag("--quiet,-q", merge_quiet, "FAIL lines and the result only");
 
@@ -629,9 +687,26 @@ inline int main(int argc, const char* const* argv) {
     detail::SignalWatcher signals;  // before any thread starts
     if (run->parsed()) {
       const LoadConfig config = to_config(run_options);
-      detail::check_summary_path(run_options.summary);
-      return detail::run_and_report(signals, config, run_options.summary, run_options.quiet,
-                                    run_options.json, Seconds(run_options.progress_interval));
+      const detail::OutputFiles files{run_options.summary, run_options.report, run_options.junit};
+      files.check();
+      return detail::run_and_report(signals, config, files, run_options.quiet, run_options.json,
+                                    Seconds(run_options.progress_interval));
+    }
+    if (report->parsed()) {
+      detail::check_summary_path(report_out, "--out");
+      std::vector<ReportRun> runs;
+      std::vector<std::string> sources;
+      for (const auto& file : report_files) {
+        for (auto& run : read_report_runs(file)) {
+          runs.push_back(std::move(run));
+          sources.push_back(file);
+        }
+      }
+      distinguish_labels(runs, sources);
+      write_file_atomically(report_out, html_report(runs, report_title));
+      std::cout << "Report of " << runs.size() << (runs.size() == 1 ? " run" : " runs")
+                << " written to " << report_out << '\n';
+      return exit_passed;
     }
     if (merge->parsed()) {
       return detail::merge_and_report(merge_files, merge_out, merge_json, merge_quiet);
@@ -698,8 +773,9 @@ inline int main(int argc, const char* const* argv) {
       config.min_success_rate = 95;
       config.thresholds = {"p99<250ms", "errors==0"};
       const std::filesystem::path summary = secure ? demo_summary : std::string();
-      detail::check_summary_path(summary);
-      const int code = detail::run_and_report(signals, config, summary, false, false, Seconds(5));
+      const detail::OutputFiles files{summary.string(), "", ""};
+      files.check();
+      const int code = detail::run_and_report(signals, config, files, false, false, Seconds(5));
       if (code >= exit_bad_input) return code;  // bad input or stopped by a signal
       worst = std::max(worst, code);
       if (!secure) std::cout << '\n';

@@ -523,8 +523,9 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
 
 /// Writes `text` to `path` atomically: a temporary file in the same directory, then a
 /// rename, so a reader never sees half a file and a failed write leaves the old one.
-/// Throws ConfigError (field "summary file") when the directory is not writable.
-inline void write_file_atomically(const std::filesystem::path& path, std::string_view text) {
+/// Throws ConfigError (naming `field`) when the directory is not writable.
+inline void write_file_atomically(const std::filesystem::path& path, std::string_view text,
+                                  const std::string& field = "summary file") {
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::random_device rd;
   // Appending, not operator+ on temporaries: g++ 12 -O3 warns falsely (-Wrestrict) there.
@@ -538,14 +539,14 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out)
-      throw ConfigError("summary file", path.string(),
+      throw ConfigError(field, path.string(),
                         "cannot be written (directory missing or not writable)");
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     out.flush();
     if (!out) {
       std::error_code ignored;
       std::filesystem::remove(tmp, ignored);
-      throw ConfigError("summary file", path.string(), "write failed (disk full?)");
+      throw ConfigError(field, path.string(), "write failed (disk full?)");
     }
   }
   std::error_code ec;
@@ -553,7 +554,7 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
   if (ec) {
     std::error_code ignored;
     std::filesystem::remove(tmp, ignored);
-    throw ConfigError("summary file", path.string(), "cannot be replaced: " + ec.message());
+    throw ConfigError(field, path.string(), "cannot be replaced: " + ec.message());
   }
 }
 

@@ -1,6 +1,7 @@
 // The real `wsload` binary against the embedded server: exit codes, summaries, messages,
 // environment fallbacks, progress output and Ctrl-C.
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -240,6 +241,101 @@ TEST_F(Cli, FourShardsMergeIntoTheLoadOfOneProcess) {
   refused({files[0], files[1], files[2], newer_file},
           newer_file + ": unsupported schema; expected wsload.summary/1");
   refused({files[0], (dir_ / "missing.json").string()}, "missing.json: cannot be opened");
+}
+
+// The plots of an HTML report as a browser draws them: headless Chromium loads the page
+// (no network), its script counts each plot's points, and nothing reaches the console.
+// Returns the plots ("id:points ...") or an empty string after a failure.
+std::string render(const fs::path& html, const fs::path& profile) {
+  const auto r = run_process(
+      {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+       "--disable-background-networking", "--user-data-dir=" + profile.string(),
+       "--enable-logging=stderr", "--v=0", "--dump-dom", "file://" + html.string()},
+      {}, 90s);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find(":CONSOLE"), std::string::npos) << "console output: " << r.err;
+  const auto at = r.out.find("data-plots=\"");
+  EXPECT_NE(at, std::string::npos) << "the page's script did not run: " << r.out.substr(0, 2000);
+  if (at == std::string::npos) return "";
+  const auto begin = at + std::strlen("data-plots=\"");
+  return r.out.substr(begin, r.out.find('"', begin) - begin) + " " +
+         (r.out.find("<section id=\"first-frame\">") != std::string::npos ? "sections" : "");
+}
+
+void expect_plotted(const std::string& plots, const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    const auto at = plots.find(id + ":");
+    ASSERT_NE(at, std::string::npos) << id << " missing from " << plots;
+    EXPECT_GT(std::stoi(plots.substr(at + id.size() + 1)), 0) << id << " has no points";
+  }
+}
+
+TEST_F(Cli, ReportsOfAStreamedAndAMergedRunRenderAndJUnitValidates) {
+  if (!fs::exists("/usr/bin/chromium") || !fs::exists("/usr/bin/xmllint")) {
+    GTEST_SKIP() << "needs chromium and xmllint (scripts/install-deps.sh installs them)";
+  }
+  wsload::testing::ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;
+  wsload::testing::Route route;
+  route.kind = wsload::testing::Route::Kind::stream;
+  route.chunks = 4;
+  route.chunk_delay = 1ms;
+  options.routes = {{"$default", route}};
+  const wsload::testing::Server streaming(options);
+  auto args = run_args(streaming.url("/chat"));
+  args.insert(args.end(),
+              {"--connections", "4", "--iterations", "5", "--complete", R"(/type=="end")",
+               "--threshold", "ttfb_p95<1us", "--report", (dir_ / "streamed.html").string(),
+               "--junit", (dir_ / "streamed.xml").string(), "--name", "streamed chat"});
+  const auto streamed = run_process(args, clean_env());
+  ASSERT_EQ(streamed.exit_code, 1) << "ttfb_p95<1us cannot be met: " << streamed.out;
+
+  const wsload::testing::Server echo;
+  std::vector<std::string> shards;
+  for (int k = 0; k < 2; ++k) {
+    shards.push_back((dir_ / ("shard-" + std::to_string(k) + ".json")).string());
+    auto shard = run_args(echo.url());
+    shard[7] = shards.back();
+    shard.insert(shard.end(), {"--connections", "4", "--rate", "40", "--duration", "1", "--shard",
+                               std::to_string(k) + "/2"});
+    ASSERT_EQ(run_process(shard, clean_env()).exit_code, 0);
+  }
+  const auto merge = run_process(
+      {WSLOAD_CLI, "merge", shards[0], shards[1], "--out", (dir_ / "merged.json").string(),
+       "--report", (dir_ / "merged.html").string(), "--junit", (dir_ / "merged.xml").string()},
+      clean_env());
+  ASSERT_EQ(merge.exit_code, 0) << merge.out << merge.err;
+  const auto both = run_process({WSLOAD_CLI, "report", summary_, (dir_ / "merged.json").string(),
+                                 "--out", (dir_ / "both.html").string()},
+                                clean_env());
+  ASSERT_EQ(both.exit_code, 0) << both.out << both.err;
+  EXPECT_NE(both.out.find("Report of 2 runs"), std::string::npos) << both.out;
+
+  const std::vector<std::string> every_run = {"spectrum", "histogram", "rate", "latency-over-time"};
+  auto plots = render(dir_ / "streamed.html", dir_ / "profile");
+  expect_plotted(plots, every_run);
+  expect_plotted(plots, {"ttfb-spectrum"});
+  plots = render(dir_ / "merged.html", dir_ / "profile");
+  expect_plotted(plots, every_run);
+  EXPECT_NE(plots.find("sections"), std::string::npos);
+  plots = render(dir_ / "both.html", dir_ / "profile");
+  expect_plotted(plots, every_run);
+  expect_plotted(plots, {"ttfb-spectrum"});
+  EXPECT_NE(read_text(dir_ / "both.html").find("merged from 2 shards"), std::string::npos);
+
+  for (const char* xml : {"streamed.xml", "merged.xml"}) {
+    const auto r =
+        run_process({"/usr/bin/xmllint", "--noout", "--schema",
+                     std::string(WSLOAD_TEST_DATA_DIR) + "/junit.xsd", (dir_ / xml).string()});
+    EXPECT_EQ(r.exit_code, 0) << xml << ": " << r.err;
+  }
+  const auto junit = read_text(dir_ / "streamed.xml");
+  for (const char* name :
+       {"avg&lt;=0.5s", "rps&gt;=1", "success_rate&gt;=95%", "ttfb_p95&lt;1us"}) {
+    EXPECT_NE(junit.find("name=\"" + std::string(name) + "\""), std::string::npos) << name;
+  }
+  EXPECT_NE(junit.find("<failure message=\"time to first frame (p95)"), std::string::npos) << junit;
+  EXPECT_NE(read_text(dir_ / "merged.xml").find("failures=\"0\""), std::string::npos);
 }
 
 TEST_F(Cli, FailingThresholdExitsOneAndSaysWhichAndWhy) {

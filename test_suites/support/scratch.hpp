@@ -46,7 +46,8 @@ inline std::map<std::string, std::string> clean_wsload_env() {
   for (const char* name :
        {"WSLOAD_URL", "WSLOAD_ORIGIN", "WSLOAD_PROMPTS", "WSLOAD_CONNECTIONS", "WSLOAD_MAX_LATENCY",
         "WSLOAD_MIN_RPS", "WSLOAD_MIN_SUCCESS_RATE", "WSLOAD_SUMMARY", "WSLOAD_ENDPOINTS",
-        "WSLOAD_SHARD_INDEX", "WSLOAD_SHARD_COUNT", "JOB_COMPLETION_INDEX", "WSLOAD_START_AT"}) {
+        "WSLOAD_SHARD_INDEX", "WSLOAD_SHARD_COUNT", "JOB_COMPLETION_INDEX", "WSLOAD_START_AT",
+        "WSLOAD_HTML_REPORT"}) {
     env[name] = "";
   }
   return env;

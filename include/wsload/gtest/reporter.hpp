@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <wsload/merge.hpp>
+#include <wsload/report.hpp>
 #include <wsload/summary.hpp>
 
 namespace wsload {
@@ -45,6 +46,17 @@ inline std::filesystem::path report_path(const std::string& program_name = "") {
 
 namespace detail {
 
+/// WSLOAD_HTML_REPORT: "1" writes the HTML report beside the JSON (same name, .html);
+/// another value is the file to write; unset, empty or "0": none.
+inline std::filesystem::path html_path_from_environment(const std::filesystem::path& json) {
+  const char* env = std::getenv("WSLOAD_HTML_REPORT");
+  if (!env || !*env || std::string_view(env) == "0") return {};
+  if (std::string_view(env) != "1") return env;
+  auto html = json;
+  html.replace_extension(".html");
+  return html;
+}
+
 /// The summaries of the test program, keyed by test case, and the file they go to.
 /// Written after every load and every test end, so a crash loses nothing measured.
 class Report {
@@ -62,6 +74,13 @@ class Report {
   bool installed() {
     std::lock_guard lock(mutex_);
     return installed_;
+  }
+
+  /// Also writes the HTML report of every entry: to `path`, or beside the JSON when empty.
+  void enable_html(std::filesystem::path path) {
+    std::lock_guard lock(mutex_);
+    html_enabled_ = true;
+    html_path_ = std::move(path);
   }
 
   /// Called by LoadTest::RunLoad: the entry is written at once, marked "running".
@@ -128,14 +147,33 @@ class Report {
       if (path_.has_parent_path())
         std::filesystem::create_directories(path_.parent_path(), ignored);
       write_file_atomically(path_, doc.dump(2) + "\n");
+      write_html(merged);
     } catch (const ConfigError& e) {
       ADD_FAILURE() << e.what();
       path_.clear();  // one failure message, not one per test
     }
   }
 
+  void write_html(const nlohmann::json& entries) {
+    std::filesystem::path html = html_path_from_environment(path_);
+    if (html_enabled_) {
+      html = html_path_;
+      if (html.empty()) html = std::filesystem::path(path_).replace_extension(".html");
+    }
+    if (html.empty()) return;
+    std::vector<ReportRun> runs;
+    for (const auto& e : entries) {
+      runs.push_back({e.value("suite", std::string()) + "." + e.value("test", std::string()),
+                      summary_from_json(e, path_.string())});
+    }
+    write_file_atomically(html, html_report(runs, "wsload: " + path_.filename().string()),
+                          "HTML report");
+  }
+
   std::mutex mutex_;
   std::filesystem::path path_;
+  bool html_enabled_ = false;
+  std::filesystem::path html_path_;
   bool installed_ = false;
   std::vector<nlohmann::json> entries_;
 };
@@ -146,6 +184,13 @@ class ReportListener : public ::testing::EmptyTestEventListener {
 };
 
 }  // namespace detail
+
+/// Writes an HTML report of every load beside the JSON one (same name, .html), or to
+/// `path`; updated with the JSON. WSLOAD_HTML_REPORT=1 (or a path) does the same without
+/// code.
+inline void write_html_report(std::filesystem::path path = {}) {
+  detail::Report::instance().enable_html(std::move(path));
+}
 
 /// Installs the JSON reporter; call after ::testing::InitGoogleTest (which reads
 /// --gtest_output). Idempotent. `program_name` names the file when the XML output is a

@@ -1,0 +1,650 @@
+// Reports people look at: one self-contained HTML file (inline CSS, SVG plots drawn here,
+// a few lines of script; nothing fetched when it is opened), and JUnit XML in which each
+// threshold is a test case, for CI systems that show JUnit without a plugin.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <wsload/merge.hpp>
+#include <wsload/summary.hpp>
+
+namespace wsload {
+
+/// One run in a report: a summary and the name it goes by there.
+struct ReportRun {
+  std::string label;
+  Summary summary;
+};
+
+namespace detail {
+
+/// Text for HTML and XML: markup characters escaped, and control characters other than
+/// tab and newline dropped (XML 1.0 cannot carry them).
+inline std::string escape_markup(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t') out += c;
+    }
+  }
+  return out;
+}
+
+inline std::string num(double v, int decimals = 2) {
+  return format_number(v, decimals);
+}
+
+/// Milliseconds of a histogram value in microseconds.
+inline double ms_of(std::int64_t us) {
+  return static_cast<double>(us) / 1e3;
+}
+
+inline constexpr const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c",
+                                          "#9467bd", "#ff7f0e", "#17becf"};
+
+inline const char* color_of(std::size_t run) {
+  return palette[run % std::size(palette)];
+}
+
+struct PlotSeries {
+  std::string label;
+  std::string color;
+  std::vector<std::pair<double, double>> points;
+  std::string dash;  ///< SVG stroke-dasharray; empty: solid
+};
+
+struct PlotAxis {
+  std::string label;
+  double min = 0;
+  double max = 1;
+  bool log = false;  ///< the values are already log10; ticks say what they mean
+  std::vector<std::pair<double, std::string>> ticks;
+};
+
+/// 1, 2, 5, 10, 20, ... between `low` and `high` (both > 0), for a log10 axis.
+inline std::vector<std::pair<double, std::string>> log_ticks(double low, double high) {
+  std::vector<std::pair<double, std::string>> ticks;
+  for (int e = static_cast<int>(std::floor(std::log10(low))); e <= std::ceil(std::log10(high));
+       ++e) {
+    for (double m : {1.0, 2.0, 5.0}) {
+      const double v = m * std::pow(10.0, e);
+      if (v >= low * 0.999 && v <= high * 1.001) {
+        ticks.emplace_back(std::log10(v), format_number(v, v < 1 ? 3 : 0));
+      }
+    }
+  }
+  return ticks;
+}
+
+/// About six round ticks from `low` to `high`.
+inline std::vector<std::pair<double, std::string>> linear_ticks(double low, double high) {
+  std::vector<std::pair<double, std::string>> ticks;
+  const double span = high - low;
+  if (!(span > 0)) return {{low, format_number(low, 2)}};
+  const double raw = span / 6;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+    if (raw <= m * magnitude) {
+      step = m * magnitude;
+      break;
+    }
+  }
+  for (double v = std::ceil(low / step) * step; v <= high + step * 1e-9; v += step) {
+    ticks.emplace_back(v, format_number(v, step < 1 ? 3 : 0));
+  }
+  return ticks;
+}
+
+/// A line plot in SVG. Each series is a polyline whose data-points attribute counts its
+/// points, which the page's script and the tests read.
+inline std::string svg_plot(const std::string& id, const PlotAxis& x, const PlotAxis& y,
+                            const std::vector<PlotSeries>& series) {
+  constexpr double width = 640, height = 300, left = 64, right = 16, top = 12, bottom = 44;
+  const double plot_w = width - left - right, plot_h = height - top - bottom;
+  const auto sx = [&](double v) {
+    return left + (x.max > x.min ? (v - x.min) / (x.max - x.min) : 0.5) * plot_w;
+  };
+  const auto sy = [&](double v) {
+    return top + plot_h - (y.max > y.min ? (v - y.min) / (y.max - y.min) : 0.5) * plot_h;
+  };
+  std::string svg = "<svg class=\"plot\" id=\"" + id + "\" viewBox=\"0 0 " + num(width, 0) + " " +
+                    num(height, 0) + "\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">";
+  svg += "<rect class=\"frame\" x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" +
+         num(plot_w) + "\" height=\"" + num(plot_h) + "\"/>";
+  for (const auto& [v, text] : x.ticks) {
+    if (v < x.min - 1e-9 || v > x.max + 1e-9) continue;
+    svg += "<line class=\"grid\" x1=\"" + num(sx(v)) + "\" x2=\"" + num(sx(v)) + "\" y1=\"" +
+           num(top) + "\" y2=\"" + num(top + plot_h) + "\"/><text class=\"tick\" x=\"" +
+           num(sx(v)) + "\" y=\"" + num(top + plot_h + 16) + "\" text-anchor=\"middle\">" +
+           escape_markup(text) + "</text>";
+  }
+  for (const auto& [v, text] : y.ticks) {
+    if (v < y.min - 1e-9 || v > y.max + 1e-9) continue;
+    svg += "<line class=\"grid\" x1=\"" + num(left) + "\" x2=\"" + num(left + plot_w) + "\" y1=\"" +
+           num(sy(v)) + "\" y2=\"" + num(sy(v)) + "\"/><text class=\"tick\" x=\"" + num(left - 6) +
+           "\" y=\"" + num(sy(v) + 4) + "\" text-anchor=\"end\">" + escape_markup(text) + "</text>";
+  }
+  svg += "<text class=\"axis\" x=\"" + num(left + plot_w / 2) + "\" y=\"" + num(height - 6) +
+         "\" text-anchor=\"middle\">" + escape_markup(x.label) + "</text>";
+  svg += "<text class=\"axis\" transform=\"translate(14," + num(top + plot_h / 2) +
+         ") rotate(-90)\" text-anchor=\"middle\">" + escape_markup(y.label) + "</text>";
+  for (const auto& s : series) {
+    std::string points;
+    for (const auto& [px, py] : s.points) {
+      if (!std::isfinite(px) || !std::isfinite(py)) continue;
+      points +=
+          num(sx(std::clamp(px, x.min, x.max))) + "," + num(sy(std::clamp(py, y.min, y.max))) + " ";
+    }
+    svg += "<polyline class=\"series\" data-points=\"" + std::to_string(s.points.size()) +
+           "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"2\"" +
+           (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") + " points=\"" + points +
+           "\"><title>" + escape_markup(s.label) + "</title></polyline>";
+  }
+  svg += "</svg>";
+  return svg;
+}
+
+inline std::string legend(const std::vector<PlotSeries>& series) {
+  std::string html = "<div class=\"legend\">";
+  for (const auto& s : series) {
+    html +=
+        "<span><svg width=\"28\" height=\"10\"><line x1=\"0\" y1=\"5\" x2=\"28\" y2=\"5\" "
+        "stroke=\"" +
+        s.color + "\" stroke-width=\"2\"" +
+        (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") + "/></svg>" +
+        escape_markup(s.label) + "</span>";
+  }
+  return html + "</div>";
+}
+
+/// The latency at quantiles spread evenly on log10(1 / (1 - q)), as HdrHistogram plots it.
+inline std::vector<std::pair<double, double>> spectrum(const Histogram& h, double x_max) {
+  std::vector<std::pair<double, double>> points;
+  if (h.empty()) return points;
+  for (double x = 0; x <= x_max + 1e-9; x += 0.05) {
+    const double q = 1 - std::pow(10.0, -x);
+    points.emplace_back(x, ms_of(h.value_at_percentile(q * 100)));
+  }
+  return points;
+}
+
+/// The share of requests (percent) per latency bin, bins evenly spaced on log10(ms).
+inline std::vector<std::pair<double, double>> distribution(const Histogram& h, double low_log,
+                                                           double high_log, int bins) {
+  std::vector<std::pair<double, double>> points;
+  if (h.empty()) return points;
+  std::vector<double> share(static_cast<std::size_t>(bins), 0.0);
+  const double width = (high_log - low_log) / bins;
+  const auto& counts = h.counts();
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] == 0) continue;
+    const double ms = std::max(ms_of(h.value_at_index(i)), 1e-3);
+    auto bin = static_cast<long>(std::floor((std::log10(ms) - low_log) / width));
+    bin = std::clamp<long>(bin, 0, bins - 1);
+    share[static_cast<std::size_t>(bin)] +=
+        100.0 * static_cast<double>(counts[i]) / static_cast<double>(h.count());
+  }
+  // A step line: each bin's share held across its width.
+  for (int b = 0; b < bins; ++b) {
+    points.emplace_back(low_log + b * width, share[static_cast<std::size_t>(b)]);
+    points.emplace_back(low_log + (b + 1) * width, share[static_cast<std::size_t>(b)]);
+  }
+  return points;
+}
+
+inline double latest_point(const std::vector<PlotSeries>& series, bool y) {
+  double m = 0;
+  for (const auto& s : series) {
+    for (const auto& p : s.points) m = std::max(m, y ? p.second : p.first);
+  }
+  return m;
+}
+
+inline bool streamed(const Summary& s) {
+  return !s.ttfb.empty() && s.frames_received > s.successful_requests;
+}
+
+inline std::string figure_cell(std::optional<double> seconds) {
+  return seconds ? format_ms(*seconds) : std::string("&ndash;");
+}
+
+inline std::string headline_table(const std::vector<ReportRun>& runs) {
+  std::string html =
+      "<table class=\"figures\"><tr><th>run</th><th>requests</th><th>failed</th>"
+      "<th>success</th><th>req/s</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th>"
+      "<th>p99 ms</th><th>max ms</th><th>thresholds</th></tr>";
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& s = runs[r].summary;
+    std::size_t failed = 0;
+    for (const auto& v : s.verdicts) failed += v.passed ? 0 : 1;
+    const std::string verdict =
+        s.verdicts.empty() ? "<span class=\"none\">none judged</span>"
+        : failed           ? "<span class=\"fail\">FAIL " + std::to_string(failed) + " of " +
+                       std::to_string(s.verdicts.size()) + "</span>"
+                 : "<span class=\"pass\">PASS " + std::to_string(s.verdicts.size()) + "</span>";
+    html += "<tr><td><span class=\"swatch\" style=\"background:" + std::string(color_of(r)) +
+            "\"></span>" + escape_markup(runs[r].label) + "</td><td>" +
+            std::to_string(s.total_requests) + "</td><td>" + std::to_string(s.failed_requests) +
+            "</td><td>" + num(s.success_rate()) + " %</td><td>" + num(s.requests_per_second(), 1) +
+            "</td><td>" + figure_cell(s.latency_mean()) + "</td><td>" +
+            figure_cell(s.latency_at(50)) + "</td><td>" + figure_cell(s.latency_at(95)) +
+            "</td><td>" + figure_cell(s.latency_at(99)) + "</td><td>" +
+            figure_cell(s.latency.empty() ? std::nullopt
+                                          : std::optional<double>(ms_of(s.latency.max()) / 1e3)) +
+            "</td><td>" + verdict + "</td></tr>";
+  }
+  return html + "</table>";
+}
+
+inline std::string run_notes(const Summary& s) {
+  std::vector<std::string> notes;
+  if (s.config.contains("url") && s.config["url"].is_string()) {
+    notes.push_back(escape_markup(s.config["url"].get<std::string>()));
+  }
+  if (!s.started_at.empty()) notes.push_back("started " + escape_markup(s.started_at));
+  notes.push_back(std::to_string(s.connections_configured) + " connections, " +
+                  num(s.total_time.count()) + " s");
+  if (s.config.contains("shards"))
+    notes.push_back("merged from " + s.config["shards"].dump() + " shards");
+  if (s.shard) {
+    notes.push_back("shard " + std::to_string(s.shard->index) + "/" +
+                    std::to_string(s.shard->count));
+  }
+  if (s.schedule) {
+    notes.push_back("open loop, " + num(s.schedule->achieved_rate, 1) + " of " +
+                    num(s.schedule->target_rate, 1) + " req/s");
+  }
+  std::string html = "<p class=\"notes\">";
+  for (std::size_t i = 0; i < notes.size(); ++i) html += (i ? " &middot; " : "") + notes[i];
+  html += "</p>";
+  const auto warn = [&html](const std::string& text) {
+    html += "<p class=\"warning\">" + escape_markup(text) + "</p>";
+  };
+  if (s.interrupted) warn("Interrupted: the figures cover the part that ran.");
+  if (s.deadline_exceeded) warn("The run's deadline ended it before it finished.");
+  if (s.schedule && s.schedule->behind()) {
+    warn(
+        "The generator fell behind its schedule: its latencies measure it as much as the "
+        "service.");
+  }
+  if (s.config.contains("tls") && s.config["tls"].value("insecure", false)) {
+    warn("TLS verification was off: the server was not authenticated.");
+  }
+  return html;
+}
+
+inline std::string verdicts_html(const std::vector<ReportRun>& runs) {
+  std::string html;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& s = runs[r].summary;
+    html += "<h3><span class=\"swatch\" style=\"background:" + std::string(color_of(r)) +
+            "\"></span>" + escape_markup(runs[r].label) + "</h3>" + run_notes(s);
+    if (s.verdicts.empty()) {
+      html += s.shard ? "<p>A shard judges no threshold; the merge of the shards does.</p>"
+                      : "<p>No thresholds were set.</p>";
+      continue;
+    }
+    html += "<ul class=\"verdicts\">";
+    for (const auto& v : s.verdicts) {
+      html += std::string("<li class=\"") + (v.passed ? "pass" : "fail") + "\"><b>" +
+              (v.passed ? "PASS" : "FAIL") + "</b> <code>" + escape_markup(v.expression) +
+              "</code> " + escape_markup(v.message) + "</li>";
+    }
+    html += "</ul>";
+    if (!s.errors.empty()) {
+      html += "<p>Errors: ";
+      for (std::size_t i = 0; i < s.errors.size(); ++i) {
+        const auto& e = s.errors[i];
+        html += (i ? ", " : "") + std::to_string(e.requests) + " " +
+                escape_markup(to_string(e.kind)) +
+                (e.detail.empty() ? "" : " (" + escape_markup(e.detail) + ")");
+      }
+      html += "</p>";
+    }
+  }
+  return html;
+}
+
+inline std::string spectrum_section(const std::vector<ReportRun>& runs, bool first_frame) {
+  std::vector<PlotSeries> series;
+  double x_max = 1;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& s = runs[r].summary;
+    if (s.latency.empty() || (first_frame && !streamed(s))) continue;
+    // Beyond 1 / count there is no sample to plot.
+    const double reach =
+        std::min(5.0, std::log10(std::max<double>(static_cast<double>(s.latency.count()), 10.0)));
+    x_max = std::max(x_max, reach);
+    series.push_back({runs[r].label + (first_frame ? " completion" : ""), color_of(r),
+                      spectrum(s.latency, reach), ""});
+    if (first_frame) {
+      series.push_back(
+          {runs[r].label + " first frame", color_of(r), spectrum(s.ttfb, reach), "6 4"});
+    }
+  }
+  if (series.empty()) return "";
+  PlotAxis x{"percentile", 0, x_max, true, {}};
+  const char* labels[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"};
+  for (int i = 0; i <= 5; ++i) x.ticks.emplace_back(i, labels[i]);
+  const double top = std::max(latest_point(series, true) * 1.05, 0.01);
+  PlotAxis y{"latency (ms)", 0, top, false, linear_ticks(0, top)};
+  return svg_plot(first_frame ? "ttfb-spectrum" : "spectrum", x, y, series) + legend(series);
+}
+
+inline std::string distribution_section(const std::vector<ReportRun>& runs) {
+  double low = std::numeric_limits<double>::max(), high = 0;
+  for (const auto& run : runs) {
+    const auto& h = run.summary.latency;
+    if (h.empty()) continue;
+    low = std::min(low, std::max(ms_of(h.min()), 1e-3));
+    high = std::max(high, std::max(ms_of(h.max()), 1e-3));
+  }
+  if (high == 0) return "<p>No request succeeded: nothing to plot.</p>";
+  // At least a third of a decade wide, so that a tight distribution still shows a shape.
+  double low_log = std::log10(low), high_log = std::log10(high);
+  const double pad = std::max(0.0, (1.0 / 3 - (high_log - low_log)) / 2);
+  low_log -= pad + 0.01;
+  high_log += pad + 0.01;
+  const int bins = std::clamp(static_cast<int>(std::lround((high_log - low_log) * 40)), 20, 160);
+  std::vector<PlotSeries> series;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    series.push_back({runs[r].label, color_of(r),
+                      distribution(runs[r].summary.latency, low_log, high_log, bins), ""});
+  }
+  const double top = std::max(latest_point(series, true) * 1.1, 1.0);
+  const double low_ms = std::pow(10.0, low_log), high_ms = std::pow(10.0, high_log);
+  auto ticks = log_ticks(low_ms, high_ms);
+  if (ticks.size() < 3) {  // less than a decade: round values, placed on the log scale
+    ticks.clear();
+    for (const auto& [v, text] : linear_ticks(low_ms, high_ms)) {
+      if (v > 0) ticks.emplace_back(std::log10(v), text);
+    }
+  }
+  PlotAxis x{"latency (ms, log scale)", low_log, high_log, true, std::move(ticks)};
+  PlotAxis y{"requests (%)", 0, top, false, linear_ticks(0, top)};
+  return svg_plot("histogram", x, y, series) + legend(series);
+}
+
+inline std::string time_sections(const std::vector<ReportRun>& runs) {
+  std::vector<PlotSeries> rate, latency;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& seconds = runs[r].summary.time_series.seconds();
+    PlotSeries ok{runs[r].label + " req/s", color_of(r), {}, ""};
+    PlotSeries errors{runs[r].label + " errors/s", color_of(r), {}, "2 3"};
+    PlotSeries p50{runs[r].label + " p50", color_of(r), {}, ""};
+    PlotSeries p95{runs[r].label + " p95", color_of(r), {}, "6 4"};
+    PlotSeries p99{runs[r].label + " p99", color_of(r), {}, "2 3"};
+    for (std::size_t t = 0; t < seconds.size(); ++t) {
+      const auto& i = seconds[t];
+      const double at = static_cast<double>(t) + 0.5;
+      ok.points.emplace_back(at, static_cast<double>(i.succeeded) / i.seconds);
+      errors.points.emplace_back(at, static_cast<double>(i.failed) / i.seconds);
+      if (!i.latency.empty()) {
+        p50.points.emplace_back(at, ms_of(i.latency.value_at_percentile(50)));
+        p95.points.emplace_back(at, ms_of(i.latency.value_at_percentile(95)));
+        p99.points.emplace_back(at, ms_of(i.latency.value_at_percentile(99)));
+      }
+    }
+    rate.push_back(std::move(ok));
+    rate.push_back(std::move(errors));
+    latency.push_back(std::move(p50));
+    latency.push_back(std::move(p95));
+    latency.push_back(std::move(p99));
+  }
+  const double end = std::max(latest_point(rate, false) + 0.5, 1.0);
+  PlotAxis x{"seconds since the measurement began", 0, end, false, linear_ticks(0, end)};
+  const double rate_top = std::max(latest_point(rate, true) * 1.1, 1.0);
+  const double latency_top = std::max(latest_point(latency, true) * 1.1, 0.01);
+  return "<h3>Requests and errors per second</h3>" +
+         svg_plot("rate", x, {"per second", 0, rate_top, false, linear_ticks(0, rate_top)}, rate) +
+         legend(rate) + "<h3>Latency per second</h3>" +
+         svg_plot("latency-over-time", x,
+                  {"latency (ms)", 0, latency_top, false, linear_ticks(0, latency_top)}, latency) +
+         legend(latency);
+}
+
+inline std::string first_frame_section(const std::vector<ReportRun>& runs) {
+  std::string html =
+      "<table class=\"figures\"><tr><th>run</th><th>frames per reply</th>"
+      "<th>first frame p50 / p95 / p99 ms</th><th>completion p50 / p95 / p99 ms</th></tr>";
+  bool any = false;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& s = runs[r].summary;
+    if (!streamed(s)) continue;
+    any = true;
+    const auto at = [](const Histogram& h) {
+      return format_ms(ms_of(h.value_at_percentile(50)) / 1e3) + " / " +
+             format_ms(ms_of(h.value_at_percentile(95)) / 1e3) + " / " +
+             format_ms(ms_of(h.value_at_percentile(99)) / 1e3);
+    };
+    html += "<tr><td>" + escape_markup(runs[r].label) + "</td><td>" +
+            num(static_cast<double>(s.frames_received) /
+                    static_cast<double>(std::max<std::uint64_t>(s.successful_requests, 1)),
+                1) +
+            "</td><td>" + at(s.ttfb) + "</td><td>" + at(s.latency) + "</td></tr>";
+  }
+  if (!any) {
+    return "<p class=\"none\">No streamed replies: every reply was a single frame, so the "
+           "time to the first frame is the time to completion.</p>";
+  }
+  return html + "</table>" + spectrum_section(runs, true);
+}
+
+}  // namespace detail
+
+/// The runs of a summary file: a run's or a merge's summary (one run), or a GoogleTest
+/// report (one run per test case that ran a load). Throws ConfigError naming the file.
+inline std::vector<ReportRun> read_report_runs(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file.string(), "", "cannot be opened");
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw ConfigError(file.string(), "", "is not valid JSON");
+  std::vector<ReportRun> runs;
+  if (j.is_object() && j.value("schema", "") == gtest_report_schema && j.contains("entries") &&
+      j["entries"].is_array()) {
+    for (const auto& entry : j["entries"]) {
+      auto summary = summary_from_json(entry, file.string());
+      std::string label =
+          entry.value("suite", std::string()) + "." + entry.value("test", std::string());
+      runs.push_back({std::move(label), std::move(summary)});
+    }
+    return runs;
+  }
+  auto summary = summary_from_json(j, file.string());
+  std::string label = summary.name.empty() ? file.filename().string() : summary.name;
+  runs.push_back({std::move(label), std::move(summary)});
+  return runs;
+}
+
+/// Runs with the same label (two files of the same load, say) get their file's name too.
+inline void distinguish_labels(std::vector<ReportRun>& runs,
+                               const std::vector<std::string>& sources) {
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+      if (k != i && runs[k].label == runs[i].label && i < sources.size()) {
+        runs[i].label += " (" + std::filesystem::path(sources[i]).filename().string() + ")";
+        break;
+      }
+    }
+  }
+}
+
+/// The whole report: headline figures and verdicts, the latency percentile spectrum and
+/// histogram, requests, errors and latency over time, first frame against completion.
+/// Runs are overlaid in every plot, one colour each.
+inline std::string html_report(const std::vector<ReportRun>& runs,
+                               const std::string& title = "wsload report") {
+  using detail::escape_markup;
+  std::string html = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>)" + escape_markup(title) +
+                     R"(</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+table.figures{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
+table.figures th,table.figures td{border-bottom:1px solid #eee;padding:4px 8px;text-align:right}
+table.figures th:first-child,table.figures td:first-child{text-align:left}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px}
+.pass{color:#1a7f37}.fail{color:#cf222e}.none{color:#666}
+ul.verdicts{list-style:none;padding-left:0}ul.verdicts li{margin:2px 0}
+code{background:#f4f4f4;padding:1px 4px;border-radius:3px}
+.notes{color:#555;margin:2px 0}.warning{background:#fff4e5;border-left:3px solid #f0a020;padding:4px 8px}
+svg.plot{width:100%;height:auto;max-width:760px;display:block}
+svg.plot .frame{fill:none;stroke:#bbb}svg.plot .grid{stroke:#eee}
+svg.plot .tick,svg.plot .axis{font-size:11px;fill:#555}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px;margin:4px 0 12px}
+.legend span{display:inline-flex;align-items:center;gap:4px}
+footer{margin-top:40px;color:#888;font-size:12px}
+</style></head><body>
+<h1>)" + escape_markup(title) +
+                     "</h1>\n<p class=\"notes\">" + std::to_string(runs.size()) +
+                     (runs.size() == 1 ? " run" : " runs") +
+                     "; latencies from send to reply completion (open loops: from when each "
+                     "request was due).</p>\n";
+  html += "<section id=\"figures\"><h2>Headline figures</h2>" + detail::headline_table(runs) +
+          "</section>\n";
+  html += "<section id=\"thresholds\"><h2>Thresholds</h2>" + detail::verdicts_html(runs) +
+          "</section>\n";
+  const auto spectrum = detail::spectrum_section(runs, false);
+  html +=
+      "<section id=\"spectrum\"><h2>Latency by percentile</h2><p class=\"notes\">Each step "
+      "right is ten times rarer: the tail is where users wait.</p>" +
+      (spectrum.empty() ? std::string("<p>No request succeeded: nothing to plot.</p>") : spectrum) +
+      "</section>\n";
+  html += "<section id=\"histogram\"><h2>Latency distribution</h2>" +
+          detail::distribution_section(runs) + "</section>\n";
+  html +=
+      "<section id=\"over-time\"><h2>Over time</h2>" + detail::time_sections(runs) + "</section>\n";
+  html += "<section id=\"first-frame\"><h2>First frame and completion</h2>" +
+          detail::first_frame_section(runs) + "</section>\n";
+  html += R"(<footer id="status">Made by wsload.</footer>
+<script>
+// Marks the page as drawn, with the points each plot holds: a headless browser (and a
+// reader wondering about an empty plot) can check every plot got its data.
+(function () {
+  var plots = document.querySelectorAll("svg.plot");
+  var drawn = [];
+  plots.forEach(function (plot) {
+    var points = 0;
+    plot.querySelectorAll("polyline.series").forEach(function (line) {
+      points += Number(line.getAttribute("data-points"));
+    });
+    plot.setAttribute("data-drawn-points", String(points));
+    drawn.push(plot.id + ":" + points);
+  });
+  document.body.setAttribute("data-plots", drawn.join(" "));
+})();
+</script>
+</body></html>
+)";
+  return html;
+}
+
+/// JUnit XML: a test suite per run and a test case per threshold, its failure text the
+/// verdict's sentence. A run that was interrupted or cut short by its deadline gets an
+/// error case too, so CI shows the figures are partial.
+inline std::string junit_xml(const std::vector<ReportRun>& runs) {
+  using detail::escape_markup;
+  std::size_t tests = 0, failures = 0, errors = 0;
+  double time = 0;
+  std::string suites;
+  for (const auto& run : runs) {
+    const auto& s = run.summary;
+    std::string cases;
+    std::size_t suite_failures = 0, suite_errors = 0, suite_tests = 0;
+    const std::string classname = "wsload." + run.label;
+    for (const auto& v : s.verdicts) {
+      ++suite_tests;
+      cases += "    <testcase classname=\"" + escape_markup(classname) + "\" name=\"" +
+               escape_markup(v.expression) + "\" time=\"0\">";
+      if (!v.passed) {
+        ++suite_failures;
+        cases += "\n      <failure message=\"" + escape_markup(v.message) +
+                 "\" type=\"threshold\">" + escape_markup(v.expression + ": " + v.message) +
+                 "</failure>\n    ";
+      }
+      cases += "</testcase>\n";
+    }
+    if (s.interrupted || s.deadline_exceeded) {
+      ++suite_tests;
+      ++suite_errors;
+      const std::string why = s.interrupted ? "the run was interrupted"
+                                            : "the run's deadline ended it before it finished";
+      cases += "    <testcase classname=\"" + escape_markup(classname) +
+               "\" name=\"run completed\" time=\"" + detail::num(s.total_time.count(), 3) +
+               "\">\n      <error message=\"" + escape_markup(why) + "\" type=\"" +
+               (s.interrupted ? "interrupted" : "run_deadline") + "\">" + escape_markup(why) +
+               "; the figures cover the part that ran</error>\n    </testcase>\n";
+    }
+    if (suite_tests == 0) {
+      ++suite_tests;
+      cases += "    <testcase classname=\"" + escape_markup(classname) +
+               "\" name=\"no thresholds\" time=\"0\">\n      <skipped message=\"" +
+               (s.shard ? std::string("a shard judges no threshold; its merge does")
+                        : std::string("no threshold was set")) +
+               "\"/>\n    </testcase>\n";
+    }
+    std::string properties = "    <properties>\n";
+    const auto property = [&properties](const std::string& name, const std::string& value) {
+      properties += "      <property name=\"" + escape_markup(name) + "\" value=\"" +
+                    escape_markup(value) + "\"/>\n";
+    };
+    if (s.config.contains("url") && s.config["url"].is_string()) {
+      property("url", s.config["url"].get<std::string>());  // redacted in the summary
+    }
+    property("requests", std::to_string(s.total_requests));
+    property("failed_requests", std::to_string(s.failed_requests));
+    property("requests_per_second", detail::num(s.requests_per_second(), 3));
+    if (const auto p99 = s.latency_at(99)) property("p99_latency", detail::num(*p99, 6));
+    properties += "    </properties>\n";
+    suites += "  <testsuite name=\"" + escape_markup(run.label) + "\" tests=\"" +
+              std::to_string(suite_tests) + "\" failures=\"" + std::to_string(suite_failures) +
+              "\" errors=\"" + std::to_string(suite_errors) + "\" skipped=\"" +
+              std::to_string(s.verdicts.empty() && !s.interrupted && !s.deadline_exceeded) +
+              "\" time=\"" + detail::num(s.total_time.count(), 3) + "\"" +
+              (s.started_at.empty() ? "" : " timestamp=\"" + escape_markup(s.started_at) + "\"") +
+              ">\n" + properties + cases + "    <system-out>" + escape_markup(format_report(s)) +
+              "</system-out>\n  </testsuite>\n";
+    tests += suite_tests;
+    failures += suite_failures;
+    errors += suite_errors;
+    time += s.total_time.count();
+  }
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wsload\" tests=\"" +
+         std::to_string(tests) + "\" failures=\"" + std::to_string(failures) + "\" errors=\"" +
+         std::to_string(errors) + "\" time=\"" + detail::num(time, 3) + "\">\n" + suites +
+         "</testsuites>\n";
+}
+
+}  // namespace wsload
