@@ -94,6 +94,7 @@ inline std::vector<std::pair<double, std::string>> log_ticks(double low, double 
   for (int e = static_cast<int>(std::floor(std::log10(low))); e <= std::ceil(std::log10(high));
        ++e) {
     for (double m : {1.0, 2.0, 5.0}) {
+      if (m > 1 && std::log10(high / low) > 2.5) continue;  // many decades: powers of ten
       const double v = m * std::pow(10.0, e);
       if (v >= low * 0.999 && v <= high * 1.001) {
         ticks.emplace_back(std::log10(v), format_number(v, v < 1 ? 3 : 0));
@@ -379,7 +380,17 @@ inline std::string distribution_section(const std::vector<ReportRun>& runs) {
     series.push_back({runs[r].label, color_of(r),
                       distribution(runs[r].summary.latency, low_log, high_log, bins), ""});
   }
-  const double top = std::max(latest_point(series, true) * 1.1, 1.0);
+  // Shares on a log scale, so that the tail's few requests show beside the bulk.
+  double least = 100;
+  for (const auto& s : series) {
+    for (const auto& p : s.points) {
+      if (p.second > 0) least = std::min(least, p.second);
+    }
+  }
+  const double bottom = std::floor(std::log10(std::max(least, 1e-4)));
+  for (auto& s : series) {
+    for (auto& p : s.points) p.second = p.second > 0 ? std::log10(p.second) : bottom;
+  }
   const double low_ms = std::pow(10.0, low_log), high_ms = std::pow(10.0, high_log);
   auto ticks = log_ticks(low_ms, high_ms);
   if (ticks.size() < 3) {  // less than a decade: round values, placed on the log scale
@@ -389,7 +400,7 @@ inline std::string distribution_section(const std::vector<ReportRun>& runs) {
     }
   }
   PlotAxis x{"latency (ms, log scale)", low_log, high_log, true, std::move(ticks)};
-  PlotAxis y{"requests (%)", 0, top, false, linear_ticks(0, top)};
+  PlotAxis y{"requests (%, log scale)", bottom, 2, true, log_ticks(std::pow(10.0, bottom), 100)};
   return svg_plot("histogram", x, y, series) + legend(series);
 }
 
@@ -405,8 +416,17 @@ inline std::string time_sections(const std::vector<ReportRun>& runs) {
     for (std::size_t t = 0; t < seconds.size(); ++t) {
       const auto& i = seconds[t];
       const double at = static_cast<double>(t) + 0.5;
-      ok.points.emplace_back(at, static_cast<double>(i.succeeded) / i.seconds);
-      errors.points.emplace_back(at, static_cast<double>(i.failed) / i.seconds);
+      // The run ends inside its last second: a rate over the part it covered, unless that
+      // is too short to be one beside whole seconds.
+      const double covered =
+          t + 1 < seconds.size()
+              ? 1.0
+              : std::clamp(runs[r].summary.total_time.count() - static_cast<double>(t), 0.01,
+                           1.0);
+      if (covered >= 0.5 || t == 0) {
+        ok.points.emplace_back(at, static_cast<double>(i.succeeded) / covered);
+        errors.points.emplace_back(at, static_cast<double>(i.failed) / covered);
+      }
       if (!i.latency.empty()) {
         p50.points.emplace_back(at, ms_of(i.latency.value_at_percentile(50)));
         p95.points.emplace_back(at, ms_of(i.latency.value_at_percentile(95)));

@@ -137,6 +137,22 @@ TEST_F(GtestIntegration, ShardReportsMergeCaseByCase) {
   EXPECT_FALSE((*whole)["thresholds"][0]["passed"].get<bool>());
 }
 
+TEST_F(GtestIntegration, HtmlReportBesideTheJsonOnRequest) {
+  auto env = clean_env();
+  env["WSLOAD_SUMMARY"] = (dir_ / "loads.json").string();
+  env["WSLOAD_HTML_REPORT"] = "1";
+  EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*:Slow.*"}, env).exit_code, 1);
+  const auto html = read_text(dir_ / "loads.html");
+  EXPECT_NE(html.find("Echo.MeetsItsThresholds"), std::string::npos);
+  EXPECT_NE(html.find("Slow.MissesAP99ItCannotMeet"), std::string::npos);
+  EXPECT_NE(html.find("FAIL</b> <code>p99&lt;1ms</code>"), std::string::npos);
+  EXPECT_NE(html.find("<svg class=\"plot\" id=\"spectrum\""), std::string::npos);
+
+  env["WSLOAD_HTML_REPORT"] = (dir_ / "elsewhere.html").string();
+  EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env).exit_code, 0);
+  EXPECT_TRUE(fs::exists(dir_ / "elsewhere.html"));
+}
+
 TEST_F(GtestIntegration, EndpointListGivesNamedCases) {
   wsload::testing::Server server;
   nlohmann::json endpoints = nlohmann::json::array();
