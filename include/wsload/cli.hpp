@@ -606,6 +606,10 @@ inline int main(int argc, const char* const* argv) {
   std::string ca_out;
   auto* serve = app.add_subcommand("serve", "run the embedded test server on 127.0.0.1");
   serve->add_option("--port", port, "port (0: any free port)")->capture_default_str();
+  unsigned serve_threads = 1;
+  serve->add_option("--threads", serve_threads, "server threads")
+      ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
   serve->add_flag("--tls", tls, "wss with a certificate made at start");
   serve->add_option("--delay-ms", delay_ms, "wait before each reply, milliseconds")
       ->check(CLI::Range(0u, 600'000u));
@@ -723,6 +727,11 @@ inline int main(int argc, const char* const* argv) {
       testing::ServerOptions options;
       options.port = port;
       options.tls = tls;
+      options.threads = serve_threads;
+      try {
+        ensure_open_files(1 << 20, "serve");  // as many connections as the hard limit allows
+      } catch (const ConfigError&) {
+      }
       options.reply_delay = std::chrono::milliseconds(delay_ms);
       options.mode = silent ? testing::ReplyMode::silent : testing::ReplyMode::echo;
       if (api_gateway || stream_chunks > 0) {

@@ -86,6 +86,10 @@ struct RunContext {
   std::optional<Schedule> schedule;     ///< open loop: when each request is due
   /// Closed loop with a duration: no request starts after this.
   Clock::time_point send_until = Clock::time_point::max();
+  /// Beast masks outgoing frames through a buffer of this size per connection, and
+  /// fragments at it: the largest message, up to the fragment size, so that thousands of
+  /// connections sending small prompts do not each hold 32 KiB.
+  std::size_t write_buffer_bytes = 32 << 10;
 };
 
 inline Clock::duration to_clock(Seconds s) {
@@ -115,6 +119,10 @@ struct ThreadState {
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::uint64_t opened = 0;
+  Clock::time_point last_open{};  ///< when the latest connection opened
+  /// How late the watchdog's timer fires, microseconds: a loop that cannot keep its
+  /// timers cannot keep its measurements either.
+  Histogram loop_lag{1, 60'000'000, 2};
   std::uint64_t connections_failed = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t reconnects_failed = 0;
@@ -604,7 +612,7 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
   ws.text(true);
   // API Gateway takes frames of at most 32 KB.
   ws.auto_fragment(true);
-  ws.write_buffer_bytes(std::max<std::size_t>(config.fragment_size, 8));
+  ws.write_buffer_bytes(run.write_buffer_bytes);
   co_return std::nullopt;
 }
 
@@ -714,6 +722,7 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
         ++failures_in_a_row;
       } else {
         ++(opened_before ? state.reconnects : state.opened);
+        state.last_open = Clock::now();
         opened_before = true;
         const auto succeeded_before = state.succeeded;
         const auto ec = run.correlation

@@ -14,6 +14,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+
+#include <sys/resource.h>
 
 #include <wsload/config.hpp>
 #include <wsload/detail/linkage.hpp>
@@ -32,6 +35,28 @@ struct Progress {
 };
 
 using ProgressCallback = std::function<void(const Progress&)>;
+
+/// Raises this process's soft limit of open files to `files` (up to the hard limit): a
+/// socket is a file, and 1024 is a common default. Throws ConfigError naming `field` when
+/// the hard limit is lower.
+inline void ensure_open_files(std::size_t files, const std::string& field = "connections") {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const auto needed = static_cast<rlim_t>(files);
+  if (limit.rlim_cur >= needed) return;
+  const rlim_t raised = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+  rlimit wanted{raised, limit.rlim_max};
+  if (setrlimit(RLIMIT_NOFILE, &wanted) == 0) limit.rlim_cur = raised;
+  if (limit.rlim_cur < needed) {
+    throw ConfigError(field, std::to_string(files),
+                      "needs about this many open files (a socket per connection), but this "
+                      "process may open only " +
+                          std::to_string(limit.rlim_cur) + " (ulimit -n; hard limit " +
+                          (limit.rlim_max == RLIM_INFINITY ? std::string("unlimited")
+                                                           : std::to_string(limit.rlim_max)) +
+                          "): raise the limit, or split the load into shards");
+  }
+}
 
 /// Runs one load. Construct, then run() once; stop() may be called from any thread
 /// (a signal-watching thread, a progress callback, a test) to end the run early:

@@ -174,6 +174,11 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
     m.threads += s.threads;
     m.cpu_user += s.cpu_user;
     m.cpu_system += s.cpu_system;
+    // The busiest shard's generator speaks for the merge: its figures are in it.
+    m.generator_busy = std::max(m.generator_busy, s.generator_busy);
+    m.loop_lag_p99 = std::max(m.loop_lag_p99, s.loop_lag_p99);
+    m.loop_lag_max = std::max(m.loop_lag_max, s.loop_lag_max);
+    m.connect_time = std::max(m.connect_time, s.connect_time);
     if (!s.started_at.empty() && (m.started_at.empty() || s.started_at < m.started_at)) {
       m.started_at = s.started_at;
     }

@@ -296,6 +296,11 @@ inline std::string run_notes(const Summary& s) {
         "The generator fell behind its schedule: its latencies measure it as much as the "
         "service.");
   }
+  if (s.generator_saturated()) {
+    warn("The load generator was the bottleneck (engine threads " +
+         format_number(s.generator_busy * 100, 0) +
+         " % busy): its latencies include time queued in wsload itself.");
+  }
   if (s.config.contains("tls") && s.config["tls"].value("insecure", false)) {
     warn("TLS verification was off: the server was not authenticated.");
   }

@@ -85,6 +85,11 @@ struct Summary {
   std::size_t threads = 0;
   Seconds cpu_user{0};     ///< engine threads' user CPU time
   Seconds cpu_system{0};   ///< engine threads' system CPU time
+  /// The engine threads' CPU time over their run time (0 to 1, per thread).
+  double generator_busy = 0;
+  double loop_lag_p99 = 0;  ///< seconds the engine's event loops ran behind their timers
+  double loop_lag_max = 0;
+  double connect_time = 0;  ///< seconds from the start until the last connection opened
   std::string started_at;  ///< UTC, ISO 8601
   /// Unix time in seconds when the measurement (and the time series) began: merges line
   /// shards up by it. 0 when unknown.
@@ -118,6 +123,13 @@ struct Summary {
     for (const auto& e : errors) n += e.kind == kind ? e.requests : 0;
     return n;
   }
+  /// The generator itself was the bottleneck: its threads had no idle time, or its event
+  /// loops ran more than 20 ms (two watchdog periods) behind at the 99th percentile. Its
+  /// latencies then include time requests spent queued in wsload, not only in the service.
+  bool generator_saturated() const noexcept {
+    return generator_busy >= 0.9 || loop_lag_p99 > 0.020;
+  }
+
   /// True when every threshold passed (and vacuously when there are none).
   bool passed() const noexcept {
     for (const auto& v : verdicts) {
@@ -281,7 +293,12 @@ inline nlohmann::json to_json(const Summary& s) {
   j["thresholds"] = verdicts;
   j["generator"] = {{"threads", s.threads},
                     {"cpu_user_seconds", s.cpu_user.count()},
-                    {"cpu_system_seconds", s.cpu_system.count()}};
+                    {"cpu_system_seconds", s.cpu_system.count()},
+                    {"busy", s.generator_busy},
+                    {"loop_lag_p99", s.loop_lag_p99},
+                    {"loop_lag_max", s.loop_lag_max},
+                    {"connect_time", s.connect_time},
+                    {"saturated", s.generator_saturated()}};
   j["config"] = s.config;
   return j;
 }
@@ -321,6 +338,13 @@ inline std::string format_report(const Summary& s) {
     out += "  WARNING: TLS verification was off (insecure): the server was not authenticated\n";
   }
   if (s.deadline_exceeded) out += "  The run's deadline ended it before it finished\n";
+  if (s.generator_saturated()) {
+    out += "  WARNING: the load generator was the bottleneck (engine threads " +
+           detail::format_number(s.generator_busy * 100, 0) + " % busy, event loops up to " +
+           detail::format_seconds(s.loop_lag_p99) +
+           " behind at p99): latencies include time spent queued in wsload, not only in "
+           "the service; add --threads, CPUs or shards\n";
+  }
   if (s.schedule && s.schedule->behind()) {
     const auto& r = *s.schedule;
     out += "  WARNING: the generator fell behind its schedule: " +
@@ -514,6 +538,10 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.threads = g.at("threads").get<std::size_t>();
     s.cpu_user = Seconds(g.at("cpu_user_seconds").get<double>());
     s.cpu_system = Seconds(g.at("cpu_system_seconds").get<double>());
+    s.generator_busy = g.value("busy", 0.0);
+    s.loop_lag_p99 = g.value("loop_lag_p99", 0.0);
+    s.loop_lag_max = g.value("loop_lag_max", 0.0);
+    s.connect_time = g.value("connect_time", 0.0);
     s.config = j.value("config", nlohmann::json::object());
     return s;
   } catch (const nlohmann::json::exception& e) {

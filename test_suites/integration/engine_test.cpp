@@ -2,6 +2,7 @@
 // timeouts, deadlines, interruption and thresholds.
 #include <filesystem>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <wsload/testing/server.hpp>
@@ -206,6 +207,42 @@ TEST(Engine, SummaryOfARealRunRoundTripsThroughAFile) {
   EXPECT_EQ(back.total_requests, s.total_requests);
   EXPECT_EQ(back.latency.counts(), s.latency.counts());
   EXPECT_EQ(to_json(back), to_json(s));
+}
+
+TEST(Engine, WatchesItsOwnLoadAndTrustsAnIdleGenerator) {
+  ServerOptions options;
+  options.reply_delay = 30ms;
+  Server server(options);
+  auto config = config_for(server, 4);
+  config.iterations = 5;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 40u);
+  // CPU over run time: waiting 30 ms per reply, the engine is nowhere near busy.
+  EXPECT_GT(s.generator_busy, 0.0);
+  EXPECT_LT(s.generator_busy, 0.5);
+  EXPECT_GE(s.loop_lag_max, s.loop_lag_p99);
+  EXPECT_GT(s.connect_time, 0.0);
+  EXPECT_LT(s.connect_time, s.total_time.count());
+  const auto j = wsload::to_json(s);
+  EXPECT_EQ(j["generator"]["busy"], s.generator_busy);
+  EXPECT_EQ(j["generator"]["saturated"], s.generator_saturated());
+  const auto back = wsload::summary_from_json(j);
+  EXPECT_EQ(back.loop_lag_p99, s.loop_lag_p99);
+  EXPECT_EQ(back.connect_time, s.connect_time);
+}
+
+TEST(Engine, RaisesTheOpenFileLimitOrSaysWhyItCannot) {
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_NO_THROW(wsload::ensure_open_files(limit.rlim_cur));
+  if (limit.rlim_max == RLIM_INFINITY) GTEST_SKIP() << "no hard limit to run into";
+  try {
+    wsload::ensure_open_files(limit.rlim_max + 1);
+    ADD_FAILURE() << "more files than the hard limit allowed";
+  } catch (const wsload::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("ulimit -n"), std::string::npos) << e.what();
+    EXPECT_EQ(e.field(), "connections");
+  }
 }
 
 TEST(Engine, InvalidConfigurationThrowsBeforeAnyTraffic) {

@@ -172,3 +172,25 @@ TEST(Summary, ReportWarnsWhenTlsVerificationWasOff) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Summary, ASaturatedGeneratorIsFlaggedInTheConsole) {
+  auto s = sample();
+  s.generator_busy = 0.5;
+  s.loop_lag_p99 = 0.001;
+  EXPECT_FALSE(s.generator_saturated());
+  EXPECT_EQ(format_report(s).find("bottleneck"), std::string::npos);
+  s.generator_busy = 0.95;
+  EXPECT_TRUE(s.generator_saturated()) << "no idle CPU";
+  EXPECT_NE(format_report(s).find("WARNING: the load generator was the bottleneck (engine "
+                                  "threads 95 % busy"),
+            std::string::npos)
+      << format_report(s);
+  s.generator_busy = 0.2;
+  s.loop_lag_p99 = 0.050;
+  EXPECT_TRUE(s.generator_saturated()) << "event loops 50 ms late";
+  EXPECT_TRUE(to_json(s)["generator"]["saturated"].get<bool>());
+}
+
+}  // namespace

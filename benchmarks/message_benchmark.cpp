@@ -1,0 +1,44 @@
+// The per-message path besides the network: filling a template, judging a reply frame
+// against completion and error rules. Each runs once or more per request.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include <wsload/message.hpp>
+
+namespace {
+
+const std::string prompt =
+    "Summarise \"Hamlet\" in two sentences,\nthen translate it: dzie\xC5\x84 dobry.";
+
+void TemplateRender(benchmark::State& state) {
+  const auto message = wsload::MessageTemplate::parse(
+      R"({"action":"sendmessage","id":{{sequence}},"prompt":{{prompt}}})");
+  std::string out;
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    out.clear();
+    message.render(out, {prompt, 7, sequence++, {}});
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(TemplateRender);
+
+// A streamed chunk, judged as the engine judges every frame of a reply: parsed once,
+// then the end rule and API Gateway's error rule.
+void FrameJudgement(benchmark::State& state) {
+  const auto completion = wsload::Completion::parse(R"(/type=="end")");
+  const auto errors = wsload::ErrorRules::parse({"api-gateway"});
+  const std::string frame = R"({"type":"chunk","index":3,"text":"and so the prince","id":41})";
+  nlohmann::json parsed;
+  for (auto _ : state) {
+    wsload::detail::parse_frame(frame, parsed);
+    benchmark::DoNotOptimize(completion.until->matches(frame, &parsed));
+    benchmark::DoNotOptimize(errors.match(frame, &parsed));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(FrameJudgement);
+
+}  // namespace
