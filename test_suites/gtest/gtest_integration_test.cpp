@@ -135,6 +135,16 @@ TEST_F(GtestIntegration, ShardReportsMergeCaseByCase) {
   EXPECT_EQ((*whole)["status"], "failed");
   EXPECT_EQ((*whole)["thresholds"][0]["expression"], "rps>=1000000000");
   EXPECT_FALSE((*whole)["thresholds"][0]["passed"].get<bool>());
+#ifdef WSLOAD_CLI
+  // The same through the command line: exit 1 for the failed threshold, the file merged.
+  const auto merged_file = dir_ / "merged.json";
+  const auto r = run_process(
+      {WSLOAD_CLI, "merge", reports[0].first, reports[1].first, "--out", merged_file.string()},
+      clean_env());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL  rps>=1000000000"), std::string::npos) << r.out;
+  EXPECT_EQ(read_json(merged_file)["entries"][0]["total_requests"], 4);
+#endif
 }
 
 TEST_F(GtestIntegration, HtmlReportBesideTheJsonOnRequest) {
