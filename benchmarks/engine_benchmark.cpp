@@ -199,27 +199,21 @@ void RoundTrips(benchmark::State& state, bool tls) {
   report(state, m, static_cast<double>(connections));
 }
 
-// {connections, messages each, engine threads}
-BENCHMARK_CAPTURE(RoundTrips, ws, false)
-    ->ArgNames({"connections", "messages", "threads"})
-    ->Args({50, 2000, 1})
-    ->Args({50, 2000, 2})
-    ->Args({1000, 100, 1})
-    ->Args({1000, 100, 2})
-    ->Args({10000, 10, 1})
-    ->Iterations(1)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(RoundTrips, wss, true)
-    ->ArgNames({"connections", "messages", "threads"})
-    ->Args({50, 2000, 1})
-    ->Args({50, 2000, 2})
-    ->Args({1000, 100, 1})
-    ->Args({1000, 100, 2})
-    ->Args({10000, 10, 1})
-    ->Iterations(1)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+/// Each load runs once: one run is seconds of traffic, and its figures are its own.
+void once(benchmark::internal::Benchmark* b) {
+  b->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+void round_trip_cases(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"connections", "messages", "threads"});
+  for (const auto& args : std::vector<std::vector<std::int64_t>>{
+           {50, 2000, 1}, {50, 2000, 2}, {1000, 100, 1}, {1000, 100, 2}, {10000, 10, 1}}) {
+    b->Args(args);
+  }
+  once(b);
+}
+BENCHMARK_CAPTURE(RoundTrips, ws, false)->Apply(round_trip_cases);
+BENCHMARK_CAPTURE(RoundTrips, wss, true)->Apply(round_trip_cases);
 
 /// Connections held open and idle: each sends one request that the server answers only
 /// after every connection is open, so the resident size at the peak is theirs.
@@ -231,18 +225,8 @@ void IdleConnections(benchmark::State& state, bool tls) {
   for (auto _ : state) m = measure(config);
   report(state, m, static_cast<double>(connections));
 }
-BENCHMARK_CAPTURE(IdleConnections, ws, false)
-    ->ArgNames({"connections"})
-    ->Arg(10000)
-    ->Iterations(1)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(IdleConnections, wss, true)
-    ->ArgNames({"connections"})
-    ->Arg(10000)
-    ->Iterations(1)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(IdleConnections, ws, false)->ArgNames({"connections"})->Arg(10000)->Apply(once);
+BENCHMARK_CAPTURE(IdleConnections, wss, true)->ArgNames({"connections"})->Arg(10000)->Apply(once);
 
 /// What the client adds to a known latency: a server that answers after 20 ms, sent
 /// 10,000 requests a second on a schedule (closed-loop connections started together
@@ -258,11 +242,6 @@ void LatencyOverhead(benchmark::State& state) {
   report(state, m, static_cast<double>(connections));
   state.counters["p50_overhead_ms"] = m.summary.latency_at(50).value_or(0) * 1e3 - 20;
 }
-BENCHMARK(LatencyOverhead)
-    ->ArgNames({"connections"})
-    ->Arg(1000)
-    ->Iterations(1)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(LatencyOverhead)->ArgNames({"connections"})->Arg(1000)->Apply(once);
 
 }  // namespace
