@@ -129,6 +129,7 @@ struct Measured {
   wsload::Summary summary;
   double peak_heap_growth = 0;  ///< bytes over the heap in use before the run
   double peak_rss_growth = 0;   ///< bytes over the resident size before the run
+  double peak_rss = 0;          ///< bytes
   double allocations = 0;       ///< operator new calls during the run
 };
 
@@ -150,6 +151,7 @@ Measured measure(const wsload::LoadConfig& config) {
   m.allocations = static_cast<double>(allocations_so_far() - allocated_before);
   m.peak_heap_growth = std::max(0.0, peak - before);
   m.peak_rss_growth = std::max(0.0, resident_peak - resident_before);
+  m.peak_rss = resident_peak;
   return m;
 }
 
@@ -183,6 +185,7 @@ void report(benchmark::State& state, const Measured& m, double connections) {
   state.counters["p50_ms"] = s.latency_at(50).value_or(0) * 1e3;
   state.counters["kib_per_connection"] = m.peak_rss_growth / 1024 / connections;
   state.counters["heap_kib_per_connection"] = m.peak_heap_growth / 1024 / connections;
+  state.counters["peak_resident_mib"] = m.peak_rss / (1 << 20);
   state.counters["connects_per_s"] = s.connect_time > 0 ? connections / s.connect_time : 0;
   state.counters["generator_busy"] = s.generator_busy;
   state.counters["allocations_per_rt"] = m.allocations / round_trips;

@@ -42,24 +42,25 @@ int main(int argc, char** argv) {
   std::cout << "Measured " << context.value("date", "") << " on " << context.value("num_cpus", 0)
             << " CPUs at " << context.value("mhz_per_cpu", 0) << " MHz.\n\n";
   std::cout << "| load | round trips/s | client CPU µs/round trip (user + sys) | KiB/connection "
-               "(resident, heap) | connects/s | p50 ms | engine busy |\n"
-               "|---|---:|---:|---:|---:|---:|---:|\n";
+               "(resident, heap) | peak resident MiB | connects/s | p50 ms | engine busy |\n"
+               "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& b : benchmarks) {
     if (!b.contains("round_trips_per_s")) continue;
     std::cout << "| " << b.value("name", "") << " | " << counter(b, "round_trips_per_s", 0) << " | "
               << counter(b, "cpu_us_per_rt", 1) << " (" << counter(b, "user_us_per_rt", 1) << " + "
               << counter(b, "sys_us_per_rt", 1) << ") | " << counter(b, "kib_per_connection", 1)
               << ", " << counter(b, "heap_kib_per_connection", 1) << " | "
-              << counter(b, "connects_per_s", 0) << " | " << counter(b, "p50_ms", 2) << " | "
-              << counter(b, "generator_busy", 2) << " |\n";
+              << counter(b, "peak_resident_mib", 1) << " | " << counter(b, "connects_per_s", 0)
+              << " | " << counter(b, "p50_ms", 2) << " | " << counter(b, "generator_busy", 2)
+              << " |\n";
   }
   std::cout << "\n| per-message step | ns per operation |\n|---|---:|\n";
   for (const auto& b : benchmarks) {
     if (b.contains("round_trips_per_s")) continue;
     const std::string unit = b.value("time_unit", "ns");
     const double scale = unit == "s" ? 1e9 : unit == "ms" ? 1e6 : unit == "us" ? 1e3 : 1;
-    std::cout << "| " << b.value("name", "") << " | "
-              << fixed(b.value("cpu_time", 0.0) * scale, 1) << " |\n";
+    std::cout << "| " << b.value("name", "") << " | " << fixed(b.value("cpu_time", 0.0) * scale, 1)
+              << " |\n";
   }
   return 0;
 }

@@ -189,6 +189,8 @@ inline std::string flag_of(const std::string& field) {
       {"new", "NEW"},
       {"metrics", "--metrics"},
       {"shard", "--shard"},
+      {"keepalive", "--keepalive"},
+      {"keepalive_interval", "--keepalive-interval"},
       {"start_at", "--start-at"},
   };
   for (const auto& [name, flag] : flags) {
@@ -256,6 +258,8 @@ struct RunOptions {
   double duration = 0;
   double warmup = 0;
   std::size_t max_send_size = 128 << 10;
+  std::string keepalive;
+  double keepalive_interval = 300;
   bool aws_sign = false;
   std::string aws_region;
   std::vector<std::string> thresholds;
@@ -323,6 +327,8 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.duration = ms(o.duration);
   c.warmup = ms(o.warmup);
   c.max_send_size = o.max_send_size;
+  c.keepalive = o.keepalive;
+  c.keepalive_interval = ms(o.keepalive_interval);
   c.aws.enabled = o.aws_sign;
   c.aws.region = o.aws_region;
   c.thresholds = o.thresholds;
@@ -561,6 +567,12 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->check(CLI::Range(0.0, 604'800.0));
   run.add_option("--max-send-size", o.max_send_size,
                  "largest message to send, bytes (API Gateway: 131072)")
+      ->capture_default_str();
+  run.add_option("--keepalive", o.keepalive,
+                 "open loop: message sent on a connection idle for --keepalive-interval, e.g. "
+                 "'{\"action\":\"keepalive\"}' to a route that does not answer");
+  run.add_option("--keepalive-interval", o.keepalive_interval, "seconds, for --keepalive")
+      ->check(CLI::Range(0.001, 86'400.0))
       ->capture_default_str();
   run.add_flag("--aws-sigv4", o.aws_sign,
                "presign each connect with AWS SigV4 (execute-api) from AWS_ACCESS_KEY_ID, "

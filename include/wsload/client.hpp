@@ -126,6 +126,7 @@ struct ThreadState {
   std::uint64_t connections_failed = 0;
   std::uint64_t reconnects = 0;
   std::uint64_t reconnects_failed = 0;
+  std::uint64_t keepalives = 0;
   std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
   std::list<ConnectionSlot*> live;
   std::size_t remaining = 0;        ///< connections not yet finished
@@ -333,12 +334,18 @@ struct Cursor {
   }
 };
 
-/// Waits for request `cursor.next` to be due (open loop), or ends the connection's share
+/// Sends a connection's keepalive message; false when the write failed.
+using KeepaliveSender = std::function<asio::awaitable<bool>()>;
+
+/// Waits for request `cursor.next` to be due (open loop), sending `keepalive` whenever the
+/// connection has sent nothing for the keepalive interval, or ends the connection's share
 /// when the run's duration is over (closed loop). Returns when it is due; false when the
-/// connection has nothing more to send or the run is ending.
+/// connection has nothing more to send, the run is ending, or a keepalive failed.
 inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
                                             ConnectionSlot& slot, Cursor& cursor,
-                                            std::uint64_t index, Clock::time_point& due);
+                                            std::uint64_t index, Clock::time_point& due,
+                                            const KeepaliveSender& keepalive,
+                                            const Clock::time_point& last_sent);
 
 /// Counts an open-loop send against its schedule.
 inline void note_send(ThreadState& state, Clock::time_point due, Clock::time_point now) {
@@ -447,6 +454,19 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
   };
   std::string message;
   nlohmann::json sent;
+  auto last_sent = Clock::now();
+  KeepaliveSender keepalive;
+  if (run.schedule && !config.keepalive.empty()) {
+    keepalive = [&]() -> asio::awaitable<bool> {
+      p.write_deadline = Clock::now() + config.timeouts.reply;
+      slot.deadline = std::min(slot.deadline, p.write_deadline);
+      co_await ws.async_write(asio::buffer(config.keepalive), use);
+      p.write_deadline = Clock::time_point::max();
+      ++state.keepalives;
+      last_sent = Clock::now();
+      co_return !ec;
+    };
+  }
   while (cursor.next < cursor.end && p.reading && !ec) {
     while (p.reading && p.pending.size() >= config.in_flight) {
       co_await wait(p.room);
@@ -454,8 +474,8 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     }
     if (!p.reading) break;
     Clock::time_point due;
-    if (!co_await wait_until_due(run, state, slot, cursor, index, due)) {
-      if (slot.abort != Abort::none) ec = asio::error::operation_aborted;
+    if (!co_await wait_until_due(run, state, slot, cursor, index, due, keepalive, last_sent)) {
+      if (!ec && slot.abort != Abort::none) ec = asio::error::operation_aborted;
       break;
     }
     if (!p.reading) break;
@@ -480,6 +500,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     slot.deadline = std::min(slot.deadline, p.write_deadline);
     co_await ws.async_write(asio::buffer(body), use);
     p.write_deadline = Clock::time_point::max();
+    last_sent = now;
   }
   const auto write_error = ec;
   while (p.reading && !write_error && !p.pending.empty()) {
@@ -508,9 +529,21 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
   beast::flat_buffer buffer;
   nlohmann::json parsed;
   std::string message;
+  auto last_sent = Clock::now();
+  KeepaliveSender keepalive;
+  if (run.schedule && !config.keepalive.empty()) {
+    keepalive = [&]() -> asio::awaitable<bool> {
+      slot.arm(Phase::send, Clock::now(), config.timeouts.reply);
+      co_await ws.async_write(asio::buffer(config.keepalive), use);
+      ++state.keepalives;
+      last_sent = Clock::now();
+      co_return !ec;
+    };
+  }
   while (cursor.next < cursor.end) {
     Clock::time_point due;
-    if (!co_await wait_until_due(run, state, slot, cursor, index, due)) {
+    if (!co_await wait_until_due(run, state, slot, cursor, index, due, keepalive, last_sent)) {
+      if (ec) co_return ec;  // a keepalive could not be sent
       if (slot.abort != Abort::none) co_return asio::error::operation_aborted;
       break;
     }
@@ -520,6 +553,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
     reply.due = run.schedule ? due : reply.sent_at;
     if (run.schedule) note_send(state, due, reply.sent_at);
     slot.arm(Phase::send, reply.sent_at, config.timeouts.reply);
+    last_sent = reply.sent_at;
     co_await ws.async_write(asio::buffer(body), use);
     if (!ec) slot.phase = Phase::reply;
     FrameVerdict verdict = FrameVerdict::more;
@@ -637,7 +671,9 @@ inline asio::awaitable<bool> pause_until(ThreadState& state, ConnectionSlot& slo
 
 inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
                                             ConnectionSlot& slot, Cursor& cursor,
-                                            std::uint64_t index, Clock::time_point& due) {
+                                            std::uint64_t index, Clock::time_point& due,
+                                            const KeepaliveSender& keepalive,
+                                            const Clock::time_point& last_sent) {
   const auto now = Clock::now();
   if (!run.schedule) {
     due = now;
@@ -646,7 +682,12 @@ inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
     co_return false;
   }
   due = run.start + to_clock(run.schedule->at(cursor.next * run.config.connections + index));
-  if (due > now && !co_await pause_until(state, slot, due)) co_return false;
+  while (keepalive && due > last_sent + run.config.keepalive_interval) {
+    const auto at = last_sent + run.config.keepalive_interval;
+    if (at > Clock::now() && !co_await pause_until(state, slot, at)) co_return false;
+    if (!co_await keepalive()) co_return false;
+  }
+  if (due > Clock::now() && !co_await pause_until(state, slot, due)) co_return false;
   co_return true;
 }
 

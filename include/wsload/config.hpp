@@ -113,6 +113,13 @@ struct LoadConfig {
   std::size_t fragment_size = 32 << 10;   ///< outgoing frames are at most this big
   AwsSigning aws;
   ReconnectPolicy reconnect;
+  /// Sent on a connection that has sent nothing for `keepalive_interval` while it waits
+  /// for its next request (open loop): API Gateway answers no protocol ping and closes a
+  /// connection idle for 10 minutes. Route it where nothing answers, e.g.
+  /// {"action":"keepalive"} to a route without a response: a reply would be taken for the
+  /// next request's. Empty: none.
+  std::string keepalive;
+  std::chrono::milliseconds keepalive_interval{300'000};
 
   /// Open loop: requests per second over all connections (each takes an equal share).
   /// Without `duration` or `stages`, the run sends connections x prompts x iterations.
@@ -487,6 +494,18 @@ inline Url validate(const LoadConfig& config) {
     throw ConfigError("in_flight", std::to_string(config.in_flight),
                       "more than one request in flight needs a correlation id to match replies");
   }
+  if (!config.keepalive.empty()) {
+    if (!detail::valid_utf8(config.keepalive) || config.keepalive.size() > config.max_send_size) {
+      throw ConfigError("keepalive", "",
+                        "must be UTF-8 text of at most max_send_size (" +
+                            std::to_string(config.max_send_size) + ") bytes");
+    }
+    if (config.keepalive_interval.count() <= 0) {
+      throw ConfigError("keepalive_interval",
+                        std::to_string(config.keepalive_interval.count()) + " ms",
+                        "must be positive");
+    }
+  }
   if (config.reconnect.max_attempts > 1'000'000) {
     throw ConfigError("reconnect.max_attempts", std::to_string(config.reconnect.max_attempts),
                       "must be from 0 (never) to 1000000");
@@ -612,6 +631,10 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   if (config.duration.count() > 0) j["duration"] = seconds(config.duration);
   if (config.warmup.count() > 0) j["warmup"] = seconds(config.warmup);
   j["load_model"] = config.open_loop() ? "open" : "closed";
+  if (!config.keepalive.empty()) {
+    j["keepalive"] = {{"message", config.keepalive},
+                      {"interval", seconds(config.keepalive_interval)}};
+  }
   if (config.reconnect.max_attempts > 0) {
     j["reconnect"] = {{"max_attempts", config.reconnect.max_attempts},
                       {"backoff", seconds(config.reconnect.backoff)},

@@ -169,6 +169,7 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
     m.connections_failed += s.connections_failed;
     m.reconnects += s.reconnects;
     m.reconnects_failed += s.reconnects_failed;
+    m.keepalives += s.keepalives;
     m.interrupted = m.interrupted || s.interrupted;
     m.deadline_exceeded = m.deadline_exceeded || s.deadline_exceeded;
     m.threads += s.threads;

@@ -78,19 +78,20 @@ struct Summary {
   std::uint64_t connections_failed = 0;
   std::uint64_t reconnects = 0;         ///< dropped connections opened again (ReconnectPolicy)
   std::uint64_t reconnects_failed = 0;  ///< attempts to reopen one that failed
+  std::uint64_t keepalives = 0;         ///< keepalive messages sent on idle connections
   std::vector<Verdict> verdicts;
   nlohmann::json config = nlohmann::json::object();  ///< redacted snapshot
   bool interrupted = false;                          ///< stopped before it finished
   bool deadline_exceeded = false;                    ///< the run's overall timeout ended it
   std::size_t threads = 0;
-  Seconds cpu_user{0};     ///< engine threads' user CPU time
-  Seconds cpu_system{0};   ///< engine threads' system CPU time
+  Seconds cpu_user{0};    ///< engine threads' user CPU time
+  Seconds cpu_system{0};  ///< engine threads' system CPU time
   /// The engine threads' CPU time over their run time (0 to 1, per thread).
   double generator_busy = 0;
   double loop_lag_p99 = 0;  ///< seconds the engine's event loops ran behind their timers
   double loop_lag_max = 0;
   double connect_time = 0;  ///< seconds from the start until the last connection opened
-  std::string started_at;  ///< UTC, ISO 8601
+  std::string started_at;   ///< UTC, ISO 8601
   /// Unix time in seconds when the measurement (and the time series) began: merges line
   /// shards up by it. 0 when unknown.
   double measured_from = 0;
@@ -277,11 +278,9 @@ inline nlohmann::json to_json(const Summary& s) {
     details.push_back({{"kind", kind}, {"detail", e.detail}, {"requests", e.requests}});
   }
   j["errors"] = {{"by_kind", by_kind}, {"details", details}};
-  j["connections"] = {{"configured", s.connections_configured},
-                      {"opened", s.connections_opened},
-                      {"failed", s.connections_failed},
-                      {"reconnects", s.reconnects},
-                      {"reconnects_failed", s.reconnects_failed}};
+  j["connections"] = {{"configured", s.connections_configured},   {"opened", s.connections_opened},
+                      {"failed", s.connections_failed},           {"reconnects", s.reconnects},
+                      {"reconnects_failed", s.reconnects_failed}, {"keepalives", s.keepalives}};
   json verdicts = json::array();
   for (const auto& v : s.verdicts) {
     verdicts.push_back({{"expression", v.expression},
@@ -525,6 +524,7 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.connections_failed = c.at("failed").get<std::uint64_t>();
     s.reconnects = c.value("reconnects", std::uint64_t{0});
     s.reconnects_failed = c.value("reconnects_failed", std::uint64_t{0});
+    s.keepalives = c.value("keepalives", std::uint64_t{0});
     for (const auto& v : j.at("thresholds")) {
       Verdict verdict;
       verdict.expression = v.at("expression").get<std::string>();

@@ -127,6 +127,42 @@ TEST(OpenLoop, PipelinedRequestsKeepTheScheduleToo) {
   EXPECT_GE(static_cast<double>(s.latency.value_at_percentile(50)), 30'000.0);
 }
 
+// API Gateway closes a connection idle for 10 minutes and answers no protocol ping; here
+// the server closes after 500 ms and requests are a second apart.
+TEST(OpenLoop, KeepaliveHoldsIdleConnectionsOpen) {
+  ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;
+  options.idle_timeout = 500ms;
+  options.routes = {{"$default", {wsload::testing::Route::Kind::echo, 0ms}},
+                    {"keepalive", {wsload::testing::Route::Kind::silent, 0ms}}};
+  const auto run = [&options](bool keepalive, std::chrono::milliseconds duration) {
+    const Server server(options);
+    auto config = base(server, 1);
+    config.prompts = {"hello"};  // not JSON: the $default route
+    config.rate = 1;
+    config.duration = duration;
+    if (keepalive) {
+      config.keepalive = R"({"action":"keepalive"})";
+      config.keepalive_interval = 100ms;
+    }
+    const auto s = wsload::run_load(config);
+    std::uint64_t received = 0;
+    for (const auto& m : server.received()) received += m == config.keepalive ? 1 : 0;
+    return std::pair(s, received);
+  };
+  const auto [dropped, none] = run(false, 2s);
+  EXPECT_EQ(dropped.successful_requests, 1u) << "the second request finds the connection closed";
+  EXPECT_EQ(dropped.failed_requests, 1u);
+  EXPECT_EQ(dropped.keepalives, 0u);
+
+  const auto [kept, keepalives] = run(true, 3s);
+  EXPECT_EQ(kept.successful_requests, 3u) << wsload::format_report(kept);
+  EXPECT_EQ(kept.failed_requests, 0u);
+  EXPECT_GE(kept.keepalives, 6u) << "about nine in each idle second";
+  EXPECT_EQ(keepalives, kept.keepalives) << "each reached the server";
+  EXPECT_EQ(wsload::to_json(kept)["connections"]["keepalives"], kept.keepalives);
+}
+
 TEST(Stages, RampsShowInTheTimeSeries) {
   const Server server;
   auto config = base(server, 10);

@@ -97,6 +97,18 @@ TEST(Config, ValidateNamesTheInvalidField) {
        },
        "header Authorization"},
       {[](LoadConfig& c) { c.subprotocols = {"a b"}; }, "subprotocol"},
+      // assign(), not "\xFF": g++ 12 warns falsely (-Wrestrict) on that assignment.
+      {[](LoadConfig& c) { c.keepalive.assign(1, static_cast<char>(0xFF)); }, "keepalive"},
+      {[](LoadConfig& c) {
+         c.keepalive = "ping";
+         c.keepalive_interval = std::chrono::milliseconds(0);
+       },
+       "keepalive_interval"},
+      {[](LoadConfig& c) {
+         c.shard = Shard{0, 2};
+         c.connections = 1;
+       },
+       "shard"},
       {[](LoadConfig& c) { c.thresholds = {"p99<<1"}; }, "threshold"},
       {[](LoadConfig& c) { c.min_success_rate = 120; }, "min_success_rate"},
       {[](LoadConfig& c) { c.tls.ca_file = "/nonexistent/ca.pem"; }, "ca file"},

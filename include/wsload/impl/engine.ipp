@@ -319,6 +319,7 @@ struct Engine::Impl {
       summary.connections_failed += s.connections_failed;
       summary.reconnects += s.reconnects;
       summary.reconnects_failed += s.reconnects_failed;
+      summary.keepalives += s.keepalives;
       for (auto& [key, n] : s.errors) errors[key] += n;
       summary.cpu_user += Seconds(worker->cpu_user);
       summary.cpu_system += Seconds(worker->cpu_system);
