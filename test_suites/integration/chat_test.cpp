@@ -9,6 +9,8 @@
 #include <wsload/testing/server.hpp>
 #include <wsload/wsload.hpp>
 
+#include "../support/frame_recorder.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -280,6 +282,31 @@ TEST(Chat, LargeMessagesAreFragmentedAndTooLargeOnesRefused) {
               std::string::npos)
         << e.what();
   }
+}
+
+// On the wire, as API Gateway receives it: no frame over 32 KiB, one message per prompt.
+TEST(Chat, FramesOnTheWireAreAtMost32KiB) {
+  const wsload::test::FrameRecorder server;
+  LoadConfig config;
+  config.url = server.url();
+  config.prompts = {std::string(100'000, 'x'), "small"};
+  config.connections = 1;
+  config.timeouts.run = 30s;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 2u) << wsload::format_report(s);
+  const auto frames = server.frames();
+  ASSERT_GE(frames.size(), 5u);
+  std::size_t first_message = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(frames[i].opcode, i == 0 ? 1 : 0) << "text, then continuations: frame " << i;
+    EXPECT_EQ(frames[i].fin, i == 3) << i;
+    EXPECT_LE(frames[i].size, 32u * 1024) << i;
+    first_message += frames[i].size;
+  }
+  EXPECT_EQ(first_message, 100'000u);
+  EXPECT_EQ(frames[4].opcode, 1);
+  EXPECT_TRUE(frames[4].fin);
+  EXPECT_EQ(frames[4].size, 5u);
 }
 
 class Environment {

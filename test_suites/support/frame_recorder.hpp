@@ -1,0 +1,175 @@
+// A bare WebSocket server on a POSIX socket, for what a Beast server hides: the frames a
+// client sends. It answers one connection's upgrade, records every frame (opcode, FIN,
+// payload size) and echoes each complete message as a single frame. Loopback only; every
+// read is bounded by a timeout.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/sha.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <wsload/detail/base64.hpp>
+
+namespace wsload::test {
+
+struct ObservedFrame {
+  int opcode = 0;  ///< 1 text, 0 continuation, 8 close
+  bool fin = false;
+  std::size_t size = 0;
+};
+
+class FrameRecorder {
+ public:
+  FrameRecorder() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener_, 4) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      throw std::runtime_error("FrameRecorder: cannot listen on 127.0.0.1");
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FrameRecorder() {
+    stop_ = true;
+    thread_.join();
+    ::close(listener_);
+  }
+  FrameRecorder(const FrameRecorder&) = delete;
+  FrameRecorder& operator=(const FrameRecorder&) = delete;
+
+  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/"; }
+  std::vector<ObservedFrame> frames() const {
+    std::lock_guard lock(mutex_);
+    return frames_;
+  }
+
+ private:
+  // Waits up to 10 s for data, or until told to stop.
+  bool readable(int fd) const {
+    for (int waited = 0; waited < 10'000 && !stop_; waited += 50) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) return true;
+    }
+    return false;
+  }
+  bool read_exactly(int fd, void* data, std::size_t size) const {
+    auto* bytes = static_cast<unsigned char*>(data);
+    while (size > 0) {
+      if (!readable(fd)) return false;
+      const auto n = ::recv(fd, bytes, size, 0);
+      if (n <= 0) return false;
+      bytes += n;
+      size -= static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  static void write_all(int fd, const std::string& data) {
+    std::size_t sent = 0;
+    while (sent < data.size()) {
+      const auto n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+  static std::string frame(int opcode, const std::string& payload) {
+    std::string out(1, static_cast<char>(0x80 | opcode));
+    if (payload.size() < 126) {
+      out += static_cast<char>(payload.size());
+    } else if (payload.size() < 65536) {
+      out += static_cast<char>(126);
+      out += static_cast<char>(payload.size() >> 8);
+      out += static_cast<char>(payload.size() & 0xff);
+    } else {
+      out += static_cast<char>(127);
+      for (int shift = 56; shift >= 0; shift -= 8) {
+        out += static_cast<char>((payload.size() >> shift) & 0xff);
+      }
+    }
+    return out + payload;
+  }
+
+  void serve() {
+    int fd = -1;
+    while (fd < 0 && !stop_) {
+      pollfd p{listener_, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0) fd = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    }
+    if (fd < 0) return;
+    std::string request;
+    char c = 0;
+    while (request.find("\r\n\r\n") == std::string::npos && read_exactly(fd, &c, 1)) request += c;
+    const auto at = request.find("Sec-WebSocket-Key: ");
+    if (at == std::string::npos) {
+      ::close(fd);
+      return;
+    }
+    const auto key = request.substr(at + 19, request.find("\r\n", at) - at - 19);
+    const std::string proof = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(proof.data()), proof.size(), digest);
+    write_all(fd,
+              "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Accept: " +
+                  wsload::detail::base64_encode(
+                      std::string_view(reinterpret_cast<const char*>(digest), sizeof digest)) +
+                  "\r\n\r\n");
+    std::string message;
+    for (;;) {
+      unsigned char head[2];
+      if (!read_exactly(fd, head, 2)) break;
+      std::uint64_t size = head[1] & 0x7f;
+      if (size >= 126) {
+        unsigned char extended[8];
+        const std::size_t n = size == 126 ? 2 : 8;
+        if (!read_exactly(fd, extended, n)) break;
+        size = 0;
+        for (std::size_t i = 0; i < n; ++i) size = size << 8 | extended[i];
+      }
+      unsigned char mask[4] = {};
+      if ((head[1] & 0x80) && !read_exactly(fd, mask, 4)) break;
+      std::string payload(size, '\0');
+      if (!read_exactly(fd, payload.data(), payload.size())) break;
+      for (std::size_t i = 0; i < payload.size(); ++i) payload[i] ^= static_cast<char>(mask[i % 4]);
+      const ObservedFrame observed{head[0] & 0x0f, (head[0] & 0x80) != 0, payload.size()};
+      {
+        std::lock_guard lock(mutex_);
+        frames_.push_back(observed);
+      }
+      if (observed.opcode == 8) {
+        write_all(fd, frame(8, payload.substr(0, 2)));
+        break;
+      }
+      message += payload;
+      if (observed.fin) {
+        write_all(fd, frame(1, message));
+        message.clear();
+      }
+    }
+    ::close(fd);
+  }
+
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::vector<ObservedFrame> frames_;
+};
+
+}  // namespace wsload::test
