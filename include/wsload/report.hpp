@@ -426,8 +426,7 @@ inline std::string time_sections(const std::vector<ReportRun>& runs) {
       const double covered =
           t + 1 < seconds.size()
               ? 1.0
-              : std::clamp(runs[r].summary.total_time.count() - static_cast<double>(t), 0.01,
-                           1.0);
+              : std::clamp(runs[r].summary.total_time.count() - static_cast<double>(t), 0.01, 1.0);
       if (covered >= 0.5 || t == 0) {
         ok.points.emplace_back(at, static_cast<double>(i.succeeded) / covered);
         errors.points.emplace_back(at, static_cast<double>(i.failed) / covered);

@@ -96,7 +96,9 @@ TEST(JUnit, EachThresholdIsACaseAndAFailureSaysWhy) {
       << xml;
   EXPECT_NE(xml.find("<testcase classname=\"wsload.chat\" name=\"p99&lt;20ms\""),
             std::string::npos);
-  EXPECT_NE(xml.find("<failure message=\"failed requests 3, expected 0\" type=\"threshold\">errors==0: "), std::string::npos)
+  EXPECT_NE(
+      xml.find("<failure message=\"failed requests 3, expected 0\" type=\"threshold\">errors==0: "),
+      std::string::npos)
       << xml;
   EXPECT_NE(xml.find("name=\"cut &lt;short&gt;\""), std::string::npos);
   EXPECT_NE(xml.find("name=\"run completed\""), std::string::npos);
