@@ -247,11 +247,12 @@ TEST_F(Cli, FourShardsMergeIntoTheLoadOfOneProcess) {
 // (no network), its script counts each plot's points, and nothing reaches the console.
 // Returns the plots ("id:points ...") or an empty string after a failure.
 std::string render(const fs::path& html, const fs::path& profile) {
-  const auto r = run_process(
-      {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-       "--disable-background-networking", "--user-data-dir=" + profile.string(),
-       "--enable-logging=stderr", "--v=0", "--dump-dom", "file://" + html.string()},
-      {}, 90s);
+  const auto r = run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                              "--no-first-run", "--disable-background-networking",
+                              "--disable-dev-shm-usage",  // small /dev/shm in containers
+                              "--user-data-dir=" + profile.string(), "--enable-logging=stderr",
+                              "--v=0", "--dump-dom", "file://" + html.string()},
+                             {}, 90s);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find(":CONSOLE"), std::string::npos) << "console output: " << r.err;
   const auto at = r.out.find("data-plots=\"");
