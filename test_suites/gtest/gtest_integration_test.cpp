@@ -161,6 +161,12 @@ TEST_F(GtestIntegration, HtmlReportBesideTheJsonOnRequest) {
   env["WSLOAD_HTML_REPORT"] = (dir_ / "elsewhere.html").string();
   EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env).exit_code, 0);
   EXPECT_TRUE(fs::exists(dir_ / "elsewhere.html"));
+
+  env["WSLOAD_HTML_REPORT"] = "";  // unset: the case asks for it in code
+  env["WSLOAD_SUMMARY"] = (dir_ / "from_code.json").string();
+  EXPECT_EQ(run_process({WSLOAD_GTEST_CASES, "--gtest_filter=HtmlFromCode.*"}, env).exit_code, 0);
+  EXPECT_NE(read_text(dir_ / "from_code.html").find("HtmlFromCode.WritesTheReportBesideTheJson"),
+            std::string::npos);
 }
 
 TEST_F(GtestIntegration, EndpointListGivesNamedCases) {

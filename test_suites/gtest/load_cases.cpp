@@ -44,6 +44,18 @@ TEST_F(Slow, MissesAP99ItCannotMeet) {
   EXPECT_LOAD_OK(summary);
 }
 
+class HtmlFromCode : public wsload::LoadTest {};
+
+// What a main() would do before RUN_ALL_TESTS: ask for the HTML report in code.
+TEST_F(HtmlFromCode, WritesTheReportBesideTheJson) {
+  wsload::write_html_report();
+  Server server;
+  config_.url = server.url("/html");
+  config_.prompts = {"x"};
+  config_.connections = 1;
+  EXPECT_LOAD_OK(RunLoad());
+}
+
 class Crash : public wsload::LoadTest {};
 
 // Only when run on purpose (filtered in): the report must keep what was measured.
