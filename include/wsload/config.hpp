@@ -377,8 +377,7 @@ inline Url validate(const LoadConfig& config) {
                       "must be from 1 to 1000000");
   }
   if (config.shard) {
-    const auto shown =
-        std::to_string(config.shard->index) + "/" + std::to_string(config.shard->count);
+    const auto shown = config.shard->text();
     (void)detail::checked_shard(config.shard->index, config.shard->count, "shard", shown);
     if (config.shard->count > config.connections) {
       throw ConfigError("shard", shown,

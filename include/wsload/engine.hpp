@@ -36,18 +36,25 @@ struct Progress {
 
 using ProgressCallback = std::function<void(const Progress&)>;
 
-/// Raises this process's soft limit of open files to `files` (up to the hard limit): a
-/// socket is a file, and 1024 is a common default. Throws ConfigError naming `field` when
-/// the hard limit is lower.
-inline void ensure_open_files(std::size_t files, const std::string& field = "connections") {
+/// Raises this process's soft limit of open files towards `files`, as far as the hard
+/// limit allows (a socket is a file, and 1024 is a common default). Returns the limit now
+/// in force and the hard one; RLIM_INFINITY when there is none.
+inline rlimit raise_open_file_limit(std::size_t files) {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return {RLIM_INFINITY, RLIM_INFINITY};
   const auto needed = static_cast<rlim_t>(files);
-  if (limit.rlim_cur >= needed) return;
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed) return limit;
   const rlim_t raised = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
   rlimit wanted{raised, limit.rlim_max};
   if (setrlimit(RLIMIT_NOFILE, &wanted) == 0) limit.rlim_cur = raised;
-  if (limit.rlim_cur < needed) {
+  return limit;
+}
+
+/// raise_open_file_limit(files), or a ConfigError naming `field` when the hard limit is
+/// lower than `files`.
+inline void ensure_open_files(std::size_t files, const std::string& field = "connections") {
+  const rlimit limit = raise_open_file_limit(files);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < static_cast<rlim_t>(files)) {
     throw ConfigError(field, std::to_string(files),
                       "needs about this many open files (a socket per connection), but this "
                       "process may open only " +

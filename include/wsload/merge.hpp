@@ -53,10 +53,6 @@ inline std::string first_difference(const nlohmann::json& a, const nlohmann::jso
   return (at.empty() ? "/" : at) + " (" + a.dump() + " vs " + b.dump() + ")";
 }
 
-inline std::string shard_text(const Shard& s) {
-  return std::to_string(s.index) + "/" + std::to_string(s.count);
-}
-
 /// Checks that `parts` are every shard of one load, once each. Throws ConfigError naming
 /// the offending file.
 inline void check_shards(const std::vector<NamedSummary>& parts) {
@@ -72,7 +68,7 @@ inline void check_shards(const std::vector<NamedSummary>& parts) {
                         "WSLOAD_SHARD_INDEX and WSLOAD_SHARD_COUNT)");
     }
     if (s.shard->count != first.summary.shard->count) {
-      throw ConfigError(part.source, shard_text(*s.shard),
+      throw ConfigError(part.source, s.shard->text(),
                         "is a shard of " + std::to_string(s.shard->count) + ", but " +
                             first.source + " is one of " +
                             std::to_string(first.summary.shard->count));
@@ -89,7 +85,7 @@ inline void check_shards(const std::vector<NamedSummary>& parts) {
     }
     const auto [it, fresh] = seen.emplace(s.shard->index, &part);
     if (!fresh) {
-      throw ConfigError(part.source, shard_text(*s.shard),
+      throw ConfigError(part.source, s.shard->text(),
                         "is the same shard as " + it->second->source +
                             "; each shard's summary may be merged once");
     }

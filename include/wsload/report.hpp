@@ -65,6 +65,10 @@ inline std::string num(double v, int decimals = 2) {
 inline double ms_of(std::int64_t us) {
   return static_cast<double>(us) / 1e3;
 }
+/// Seconds of a histogram value in microseconds (what format_ms takes).
+inline double seconds_of(std::int64_t us) {
+  return static_cast<double>(us) / 1e6;
+}
 
 inline constexpr const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c",
                                           "#9467bd", "#ff7f0e", "#17becf"};
@@ -259,7 +263,7 @@ inline std::string headline_table(const std::vector<ReportRun>& runs) {
             figure_cell(s.latency_at(50)) + "</td><td>" + figure_cell(s.latency_at(95)) +
             "</td><td>" + figure_cell(s.latency_at(99)) + "</td><td>" +
             figure_cell(s.latency.empty() ? std::nullopt
-                                          : std::optional<double>(ms_of(s.latency.max()) / 1e3)) +
+                                          : std::optional<double>(seconds_of(s.latency.max()))) +
             "</td><td>" + verdict + "</td></tr>";
   }
   return html + "</table>";
@@ -276,8 +280,7 @@ inline std::string run_notes(const Summary& s) {
   if (s.config.contains("shards"))
     notes.push_back("merged from " + s.config["shards"].dump() + " shards");
   if (s.shard) {
-    notes.push_back("shard " + std::to_string(s.shard->index) + "/" +
-                    std::to_string(s.shard->count));
+    notes.push_back("shard " + s.shard->text());
   }
   if (s.schedule) {
     notes.push_back("open loop, " + num(s.schedule->achieved_rate, 1) + " of " +
@@ -465,9 +468,9 @@ inline std::string first_frame_section(const std::vector<ReportRun>& runs) {
     if (!streamed(s)) continue;
     any = true;
     const auto at = [](const Histogram& h) {
-      return format_ms(ms_of(h.value_at_percentile(50)) / 1e3) + " / " +
-             format_ms(ms_of(h.value_at_percentile(95)) / 1e3) + " / " +
-             format_ms(ms_of(h.value_at_percentile(99)) / 1e3);
+      return format_ms(seconds_of(h.value_at_percentile(50))) + " / " +
+             format_ms(seconds_of(h.value_at_percentile(95))) + " / " +
+             format_ms(seconds_of(h.value_at_percentile(99)));
     };
     html += "<tr><td>" + escape_markup(runs[r].label) + "</td><td>" +
             num(static_cast<double>(s.frames_received) /

@@ -31,6 +31,8 @@ struct Shard {
   }
   /// The global number of this shard's `k`-th connection.
   std::size_t connection(std::size_t k) const noexcept { return index + k * count; }
+  /// "K/N", as --shard takes it.
+  std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
   bool operator==(const Shard&) const = default;
 };
 

@@ -325,7 +325,7 @@ inline std::string format_report(const Summary& s) {
   }
   out += "\n";
   if (s.shard) {
-    out += "  Shard " + std::to_string(s.shard->index) + "/" + std::to_string(s.shard->count) +
+    out += "  Shard " + s.shard->text() +
            ": the figures are this shard's part; wsload merge joins the shards and judges "
            "the thresholds\n";
   }
@@ -490,8 +490,7 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
       const auto& shard = j.at("shard");
       const auto index = shard.at("index").get<std::size_t>();
       const auto count = shard.at("count").get<std::size_t>();
-      s.shard = detail::checked_shard(index, count, field,
-                                      std::to_string(index) + "/" + std::to_string(count));
+      s.shard = detail::checked_shard(index, count, field, Shard{index, count}.text());
     }
     if (j.contains("time_series")) {
       s.measured_from = j.at("time_series").value("start", 0.0);
