@@ -27,6 +27,7 @@
 #include <wsload/aws_sigv4.hpp>
 #include <wsload/config.hpp>
 #include <wsload/detail/asio.hpp>
+#include <wsload/detail/tls_socket.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
@@ -90,6 +91,10 @@ struct RunContext {
   /// fragments at it: the largest message, up to the fragment size, so that thousands of
   /// connections sending small prompts do not each hold 32 KiB.
   std::size_t write_buffer_bytes = 32 << 10;
+  /// The correlation id in a request does not depend on its prompt (the template puts
+  /// it elsewhere), so it is read from the template filled with an empty prompt: a
+  /// megabyte prompt is not parsed to find an id.
+  bool id_without_prompt = false;
 };
 
 inline Clock::duration to_clock(Seconds s) {
@@ -309,13 +314,33 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
 /// Fills the message for request `sequence` of connection `index` into `out`.
 inline std::string_view render_message(const RunContext& run, ThreadState& state, std::string& out,
                                        std::string_view prompt, std::uint64_t index,
-                                       std::uint64_t sequence) {
+                                       std::uint64_t sequence, std::string* uuid_used = nullptr) {
   if (run.message.empty()) return prompt;
   out.clear();
   std::string uuid;
   if (run.message.uses_uuid()) uuid = make_uuid(state.random);
   run.message.render(out, {prompt, index, sequence, uuid});
+  if (uuid_used) *uuid_used = std::move(uuid);
   return out;
+}
+
+/// The JSON text of the value at `pointer` in `body`; empty when there is none.
+inline std::string id_at(std::string_view body, const nlohmann::json::json_pointer& pointer,
+                         nlohmann::json& parsed) {
+  if (parse_frame(body, parsed) && parsed.contains(pointer)) return parsed.at(pointer).dump();
+  return {};
+}
+
+/// Whether the id at `pointer` is the same whatever the prompt (see
+/// RunContext::id_without_prompt).
+inline bool id_independent_of_prompt(const MessageTemplate& message,
+                                     const nlohmann::json::json_pointer& pointer) {
+  // Only in a JSON template is a prompt always one string value, never structure.
+  if (!message.is_json()) return false;
+  nlohmann::json parsed;
+  const std::string uuid = "00000000-0000-4000-8000-000000000000";
+  return id_at(message.render({"a", 0, 0, uuid}), pointer, parsed) ==
+         id_at(message.render({"b", 0, 0, uuid}), pointer, parsed);
 }
 
 /// Where a connection stands in its requests (connections x prompts x iterations, in
@@ -453,6 +478,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     return t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   };
   std::string message;
+  std::string id_source;
   nlohmann::json sent;
   auto last_sent = Clock::now();
   KeepaliveSender keepalive;
@@ -480,10 +506,16 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     }
     if (!p.reading) break;
     const auto& prompt = config.prompts[cursor.next % config.prompts.size()];
-    const auto body = render_message(run, state, message, prompt, index, cursor.next++);
+    std::string uuid;
+    const auto sequence = cursor.next++;
+    const auto body = render_message(run, state, message, prompt, index, sequence, &uuid);
     std::string id;
-    if (parse_frame(body, sent) && sent.contains(*run.correlation)) {
-      id = sent.at(*run.correlation).dump();
+    if (run.id_without_prompt) {
+      id_source.clear();
+      run.message.render(id_source, {{}, index, sequence, uuid});
+      id = id_at(id_source, *run.correlation, sent);
+    } else {
+      id = id_at(body, *run.correlation, sent);
     }
     if (p.pending.count(id)) {
       // The template must give each request in flight its own id, e.g. {{sequence}}.
@@ -507,8 +539,14 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     co_await wait(p.room);
   }
   slot.expire = nullptr;
-  if (p.reading) {
-    // Everything is answered (or the write failed): a close ends the reader's read.
+  if (p.reading && write_error) {
+    // Nothing more can be sent, and the failure is the send's: no closing handshake,
+    // whose phase would take the blame; closing the socket ends the reader's read.
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(ws).close(ignored);
+    while (p.reading) co_await wait(p.reader_done);
+  } else if (p.reading) {
+    // Everything is answered: a close ends the reader's read.
     slot.arm(Phase::close, Clock::now(), config.timeouts.close);
     co_await ws.async_close(websocket::close_code::normal, use);
     while (p.reading) co_await wait(p.reader_done);
@@ -579,7 +617,7 @@ inline void emplace_stream(std::optional<websocket::stream<tcp::socket>>& ws,
   ws.emplace(executor);
 }
 
-inline void emplace_stream(std::optional<websocket::stream<ssl::stream<tcp::socket>>>& ws,
+inline void emplace_stream(std::optional<websocket::stream<TlsSocket>>& ws,
                            const asio::any_io_executor& executor, RunContext& run) {
   ws.emplace(executor, *run.tls);
 }
@@ -606,7 +644,7 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
     if (!prepare_tls(ssl, run.url, config.tls.insecure)) {
       co_return Failure{ErrorKind::tls, "cannot set the server name to verify"};
     }
-    co_await ws.next_layer().async_handshake(ssl::stream_base::client, use);
+    co_await ws.next_layer().async_handshake(use);
     if (ec) {
       auto why = classify(ec, slot, {});
       if (slot.abort == Abort::none) why.second = tls_failure_detail(ssl, ec);

@@ -162,7 +162,16 @@ struct Summary {
 
   /// The verdict of one threshold on this run (on each of its windows, when it has one).
   Verdict verdict(const Threshold& t) const {
-    return t.window > 0 ? evaluate_windows(t, time_series) : evaluate(t, figure(t));
+    Verdict v = t.window > 0 ? evaluate_windows(t, time_series) : evaluate(t, figure(t));
+    // A saturated generator's figures are partly its own: the failure must not read as
+    // the service's alone.
+    if (!v.passed && generator_saturated() &&
+        (detail::is_latency(t.figure) || t.figure == Figure::rps)) {
+      v.message += " (but the load generator was the bottleneck: " +
+                   detail::format_number(generator_busy * 100, 0) +
+                   " % busy; add --threads, CPUs or shards and run again)";
+    }
+    return v;
   }
 
   /// Judges every threshold and stores the verdicts. Returns passed().

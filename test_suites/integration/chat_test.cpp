@@ -241,6 +241,19 @@ TEST(Chat, InFlightRequestsAreMatchedByIdOutOfOrder) {
   EXPECT_LT(*s.latency_at(50), 0.150);
 }
 
+// The id of a request is read without its prompt only when the prompt is not part of it:
+// an id made from the prompt still matches.
+TEST(Chat, IdsThatComeFromThePromptStillMatch) {
+  Server server(ServerOptions{});
+  auto config = config_for(server, {"p1", "p2", "p3", "p4"});
+  config.correlation = "/id";
+  config.in_flight = 4;
+  config.message_template = R"({"id":"{{prompt}}","n":{{sequence}}})";
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 8u) << wsload::format_report(s);
+  EXPECT_EQ(s.unmatched_replies, 0u);
+}
+
 TEST(Chat, UnmatchedAndLateRepliesAreCountedNotTimed) {
   Server server(gateway({{"slow", echo(400ms)}, {"fast", echo(50ms, true)}}, "/id"));
   auto config =

@@ -42,6 +42,29 @@ TEST(Tls, VerifiesAgainstTheServersCertificate) {
   EXPECT_EQ(server.messages(), 6u);
 }
 
+// Records of every size, partial writes of a megabyte, and reads and writes interleaved
+// on one TLS session (three requests in flight per connection): every byte comes back.
+TEST(Tls, LargeAndPipelinedMessagesCrossIntact) {
+  Server server(tls_options());
+  auto config = config_for(server.url());
+  config.tls.ca_pem = server.ca_pem();
+  config.prompts = {std::string(1 << 20, 'x'), "small", std::string(70000, 'y')};
+  config.iterations = 4;
+  config.message_template = R"({"id":{{sequence}},"prompt":{{prompt}}})";
+  config.correlation = "/id";
+  config.in_flight = 3;
+  config.max_send_size = 2 << 20;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 3u * 3u * 4u) << to_json(s)["errors"].dump();
+  EXPECT_EQ(server.messages(), 36u);
+  std::uint64_t echoed = 0;  // per connection: {"id":N,"prompt":"..."} for N = 0..11
+  for (std::size_t sequence = 0; sequence < 12; ++sequence) {
+    echoed += std::string(R"({"id":,"prompt":""})").size() + std::to_string(sequence).size() +
+              config.prompts[sequence % 3].size();
+  }
+  EXPECT_EQ(s.bytes_received, 3 * echoed);
+}
+
 TEST(Tls, VerifiesTheHostNameToo) {
   Server server(tls_options());
   auto config = config_for("wss://localhost:" + std::to_string(server.port()) + "/");

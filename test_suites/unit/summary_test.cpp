@@ -193,4 +193,21 @@ TEST(Summary, ASaturatedGeneratorIsFlaggedInTheConsole) {
   EXPECT_TRUE(to_json(s)["generator"]["saturated"].get<bool>());
 }
 
+TEST(Summary, ASaturatedGeneratorsLatencyFailureSaysSo) {
+  auto s = sample();  // p99 about 19.7 ms, 97 % success
+  const auto p99 = parse_threshold("p99<15ms");
+  const auto rps = parse_threshold("rps>=1000");
+  const auto success = parse_threshold("success_rate>=99%");
+  const auto note = std::string("the load generator was the bottleneck");
+  EXPECT_EQ(s.verdict(p99).message.find(note), std::string::npos) << "not saturated";
+  s.generator_busy = 0.97;
+  EXPECT_NE(s.verdict(p99).message.find(note + ": 97 % busy"), std::string::npos)
+      << s.verdict(p99).message;
+  EXPECT_NE(s.verdict(rps).message.find(note), std::string::npos);
+  EXPECT_EQ(s.verdict(success).message.find(note), std::string::npos)
+      << "failed requests are the service's";
+  EXPECT_EQ(s.verdict(parse_threshold("p99<1s")).message.find(note), std::string::npos)
+      << "a pass needs no excuse";
+}
+
 }  // namespace

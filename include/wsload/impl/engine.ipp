@@ -137,10 +137,9 @@ struct Engine::Impl {
     for (std::size_t i = 0; i < worker.connections; ++i) {
       const std::uint64_t index = worker.first_index + i * worker.stride;
       if (url.secure) {
-        asio::co_spawn(
-            worker.ioc,
-            run_connection<websocket::stream<ssl::stream<tcp::socket>>>(run, worker.state, index),
-            asio::detached);
+        asio::co_spawn(worker.ioc,
+                       run_connection<websocket::stream<TlsSocket>>(run, worker.state, index),
+                       asio::detached);
       } else {
         asio::co_spawn(worker.ioc,
                        run_connection<websocket::stream<tcp::socket>>(run, worker.state, index),
@@ -227,7 +226,10 @@ struct Engine::Impl {
                    schedule_of(config),
                    config.duration.count() > 0 && !config.open_loop() ? start + config.duration
                                                                       : Clock::time_point::max()};
-    if (!config.correlation.empty()) run.correlation.emplace(config.correlation);
+    if (!config.correlation.empty()) {
+      run.correlation.emplace(config.correlation);
+      run.id_without_prompt = id_independent_of_prompt(run.message, *run.correlation);
+    }
     std::size_t largest = 0;
     for (const auto& prompt : config.prompts) {
       largest = std::max(largest, run.message.max_size(prompt));
