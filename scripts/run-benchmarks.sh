@@ -19,6 +19,6 @@ run() {  # NAME FILTER
 run idle-ws 'IdleConnections/ws/'
 run idle-wss 'IdleConnections/wss/'
 run loads '^(RoundTrips|LatencyOverhead)'
-run steps '^(Histogram|Template|Frame)'
+run steps '^(Histogram|Template|Frame|Regex)'
 "$build/bin/wsload_benchmark_table" "${outputs[@]}" | tee "$build/benchmarks.md"
 echo "Tables written to $build/benchmarks.md"

@@ -15,13 +15,13 @@
 #include <cstdint>
 #include <optional>
 #include <random>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include <wsload/detail/regex.hpp>
 #include <wsload/errors.hpp>
 
 namespace wsload {
@@ -287,7 +287,8 @@ inline std::size_t MessageTemplate::max_size(std::string_view prompt) const {
 ///   /type=="end"    the JSON value at the pointer equals the JSON value (bare words are
 ///                   strings: /type==end)
 ///   /done           the pointer exists in the frame's JSON
-///   regex:PATTERN   the frame's text contains a match (ECMAScript syntax)
+///   regex:PATTERN   the frame's text contains a match (ECMAScript syntax, searched in
+///                   linear time: no backreferences or lookaround; see detail/regex.hpp)
 class FrameRule {
  public:
   enum class Kind { json_equals, json_present, regex };
@@ -297,7 +298,7 @@ class FrameRule {
 
   /// `parsed` is the frame as JSON when it is JSON (null pointer otherwise).
   bool matches(std::string_view frame, const nlohmann::json* parsed) const {
-    if (kind_ == Kind::regex) return std::regex_search(frame.begin(), frame.end(), regex_);
+    if (kind_ == Kind::regex) return regex_.search(frame);
     if (!parsed || !parsed->contains(pointer_)) return false;
     return kind_ == Kind::json_present || parsed->at(pointer_) == value_;
   }
@@ -310,7 +311,7 @@ class FrameRule {
   std::string text_;
   nlohmann::json::json_pointer pointer_;
   nlohmann::json value_;
-  std::regex regex_;
+  detail::Regex regex_;
 };
 
 inline FrameRule FrameRule::parse(std::string_view text, const std::string& field) {
@@ -319,8 +320,8 @@ inline FrameRule FrameRule::parse(std::string_view text, const std::string& fiel
   if (text.starts_with("regex:")) {
     r.kind_ = Kind::regex;
     try {
-      r.regex_ = std::regex(std::string(text.substr(6)), std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
+      r.regex_ = detail::Regex::compile(text.substr(6));
+    } catch (const std::invalid_argument& e) {
       throw ConfigError(field, r.text_,
                         std::string("is not a valid regular expression: ") + e.what());
     }
