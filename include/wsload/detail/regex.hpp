@@ -416,20 +416,18 @@ inline void Regex::emit(const Node& node) {
       add({Op::set, 0, node.set, 0});
       return;
     case Kind::any:
-      add({Op::any, 0, 0, 0});
-      return;
     case Kind::begin:
-      add({Op::begin, 0, 0, 0});
-      return;
     case Kind::end:
-      add({Op::end, 0, 0, 0});
-      return;
     case Kind::word:
-      add({Op::word, 0, 0, 0});
+    case Kind::not_word: {
+      const Op op = node.kind == Kind::any     ? Op::any
+                    : node.kind == Kind::begin ? Op::begin
+                    : node.kind == Kind::end   ? Op::end
+                    : node.kind == Kind::word  ? Op::word
+                                               : Op::not_word;
+      add({op, 0, 0, 0});
       return;
-    case Kind::not_word:
-      add({Op::not_word, 0, 0, 0});
-      return;
+    }
     case Kind::concat:
       for (const auto& child : node.children) emit(child);
       return;
