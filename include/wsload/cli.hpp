@@ -36,6 +36,26 @@ inline constexpr int exit_bad_input = 2;
 
 namespace detail {
 
+/// CLI::Range's check, with a message that tells a value that is no number (or not a
+/// whole one) from a number out of range: CLI11 says "not in range" for both.
+template <class T>
+CLI::Validator within(T min, T max) {
+  const std::string range = "[" + wsload::detail::format_number(static_cast<double>(min), 3) +
+                            " - " + wsload::detail::format_number(static_cast<double>(max), 3) +
+                            "]";
+  return CLI::Validator(
+      [min, max, range](std::string& input) -> std::string {
+        T value{};
+        if (!CLI::detail::lexical_cast(input, value)) {
+          return "'" + input + "' is not " +
+                 (std::is_integral_v<T> ? "a whole number" : "a number") + " in " + range;
+        }
+        if (value < min || value > max) return input + " is not in " + range;
+        return {};
+      },
+      std::string(std::is_integral_v<T> ? "INT" : "FLOAT") + " in " + range);
+}
+
 /// Turns SIGINT and SIGTERM into a call of the current handler, on a thread of its own.
 /// Construct it before any other thread starts: threads inherit the blocked mask, so
 /// only this one sees the signals.
@@ -496,13 +516,13 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("--prompt", o.prompts, "a prompt (repeatable; instead of --prompts)");
   run.add_option("--connections,-c", o.connections, "concurrent connections")
       ->envname("WSLOAD_CONNECTIONS")
-      ->check(CLI::Range(1, 100'000))
+      ->check(detail::within(1, 100'000))
       ->capture_default_str();
   run.add_option("--iterations,-n", o.iterations, "times each connection sends every prompt")
-      ->check(CLI::Range(1, 10'000'000))
+      ->check(detail::within(1, 10'000'000))
       ->capture_default_str();
   run.add_option("--threads", o.threads, "engine threads (0: one per core)")
-      ->check(CLI::Range(0, 256));
+      ->check(detail::within(0, 256));
   run.add_option("--max-latency", o.max_latency, "maximum average latency, seconds")
       ->envname("WSLOAD_MAX_LATENCY")
       ->check(CLI::PositiveNumber)
@@ -513,15 +533,15 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->capture_default_str();
   run.add_option("--min-success-rate", o.min_success_rate, "minimum success rate, percent")
       ->envname("WSLOAD_MIN_SUCCESS_RATE")
-      ->check(CLI::Range(0.0, 100.0))
+      ->check(detail::within(0.0, 100.0))
       ->capture_default_str();
   run.add_option("--header,-H", o.headers, "extra header 'Name: value' (repeatable)");
   run.add_option("--subprotocol", o.subprotocols, "Sec-WebSocket-Protocol (repeatable)");
   run.add_option("--timeout", o.reply_timeout, "seconds to wait for each reply")
-      ->check(CLI::Range(0.001, 86'400.0))
+      ->check(detail::within(0.001, 86'400.0))
       ->capture_default_str();
   run.add_option("--run-timeout", o.run_timeout, "seconds the whole run may take")
-      ->check(CLI::Range(0.001, 604'800.0))
+      ->check(detail::within(0.001, 604'800.0))
       ->capture_default_str();
   run.add_option("--ca-file", o.ca_file, "extra trusted CA certificates (PEM) for wss");
   run.add_flag("--insecure", o.insecure, "do not verify the server's certificate");
@@ -542,29 +562,29 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "JSON pointer to a request id the replies echo, e.g. /id");
   run.add_option("--in-flight", o.in_flight,
                  "requests outstanding per connection (needs --correlation)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
+      ->check(detail::within(std::size_t{1}, std::size_t{10'000}))
       ->capture_default_str();
   run.add_option("--connect-rate", o.connect_rate, "new connections per second (0: no limit)")
-      ->check(CLI::Range(0.0, 1e6));
+      ->check(detail::within(0.0, 1e6));
   run.add_option("--reconnect", o.reconnect,
                  "reopen a connection that dropped, up to N times each (0: never)")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1'000'000}))
+      ->check(detail::within(std::size_t{0}, std::size_t{1'000'000}))
       ->capture_default_str();
   run.add_option("--reconnect-backoff", o.reconnect_backoff,
                  "seconds before a reconnect, doubled after each failed attempt (to 5 s)")
-      ->check(CLI::Range(0.001, 3600.0))
+      ->check(detail::within(0.001, 3600.0))
       ->capture_default_str();
   run.add_option("--rate", o.rate,
                  "open loop: requests per second over all connections, due on a schedule "
                  "whatever the replies do (0: closed loop)")
-      ->check(CLI::Range(0.0, 1e7));
+      ->check(detail::within(0.0, 1e7));
   run.add_option("--stages", o.stages,
                  "open loop: rate ramps DURATION:TARGET,..., e.g. 30s:100,1m:100,30s:0");
   run.add_option("--duration", o.duration,
                  "seconds to send for (instead of every prompt --iterations times)")
-      ->check(CLI::Range(0.0, 604'800.0));
+      ->check(detail::within(0.0, 604'800.0));
   run.add_option("--warmup", o.warmup, "seconds at the start left out of the figures")
-      ->check(CLI::Range(0.0, 604'800.0));
+      ->check(detail::within(0.0, 604'800.0));
   run.add_option("--max-send-size", o.max_send_size,
                  "largest message to send, bytes (API Gateway: 131072)")
       ->capture_default_str();
@@ -572,7 +592,7 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "open loop: message sent on a connection idle for --keepalive-interval, e.g. "
                  "'{\"action\":\"keepalive\"}' to a route that does not answer");
   run.add_option("--keepalive-interval", o.keepalive_interval, "seconds, for --keepalive")
-      ->check(CLI::Range(0.001, 86'400.0))
+      ->check(detail::within(0.001, 86'400.0))
       ->capture_default_str();
   run.add_flag("--aws-sigv4", o.aws_sign,
                "presign each connect with AWS SigV4 (execute-api) from AWS_ACCESS_KEY_ID, "
@@ -595,7 +615,7 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_flag("--json", o.json, "print the summary JSON on stdout instead of the table");
   run.add_option("--progress-interval", o.progress_interval,
                  "seconds between progress lines when stderr is not a terminal")
-      ->check(CLI::Range(0.05, 3600.0))
+      ->check(detail::within(0.05, 3600.0))
       ->capture_default_str();
 }
 
@@ -620,11 +640,11 @@ inline int main(int argc, const char* const* argv) {
   serve->add_option("--port", port, "port (0: any free port)")->capture_default_str();
   unsigned serve_threads = 1;
   serve->add_option("--threads", serve_threads, "server threads")
-      ->check(CLI::Range(1u, 64u))
+      ->check(detail::within(1u, 64u))
       ->capture_default_str();
   serve->add_flag("--tls", tls, "wss with a certificate made at start");
   serve->add_option("--delay-ms", delay_ms, "wait before each reply, milliseconds")
-      ->check(CLI::Range(0u, 600'000u));
+      ->check(detail::within(0u, 600'000u));
   serve->add_flag("--silent", silent, "never reply (for timeout tests)");
   bool api_gateway = false;
   std::size_t stream_chunks = 0;
@@ -634,9 +654,9 @@ inline int main(int argc, const char* const* argv) {
   serve
       ->add_option("--stream", stream_chunks,
                    "with --api-gateway: reply with N chunk frames then {\"type\":\"end\"}")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+      ->check(detail::within(std::size_t{1}, std::size_t{10'000}));
   serve->add_option("--chunk-delay-ms", chunk_delay_ms, "wait before each chunk, milliseconds")
-      ->check(CLI::Range(0u, 600'000u));
+      ->check(detail::within(0u, 600'000u));
   serve->add_option("--ca-out", ca_out, "where to write the CA certificate for --tls");
 
   std::size_t demo_connections = 20;
@@ -644,10 +664,10 @@ inline int main(int argc, const char* const* argv) {
   std::string demo_summary;
   auto* demo = app.add_subcommand("demo", "a short load test against the embedded server");
   demo->add_option("--connections,-c", demo_connections, "concurrent connections")
-      ->check(CLI::Range(1, 1000))
+      ->check(detail::within(1, 1000))
       ->capture_default_str();
   demo->add_option("--iterations,-n", demo_iterations, "times each connection sends the prompts")
-      ->check(CLI::Range(1, 100'000))
+      ->check(detail::within(1, 100'000))
       ->capture_default_str();
   demo->add_option("--summary", demo_summary, "write the wss run's summary JSON here");
 
@@ -661,7 +681,7 @@ inline int main(int argc, const char* const* argv) {
   compare->add_option("BASELINE", baseline_file, "the run to compare against")->required();
   compare->add_option("NEW", current_file, "the run under judgement")->required();
   compare->add_option("--max-regression", max_regression, "tolerated change, percent")
-      ->check(CLI::Range(0.0, 1e9))
+      ->check(detail::within(0.0, 1e9))
       ->capture_default_str();
   compare->add_option("--metrics", metrics, "avg,p50,p90,p95,p99,p999,rps,success_rate,errors,time")
       ->delimiter(',')
