@@ -324,11 +324,16 @@ inline std::string_view render_message(const RunContext& run, ThreadState& state
   return out;
 }
 
-/// The JSON text of the value at `pointer` in `body`; empty when there is none.
+/// The JSON text of the value at `pointer` in `parsed`; empty when there is none.
+inline std::string id_in(const nlohmann::json& parsed,
+                         const nlohmann::json::json_pointer& pointer) {
+  return parsed.contains(pointer) ? parsed.at(pointer).dump() : std::string();
+}
+
+/// The same in `body`, parsed into `parsed`; empty when it is not JSON.
 inline std::string id_at(std::string_view body, const nlohmann::json::json_pointer& pointer,
                          nlohmann::json& parsed) {
-  if (parse_frame(body, parsed) && parsed.contains(pointer)) return parsed.at(pointer).dump();
-  return {};
+  return parse_frame(body, parsed) ? id_in(parsed, pointer) : std::string();
 }
 
 /// Whether the id at `pointer` is the same whatever the prompt (see
@@ -437,8 +442,7 @@ asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, Connec
     const auto now = Clock::now();
     const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
     const bool is_json = parse_frame(frame, parsed);
-    std::string id;
-    if (is_json && parsed.contains(*run.correlation)) id = parsed.at(*run.correlation).dump();
+    const std::string id = is_json ? id_in(parsed, *run.correlation) : std::string();
     const auto it = p.pending.find(id);
     if (it == p.pending.end()) {
       ++(p.expired.count(id) ? state.late : state.unmatched);
