@@ -39,6 +39,31 @@ namespace wsload::detail {
 
 using Clock = std::chrono::steady_clock;
 
+/// The TCP stream of a ws:// connection: a socket that counts the reads the WebSocket
+/// stream asks of it. A frame decoded with no read since a request was sent was in the
+/// stream's buffer before it, so it answers no request of ours (see run_sequential);
+/// TlsSocket counts the same.
+class PlainSocket : public tcp::socket {
+ public:
+  using tcp::socket::basic_stream_socket;
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    ++reads;
+    return tcp::socket::async_read_some(buffers, std::forward<Token>(token));
+  }
+  std::uint64_t reads = 0;
+};
+
+// Beast's teardown for a plain socket, found by argument-dependent lookup.
+inline void teardown(beast::role_type role, PlainSocket& socket, boost::system::error_code& ec) {
+  beast::websocket::teardown(role, static_cast<tcp::socket&>(socket), ec);
+}
+template <class Handler>
+void async_teardown(beast::role_type role, PlainSocket& socket, Handler&& handler) {
+  beast::websocket::async_teardown(role, static_cast<tcp::socket&>(socket),
+                                   std::forward<Handler>(handler));
+}
+
 /// Why the watchdog closed a connection.
 enum class Abort { none, timeout, run_deadline, interrupted };
 
@@ -132,6 +157,17 @@ struct ThreadState {
   std::uint64_t reconnects = 0;
   std::uint64_t reconnects_failed = 0;
   std::uint64_t keepalives = 0;
+  std::uint64_t timeout_reconnects = 0;
+  std::uint64_t close_timeouts = 0;
+  std::uint64_t unconsumed_before_request = 0;
+  std::uint64_t unconsumed_at_close = 0;
+  std::uint64_t not_sent = 0;           ///< closed loop: planned, never sent (interrupted)
+  std::uint64_t schedule_not_sent = 0;  ///< open loop: came due, never sent in time
+  std::uint64_t unsent_failed = 0;      ///< open loop: failed with their connection, unsent
+  bool deadline_cut = false;            ///< the run's deadline ended requests before their end
+  /// When the latest request was counted: the run's traffic ends there, whatever closing
+  /// handshakes take after it.
+  Clock::time_point traffic_end{};
   std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
   std::list<ConnectionSlot*> live;
   std::size_t remaining = 0;        ///< connections not yet finished
@@ -153,6 +189,8 @@ struct ThreadState {
   void count_failed(ErrorKind kind, std::string detail, std::uint64_t requests) {
     if (requests == 0) return;
     const auto now = Clock::now();
+    traffic_end = std::max(traffic_end, now);
+    if (kind == ErrorKind::run_deadline) deadline_cut = true;
     if (now < measure_from) {
       warmup += requests;
       return;
@@ -292,6 +330,7 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
       break;
   }
   if (!done) return FrameVerdict::more;
+  state.traffic_end = std::max(state.traffic_end, now);
   if (now < state.measure_from) {
     ++state.warmup;
     return FrameVerdict::done;
@@ -554,9 +593,50 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     slot.arm(Phase::close, Clock::now(), config.timeouts.close);
     co_await ws.async_close(websocket::close_code::normal, use);
     while (p.reading) co_await wait(p.reader_done);
+    if (slot.abort != Abort::none) ++state.close_timeouts;
   }
   if (cursor.counted == cursor.end) co_return boost::system::error_code{};
   co_return write_error ? write_error : p.read_error;
+}
+
+/// Reads frames until the connection closes, counting each: frames that arrive after the
+/// last reply belong to no request.
+template <class Stream>
+asio::awaitable<void> count_leftovers(ThreadState& state, Stream& ws, bool& reading,
+                                      asio::steady_timer& done) {
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  for (;;) {
+    co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    ++state.unconsumed_at_close;
+    buffer.consume(buffer.size());
+  }
+  reading = false;
+  done.cancel();
+}
+
+/// The closing handshake of a connection with no reader of its own, bounded by
+/// `timeout`. A reader runs beside it, so the frames the close would drain unseen are
+/// counted; a close cut short is counted too, and is no failure of any request.
+template <class Stream>
+asio::awaitable<void> close_counting_leftovers(ThreadState& state, ConnectionSlot& slot, Stream& ws,
+                                               std::chrono::milliseconds timeout) {
+  slot.arm(Phase::close, Clock::now(), timeout);
+  bool reading = true;
+  asio::steady_timer done(ws.get_executor(), Clock::time_point::max());
+  asio::co_spawn(ws.get_executor(), count_leftovers(state, ws, reading, done), asio::detached);
+  boost::system::error_code ec;
+  auto use = asio::redirect_error(asio::use_awaitable, ec);
+  // Let the reader start its read first, so the close finds it reading and leaves the
+  // draining to it.
+  co_await asio::post(ws.get_executor(), asio::use_awaitable);
+  co_await ws.async_close(websocket::close_code::normal, use);
+  while (reading) {
+    done.expires_at(Clock::time_point::max());
+    co_await done.async_wait(use);
+  }
+  if (slot.abort != Abort::none) ++state.close_timeouts;
 }
 
 /// Sends each request and waits for its reply before the next. Returns the error that
@@ -598,11 +678,18 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
     last_sent = reply.sent_at;
     co_await ws.async_write(asio::buffer(body), use);
     if (!ec) slot.phase = Phase::reply;
+    const auto reads_at_send = ws.next_layer().reads;
     FrameVerdict verdict = FrameVerdict::more;
     while (!ec && verdict == FrameVerdict::more) {
       buffer.consume(buffer.size());
       co_await ws.async_read(buffer, use);
       if (ec) break;
+      if (reply.frames == 0 && ws.next_layer().reads == reads_at_send) {
+        // Decoded from bytes read before the request was sent: an earlier reply's frame
+        // that its completion rule left, never this request's answer.
+        ++state.unconsumed_before_request;
+        continue;
+      }
       const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
       const bool is_json = run.parse_frames && parse_frame(frame, parsed);
       verdict = judge_frame(run, state, reply, frame, is_json ? &parsed : nullptr, Clock::now());
@@ -611,12 +698,11 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
     ++cursor.counted;
   }
   // Every request is counted by now; a slow or failed close costs nothing but time.
-  slot.arm(Phase::close, Clock::now(), config.timeouts.close);
-  co_await ws.async_close(websocket::close_code::normal, use);
+  co_await close_counting_leftovers(state, slot, ws, config.timeouts.close);
   co_return boost::system::error_code{};
 }
 
-inline void emplace_stream(std::optional<websocket::stream<tcp::socket>>& ws,
+inline void emplace_stream(std::optional<websocket::stream<PlainSocket>>& ws,
                            const asio::any_io_executor& executor, RunContext&) {
   ws.emplace(executor);
 }
@@ -642,7 +728,7 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
   if (ec) co_return classify(ec, slot, {});
   socket.set_option(tcp::no_delay(true), ec);
 
-  if constexpr (!std::is_same_v<Stream, websocket::stream<tcp::socket>>) {
+  if constexpr (!std::is_same_v<Stream, websocket::stream<PlainSocket>>) {
     slot.arm(Phase::tls, Clock::now(), config.timeouts.handshake);
     SSL* ssl = ws.next_layer().native_handle();
     if (!prepare_tls(ssl, run.url, config.tls.insecure)) {
@@ -730,7 +816,25 @@ inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
     if (!co_await keepalive()) co_return false;
   }
   if (due > Clock::now() && !co_await pause_until(state, slot, due)) co_return false;
+  if (Clock::now() >= run.send_until) {
+    // Sending stops with the schedule: what is overdue then was never sent, a shortfall
+    // of the generator that no request count includes.
+    state.schedule_not_sent += cursor.end - cursor.next;
+    cursor.end = cursor.next;
+    co_return false;
+  }
   co_return true;
+}
+
+/// Open loop: of the requests from `cursor.next` on, counts those already due at `now`
+/// as not sent (the run is ending); the rest never came due.
+inline void settle_unsent(const RunContext& run, ThreadState& state, const Cursor& cursor,
+                          std::uint64_t index, Clock::time_point now) {
+  for (auto k = cursor.next; k < cursor.end; ++k) {
+    const auto due = run.start + to_clock(run.schedule->at(k * run.config.connections + index));
+    if (due > now) break;
+    ++state.schedule_not_sent;
+  }
 }
 
 /// The wait before a reconnect after `failures` drops or failed attempts in a row:
@@ -769,8 +873,25 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
     cursor.end =
         config.duration.count() > 0 ? Cursor::unbounded : config.prompts.size() * config.iterations;
   }
+  // Ends the connection's share. The requests in flight fail under the reason's kind;
+  // those not yet sent fail too when the service is the reason (a connection refused or
+  // dropped), but not when the run is ending: an interrupt, or an open loop's deadline,
+  // is no failure of the service, and they are only noted as not sent.
   auto give_up = [&](Failure why) {
-    state.count_failed(why.first, std::move(why.second), cursor.remaining());
+    const bool run_ends = why.first == ErrorKind::interrupted ||
+                          (why.first == ErrorKind::run_deadline && run.schedule);
+    if (!run_ends) {
+      if (run.schedule) state.unsent_failed += cursor.end - cursor.next;
+      state.count_failed(why.first, std::move(why.second), cursor.remaining());
+      return;
+    }
+    if (why.first == ErrorKind::run_deadline && cursor.end > cursor.next) state.deadline_cut = true;
+    state.count_failed(why.first, std::move(why.second), cursor.next - cursor.counted);
+    if (run.schedule) {
+      settle_unsent(run, state, cursor, index, Clock::now());
+    } else if (cursor.end != Cursor::unbounded) {
+      state.not_sent += cursor.end - cursor.next;
+    }
   };
 
   if (config.connect_rate > 0 && index > 0) {
@@ -793,6 +914,7 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
   bool opened_before = false;
   std::size_t reconnects = 0;
   std::size_t failures_in_a_row = 0;
+  bool reopening_after_timeout = false;
   for (;;) {
     Failure why;
     {
@@ -804,7 +926,10 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
         ++(opened_before ? state.reconnects_failed : state.connections_failed);
         ++failures_in_a_row;
       } else {
-        ++(opened_before ? state.reconnects : state.opened);
+        ++(reopening_after_timeout ? state.timeout_reconnects
+           : opened_before         ? state.reconnects
+                                   : state.opened);
+        reopening_after_timeout = false;
         state.last_open = Clock::now();
         opened_before = true;
         const auto succeeded_before = state.succeeded;
@@ -822,6 +947,19 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
     }
     const bool run_ending = slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||
                             state.abort_all != Abort::none;
+    if (opened_before && !run_ending && slot.abort == Abort::timeout &&
+        why.first == ErrorKind::reply_timeout) {
+      // Only the requests in flight timed out. The rest go on a fresh connection, where a
+      // late reply cannot be taken for theirs (correlated replies time out one by one and
+      // keep their connection: see Pipeline::expire).
+      state.count_failed(why.first, std::move(why.second), cursor.next - cursor.counted);
+      cursor.counted = cursor.next;
+      if (cursor.counted == cursor.end) co_return;
+      reopening_after_timeout = true;
+      slot.abort = Abort::none;
+      slot.expire = nullptr;
+      continue;
+    }
     if (!opened_before || run_ending || reconnects >= config.reconnect.max_attempts) {
       give_up(std::move(why));
       co_return;

@@ -37,19 +37,27 @@ struct ErrorCount {
 
 /// How an open-loop run kept to its schedule. A generator that falls behind (too few
 /// connections for the service's latency, too little CPU) sends less than asked; its
-/// latencies still count from when each request was due.
+/// latencies still count from when each request was due. Sending stops at the end of the
+/// schedule: a request due but not sent by then is `not_sent`, a shortfall of the
+/// generator, not a failure of the service (it is in no request count).
 struct ScheduleReport {
   double target_rate = 0;    ///< requests per second over the schedule
   double achieved_rate = 0;  ///< requests sent per second of sending
-  std::uint64_t due = 0;     ///< requests the schedule held
+  /// Requests that came due: the whole schedule, or its part before an interrupt. Each
+  /// was sent, failed unsent with its connection (counted as failed), or is `not_sent`.
+  std::uint64_t due = 0;
   std::uint64_t sent = 0;
   std::uint64_t late_sends = 0;  ///< sent more than 10 ms after they were due
   double max_send_lag = 0;       ///< seconds
-  /// More than 1 % of sends late, or requests never sent: the latencies measure the
-  /// generator as much as the service.
+  std::uint64_t not_sent = 0;    ///< came due, but the generator could not send them in time
+  /// More than 1 % of sends late, or requests the generator did not send: the latencies
+  /// measure the generator as much as the service.
   bool behind() const noexcept {
-    return sent < due || late_sends * 100 > std::max<std::uint64_t>(sent, 1);
+    return not_sent > 0 || late_sends * 100 > std::max<std::uint64_t>(sent, 1);
   }
+  /// The generator sent under 95 % of what came due: the load asked for was not delivered,
+  /// so no verdict on the service holds.
+  bool fell_short() const noexcept { return not_sent * 20 > due; }
 };
 
 /// What a run measured. Latencies are recorded in microseconds in `latency`; the
@@ -66,6 +74,11 @@ struct Summary {
   std::uint64_t bytes_received = 0;     ///< payload bytes of successful replies
   std::uint64_t unmatched_replies = 0;  ///< correlated frames whose id matched no request
   std::uint64_t late_replies = 0;       ///< frames for requests that had already timed out
+  /// Frames that arrived while no request waited for them (uncorrelated replies): already
+  /// there before a request was sent, or left over when the connection closed. A reply
+  /// in more frames than the completion rule consumes leaves them; they are not timed.
+  std::uint64_t unconsumed_before_request = 0;
+  std::uint64_t unconsumed_at_close = 0;
   /// Open loop: `latency` counts from when each request was due; this, from when it was
   /// sent (what a closed-loop tester would have reported).
   Histogram latency_uncorrected;
@@ -79,6 +92,16 @@ struct Summary {
   std::uint64_t reconnects = 0;         ///< dropped connections opened again (ReconnectPolicy)
   std::uint64_t reconnects_failed = 0;  ///< attempts to reopen one that failed
   std::uint64_t keepalives = 0;         ///< keepalive messages sent on idle connections
+  /// Connections reopened because a request timed out: with uncorrelated replies a late
+  /// reply would be taken for the next request's, so the rest go on a fresh connection.
+  std::uint64_t timeout_reconnects = 0;
+  std::uint64_t close_timeouts = 0;  ///< closing handshakes cut short (not traffic time)
+  /// Requests planned but never sent because the run was interrupted (closed loop; an
+  /// open loop's are in `schedule`). They are in no request count.
+  std::uint64_t not_sent = 0;
+  /// Open loop: the sending window (the schedule after the warm-up), over which
+  /// throughput is judged; 0 for a closed loop, whose throughput is over `total_time`.
+  Seconds rate_window{0};
   std::vector<Verdict> verdicts;
   nlohmann::json config = nlohmann::json::object();  ///< redacted snapshot
   bool interrupted = false;                          ///< stopped before it finished
@@ -104,10 +127,16 @@ struct Summary {
                                 static_cast<double>(total_requests)
                           : 0.0;
   }
-  /// Successful requests per second of total time: failures are not throughput.
+  /// Successful requests per second of total time (of the sending window in an open
+  /// loop, so the drain of the last replies does not dilute a rate that was kept):
+  /// failures are not throughput.
   double requests_per_second() const noexcept {
-    return total_time.count() > 0 ? static_cast<double>(successful_requests) / total_time.count()
-                                  : 0.0;
+    const double window = rate_window.count() > 0 ? rate_window.count() : total_time.count();
+    return window > 0 ? static_cast<double>(successful_requests) / window : 0.0;
+  }
+  /// Frames no completion rule consumed: before a request, at close, or uncorrelated.
+  std::uint64_t unconsumed_frames() const noexcept {
+    return unconsumed_before_request + unconsumed_at_close + unmatched_replies;
   }
   /// Latency at a percentile in seconds; empty when nothing succeeded.
   std::optional<double> latency_at(double percentile) const {
@@ -125,11 +154,21 @@ struct Summary {
     return n;
   }
   /// The generator itself was the bottleneck: its threads had no idle time, or its event
-  /// loops ran more than 20 ms (two watchdog periods) behind at the 99th percentile. Its
-  /// latencies then include time requests spent queued in wsload, not only in the service.
+  /// loops ran more than 20 ms (two watchdog periods) behind at the 99th percentile while
+  /// busy. Its latencies then include time requests spent queued in wsload, not only in
+  /// the service. Judged only on enough traffic: a run whose connections all failed spent
+  /// its time in handshakes, which says nothing of the generator's capacity.
   bool generator_saturated() const noexcept {
-    return generator_busy >= 0.9 || loop_lag_p99 > 0.020;
+    if (successful_requests < min_traffic_to_judge_the_generator) return false;
+    return generator_busy >= 0.9 || (loop_lag_p99 > 0.020 && generator_busy >= 0.5);
   }
+  /// Event loops ran behind while the generator was mostly idle: other processes held
+  /// the CPU, and latencies may include their delays.
+  bool host_busy() const noexcept {
+    return successful_requests >= min_traffic_to_judge_the_generator && loop_lag_p99 > 0.020 &&
+           generator_busy < 0.5;
+  }
+  static constexpr std::uint64_t min_traffic_to_judge_the_generator = 20;
 
   /// True when every threshold passed (and vacuously when there are none).
   bool passed() const noexcept {
@@ -174,11 +213,27 @@ struct Summary {
     return v;
   }
 
-  /// Judges every threshold and stores the verdicts. Returns passed().
+  /// Judges every threshold and stores the verdicts, then the generator's own: an open
+  /// loop that sent under 95 % of what came due does not pass. Returns passed().
   bool judge(const std::vector<Threshold>& thresholds) {
     verdicts.clear();
     for (const auto& t : thresholds) verdicts.push_back(verdict(t));
+    if (schedule && schedule->fell_short()) verdicts.push_back(shortfall_verdict());
     return passed();
+  }
+
+  /// The verdict on a schedule the generator did not keep.
+  Verdict shortfall_verdict() const {
+    const auto& r = *schedule;
+    const double sent_share =
+        r.due ? 100.0 * static_cast<double>(r.due - r.not_sent) / static_cast<double>(r.due) : 0;
+    return {"sent>=95%", false, sent_share, 95,
+            "the load generator fell short: it sent " + std::to_string(r.due - r.not_sent) +
+                " of the " + std::to_string(r.due) + " requests due (" +
+                detail::format_number(sent_share, 1) +
+                " %), so the load asked for was not delivered; this is no verdict on the "
+                "service. Add connections (each sends one request at a time), --threads, "
+                "CPUs or shards"};
   }
 };
 
@@ -198,6 +253,8 @@ inline nlohmann::json to_json(const Summary& s) {
   j["success_rate"] = s.success_rate();
   j["total_time"] = s.total_time.count();
   j["requests_per_second"] = s.requests_per_second();
+  if (s.rate_window.count() > 0) j["rate_window"] = s.rate_window.count();
+  if (s.not_sent) j["not_sent"] = s.not_sent;
   j["average_latency"] = seconds_or_null(s.latency_mean());
   j["median_latency"] = seconds_or_null(s.latency_at(50));
   j["min_latency"] = seconds_or_null(
@@ -244,7 +301,9 @@ inline nlohmann::json to_json(const Summary& s) {
                      {"sent", r.sent},
                      {"late_sends", r.late_sends},
                      {"max_send_lag", r.max_send_lag},
-                     {"behind", r.behind()}};
+                     {"not_sent", r.not_sent},
+                     {"behind", r.behind()},
+                     {"fell_short", r.fell_short()}};
   }
   if (s.warmup_requests) j["warmup_requests"] = s.warmup_requests;
   json intervals = json::array();
@@ -277,7 +336,11 @@ inline nlohmann::json to_json(const Summary& s) {
                   {"frames_per_reply", per_reply(s.frames_received)},
                   {"bytes_per_reply", per_reply(s.bytes_received)},
                   {"unmatched", s.unmatched_replies},
-                  {"late", s.late_replies}};
+                  {"late", s.late_replies},
+                  {"unconsumed",
+                   {{"before_request", s.unconsumed_before_request},
+                    {"at_close", s.unconsumed_at_close},
+                    {"total", s.unconsumed_frames()}}}};
 
   json by_kind = json::object();
   json details = json::array();
@@ -289,7 +352,9 @@ inline nlohmann::json to_json(const Summary& s) {
   j["errors"] = {{"by_kind", by_kind}, {"details", details}};
   j["connections"] = {{"configured", s.connections_configured},   {"opened", s.connections_opened},
                       {"failed", s.connections_failed},           {"reconnects", s.reconnects},
-                      {"reconnects_failed", s.reconnects_failed}, {"keepalives", s.keepalives}};
+                      {"reconnects_failed", s.reconnects_failed}, {"keepalives", s.keepalives},
+                      {"timeout_reconnects", s.timeout_reconnects},
+                      {"close_timeouts", s.close_timeouts}};
   json verdicts = json::array();
   for (const auto& v : s.verdicts) {
     verdicts.push_back({{"expression", v.expression},
@@ -306,7 +371,8 @@ inline nlohmann::json to_json(const Summary& s) {
                     {"loop_lag_p99", s.loop_lag_p99},
                     {"loop_lag_max", s.loop_lag_max},
                     {"connect_time", s.connect_time},
-                    {"saturated", s.generator_saturated()}};
+                    {"saturated", s.generator_saturated()},
+                    {"host_busy", s.host_busy()}};
   j["config"] = s.config;
   return j;
 }
@@ -341,7 +407,16 @@ inline std::string format_report(const Summary& s) {
   if (s.config.contains("shards")) {
     out += "  Merged from " + s.config["shards"].dump() + " shards\n";
   }
-  if (s.interrupted) out += "  INTERRUPTED: the figures cover the part that ran\n";
+  if (s.interrupted) {
+    const auto unsent = s.not_sent + (s.schedule ? s.schedule->not_sent : 0);
+    out += "  INTERRUPTED: the figures cover the part that ran" +
+           (unsent ? " (" + std::to_string(unsent) + " requests not sent)" : std::string()) +
+           "\n";
+  }
+  if (s.connections_opened == 0 && s.connections_failed > 0) {
+    out += "  WARNING: no connection opened (" + std::to_string(s.connections_failed) +
+           " failed; see Errors): the figures say nothing of the service's latency\n";
+  }
   if (s.config.contains("tls") && s.config["tls"].value("insecure", false)) {
     out += "  WARNING: TLS verification was off (insecure): the server was not authenticated\n";
   }
@@ -353,15 +428,31 @@ inline std::string format_report(const Summary& s) {
            " behind at p99): latencies include time spent queued in wsload, not only in "
            "the service; add --threads, CPUs or shards\n";
   }
+  if (s.host_busy()) {
+    out += "  WARNING: the machine was busy: wsload's event loops ran up to " +
+           detail::format_seconds(s.loop_lag_p99) + " behind at p99 while its threads were " +
+           detail::format_number(s.generator_busy * 100, 0) +
+           " % busy; latencies may include delays of other processes\n";
+  }
   if (s.schedule && s.schedule->behind()) {
     const auto& r = *s.schedule;
     out += "  WARNING: the generator fell behind its schedule: " +
            detail::format_number(r.achieved_rate, 1) + " of " +
            detail::format_number(r.target_rate, 1) + " req/s sent, " +
            std::to_string(r.late_sends) + " sends late (up to " +
-           detail::format_seconds(r.max_send_lag) + "), " + std::to_string(r.due - r.sent) +
-           " never sent. Latencies count from when requests were due; add connections "
-           "(or CPU) to send on time\n";
+           detail::format_seconds(r.max_send_lag) + "), " + std::to_string(r.not_sent) +
+           " due but never sent. Latencies count from when requests were due; add "
+           "connections (or CPU) to send on time\n";
+  }
+  if (s.unconsumed_frames() > 0) {
+    out += "  WARNING: " + std::to_string(s.unconsumed_frames()) +
+           " frames arrived that no request's completion rule consumed (" +
+           std::to_string(s.unconsumed_before_request) + " already waiting before a request, " +
+           std::to_string(s.unconsumed_at_close) + " left over at close, " +
+           std::to_string(s.unmatched_replies) +
+           " uncorrelated): the service likely streams a reply in several frames, or answers "
+           "twice, so latencies may time the wrong frame. Say when a reply is complete with "
+           "--complete (frames=N, '/type==\"end\"' or regex:...)\n";
   }
   auto row = [&out](std::string_view label, const std::string& value) {
     out.append("  ").append(label).append(22 - label.size(), ' ').append(value).append("\n");
@@ -378,7 +469,15 @@ inline std::string format_report(const Summary& s) {
                           (s.reconnects + s.reconnects_failed == 0
                                ? std::string()
                                : "; reopened " + std::to_string(s.reconnects) + " times (" +
-                                     std::to_string(s.reconnects_failed) + " attempts failed)"));
+                                     std::to_string(s.reconnects_failed) + " attempts failed)") +
+                          (s.timeout_reconnects == 0
+                               ? std::string()
+                               : "; " + std::to_string(s.timeout_reconnects) +
+                                     " reopened after a reply timeout") +
+                          (s.close_timeouts == 0
+                               ? std::string()
+                               : "; " + std::to_string(s.close_timeouts) +
+                                     " closes timed out (not counted as traffic)"));
   if (s.latency.empty()) {
     row("Latency (ms):", "no samples (no request succeeded)");
   } else {
@@ -473,6 +572,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.successful_requests = j.at("successful_requests").get<std::uint64_t>();
     s.failed_requests = j.at("failed_requests").get<std::uint64_t>();
     s.total_time = Seconds(j.at("total_time").get<double>());
+    s.rate_window = Seconds(j.value("rate_window", 0.0));
+    s.not_sent = j.value("not_sent", std::uint64_t{0});
     s.interrupted = j.value("interrupted", false);
     s.deadline_exceeded = j.value("deadline_exceeded", false);
     s.started_at = j.value("started_at", std::string());
@@ -489,10 +590,15 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     if (j.contains("schedule")) {
       s.latency_uncorrected = histogram("latency_uncorrected");
       const auto& r = j.at("schedule");
-      s.schedule = ScheduleReport{
-          r.at("target_rate").get<double>(),       r.at("achieved_rate").get<double>(),
-          r.at("due").get<std::uint64_t>(),        r.at("sent").get<std::uint64_t>(),
-          r.at("late_sends").get<std::uint64_t>(), r.at("max_send_lag").get<double>()};
+      ScheduleReport report;
+      report.target_rate = r.at("target_rate").get<double>();
+      report.achieved_rate = r.at("achieved_rate").get<double>();
+      report.due = r.at("due").get<std::uint64_t>();
+      report.sent = r.at("sent").get<std::uint64_t>();
+      report.late_sends = r.at("late_sends").get<std::uint64_t>();
+      report.max_send_lag = r.at("max_send_lag").get<double>();
+      report.not_sent = r.value("not_sent", std::uint64_t{0});
+      s.schedule = report;
     }
     s.warmup_requests = j.value("warmup_requests", std::uint64_t{0});
     if (j.contains("shard")) {
@@ -518,6 +624,10 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
       s.bytes_received = r.at("bytes").get<std::uint64_t>();
       s.unmatched_replies = r.at("unmatched").get<std::uint64_t>();
       s.late_replies = r.at("late").get<std::uint64_t>();
+      if (r.contains("unconsumed")) {
+        s.unconsumed_before_request = r.at("unconsumed").at("before_request").get<std::uint64_t>();
+        s.unconsumed_at_close = r.at("unconsumed").at("at_close").get<std::uint64_t>();
+      }
     }
     for (const auto& e : j.at("errors").at("details")) {
       const auto kind_name = e.at("kind").get<std::string>();
@@ -533,6 +643,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.reconnects = c.value("reconnects", std::uint64_t{0});
     s.reconnects_failed = c.value("reconnects_failed", std::uint64_t{0});
     s.keepalives = c.value("keepalives", std::uint64_t{0});
+    s.timeout_reconnects = c.value("timeout_reconnects", std::uint64_t{0});
+    s.close_timeouts = c.value("close_timeouts", std::uint64_t{0});
     for (const auto& v : j.at("thresholds")) {
       Verdict verdict;
       verdict.expression = v.at("expression").get<std::string>();

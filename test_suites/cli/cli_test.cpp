@@ -467,7 +467,9 @@ TEST_F(Cli, InterruptWritesAPartialSummaryAndExits130) {
   const auto j = read_json(summary_);
   EXPECT_TRUE(j["interrupted"].get<bool>());
   EXPECT_GT(j["successful_requests"].get<int>(), 0);
-  EXPECT_EQ(j["total_requests"], 600'000);
+  EXPECT_EQ(j["total_requests"].get<int>() + j["not_sent"].get<int>(), 600'000)
+      << "what the interrupt left unsent is noted, not failed";
+  EXPECT_LE(j["failed_requests"].get<int>(), 2) << "at most the requests in flight";
   EXPECT_NE(r.out.find("INTERRUPTED"), std::string::npos) << r.out;
 }
 

@@ -97,7 +97,8 @@ TEST(Engine, ServerThatNeverRepliesCountsReplyTimeoutsAndEnds) {
   EXPECT_EQ(s.successful_requests, 0u);
   EXPECT_EQ(s.failed_requests, 12u);
   EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 12u)
-      << "the timed-out request and the unsent ones of its connection";
+      << "each request timed out, each on a fresh connection";
+  EXPECT_EQ(s.timeout_reconnects, 9u);
   EXPECT_LT(s.total_time.count(), 10.0);
   EXPECT_FALSE(s.deadline_exceeded);
 }
@@ -143,8 +144,9 @@ TEST(Engine, StopInterruptsAndKeepsWhatWasMeasured) {
       20ms);
   EXPECT_TRUE(s.interrupted);
   EXPECT_GT(s.successful_requests, 0u);
-  EXPECT_GT(s.errors_of(ErrorKind::interrupted), 0u);
-  EXPECT_EQ(s.successful_requests + s.failed_requests, 200'000u);
+  EXPECT_LE(s.errors_of(ErrorKind::interrupted), 2u) << "at most the requests in flight";
+  EXPECT_EQ(s.successful_requests + s.failed_requests + s.not_sent, 200'000u)
+      << "what was never sent is noted, not failed";
 }
 
 TEST(Engine, ProgressIsMonotonicAndBounded) {

@@ -162,9 +162,11 @@ void slow_reader(ServerOptions& o, wsload::LoadConfig& c) {
 TEST_P(Faults, ServerThatStopsReadingIsAReplyTimeoutWhileSending) {
   const auto s = run_against(Fault::slow_read, 1, slow_reader);
   expect_whole(s);
-  EXPECT_EQ(s.successful_requests, 4u) << "each connection's first, before the big one";
-  EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 8u) << to_json(s)["errors"].dump();
+  EXPECT_EQ(s.successful_requests, 8u)
+      << "each connection's first, before the big one, and its third on a fresh connection";
+  EXPECT_EQ(s.errors_of(ErrorKind::reply_timeout), 4u) << to_json(s)["errors"].dump();
   EXPECT_EQ(detail_of(s, ErrorKind::reply_timeout), "while sending: the server is not reading");
+  EXPECT_EQ(s.timeout_reconnects, 4u);
 }
 
 TEST_P(Faults, ServerThatStopsReadingFailsPipelinedRequestsToo) {
@@ -184,8 +186,12 @@ TEST_P(Faults, ServerThatStopsReadingFailsPipelinedRequestsToo) {
   for (const auto& e : s.errors) {
     if (e.detail == "while sending: the server is not reading") while_sending += e.requests;
   }
-  EXPECT_EQ(while_sending, 8u) << "the big one and the one after it, on every connection: "
-                               << to_json(s)["errors"].dump();
+  // The big one on every connection, with the first when its reply was not read in time;
+  // the third goes on a fresh connection and is answered.
+  EXPECT_GE(while_sending, 4u) << to_json(s)["errors"].dump();
+  EXPECT_EQ(while_sending, s.errors_of(ErrorKind::reply_timeout)) << to_json(s)["errors"].dump();
+  EXPECT_GE(s.successful_requests, 4u);
+  EXPECT_EQ(s.timeout_reconnects, 4u);
 }
 
 // --- Reconnect policy --------------------------------------------------------------

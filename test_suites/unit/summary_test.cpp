@@ -187,10 +187,74 @@ TEST(Summary, ASaturatedGeneratorIsFlaggedInTheConsole) {
                                   "threads 95 % busy"),
             std::string::npos)
       << format_report(s);
-  s.generator_busy = 0.2;
+  s.generator_busy = 0.6;
   s.loop_lag_p99 = 0.050;
-  EXPECT_TRUE(s.generator_saturated()) << "event loops 50 ms late";
+  EXPECT_TRUE(s.generator_saturated()) << "event loops 50 ms late while busy";
   EXPECT_TRUE(to_json(s)["generator"]["saturated"].get<bool>());
+}
+
+TEST(Summary, EventLoopsLateOnAnIdleGeneratorBlameTheMachineNotTheGenerator) {
+  auto s = sample();
+  s.generator_busy = 0.0;
+  s.loop_lag_p99 = 0.050;
+  EXPECT_FALSE(s.generator_saturated());
+  EXPECT_TRUE(s.host_busy());
+  const auto report = format_report(s);
+  EXPECT_EQ(report.find("bottleneck"), std::string::npos) << report;
+  EXPECT_NE(report.find("WARNING: the machine was busy"), std::string::npos) << report;
+}
+
+TEST(Summary, TooLittleTrafficSaysNothingOfTheGenerator) {
+  auto s = sample();
+  s.successful_requests = 0;
+  s.failed_requests = s.total_requests;
+  s.latency = wsload::Histogram();
+  s.generator_busy = 1.0;  // TLS handshakes that all failed, in 50 ms
+  s.loop_lag_p99 = 0.050;
+  EXPECT_FALSE(s.generator_saturated());
+  EXPECT_FALSE(s.host_busy());
+}
+
+TEST(Summary, AnOpenLoopThatSentUnder95PercentOfItsScheduleDoesNotPass) {
+  auto s = sample();
+  wsload::ScheduleReport r;
+  r.due = 100;
+  r.sent = 95;
+  r.not_sent = 5;
+  s.schedule = r;
+  s.judge({});
+  EXPECT_TRUE(s.passed()) << "95 % sent is enough";
+  s.schedule->sent = 94;
+  s.schedule->not_sent = 6;
+  s.judge({});
+  ASSERT_FALSE(s.passed());
+  EXPECT_EQ(s.verdicts.back().expression, "sent>=95%");
+  EXPECT_NE(s.verdicts.back().message.find("the load generator fell short: it sent 94 of the 100 "
+                                           "requests due (94 %)"),
+            std::string::npos)
+      << s.verdicts.back().message;
+  EXPECT_NE(s.verdicts.back().message.find("no verdict on the service"), std::string::npos);
+}
+
+TEST(Summary, AnOpenLoopsThroughputIsOverItsSendingWindow) {
+  auto s = sample();  // 97 successful in 2.5 s
+  s.rate_window = Seconds(2);
+  EXPECT_DOUBLE_EQ(s.requests_per_second(), 97 / 2.0);
+  const auto back = wsload::summary_from_json(to_json(s));
+  EXPECT_DOUBLE_EQ(back.requests_per_second(), 97 / 2.0);
+  EXPECT_DOUBLE_EQ(to_json(s)["requests_per_second"].get<double>(), 97 / 2.0);
+}
+
+TEST(Summary, NewCountersSurviveTheJsonRoundTrip) {
+  auto s = sample();
+  s.unconsumed_before_request = 3;
+  s.unconsumed_at_close = 2;
+  s.timeout_reconnects = 4;
+  s.close_timeouts = 1;
+  s.not_sent = 7;
+  const auto j = to_json(s);
+  EXPECT_EQ(j["replies"]["unconsumed"]["total"], 5);
+  EXPECT_EQ(to_json(wsload::summary_from_json(j)), j);
 }
 
 TEST(Summary, ASaturatedGeneratorsLatencyFailureSaysSo) {

@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -131,6 +132,9 @@ class TlsSocket {
   ~TlsSocket() { SSL_free(ssl_); }
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
+  /// Reads asked of this stream (see PlainSocket in client.hpp).
+  std::uint64_t reads = 0;
+
   tcp::socket& next_layer() noexcept { return socket_; }
   const tcp::socket& next_layer() const noexcept { return socket_; }
   SSL* native_handle() noexcept { return ssl_; }
@@ -146,6 +150,7 @@ class TlsSocket {
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    ++reads;
     return start<void(boost::system::error_code, std::size_t)>(
         [this, buffers](std::size_t& n) {
           for (auto it = asio::buffer_sequence_begin(buffers);

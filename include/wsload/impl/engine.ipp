@@ -142,7 +142,7 @@ struct Engine::Impl {
                        asio::detached);
       } else {
         asio::co_spawn(worker.ioc,
-                       run_connection<websocket::stream<tcp::socket>>(run, worker.state, index),
+                       run_connection<websocket::stream<PlainSocket>>(run, worker.state, index),
                        asio::detached);
       }
     }
@@ -224,8 +224,7 @@ struct Engine::Impl {
                    credentials,
                    false,
                    schedule_of(config),
-                   config.duration.count() > 0 && !config.open_loop() ? start + config.duration
-                                                                      : Clock::time_point::max()};
+                   sending.count() > 0 ? start + to_clock(sending) : Clock::time_point::max()};
     if (!config.correlation.empty()) {
       run.correlation.emplace(config.correlation);
       run.id_without_prompt = id_independent_of_prompt(run.message, *run.correlation);
@@ -296,6 +295,10 @@ struct Engine::Impl {
     Clock::duration max_send_lag{};
     Clock::time_point last_send = start;
     Clock::time_point finished_at = start;
+    Clock::time_point traffic_end = start;
+    bool counted_any = false;
+    std::uint64_t schedule_not_sent = 0;
+    std::uint64_t unsent_failed = 0;
     Clock::time_point last_open = start;
     Histogram loop_lag{1, 60'000'000, 2};
     for (auto& worker : workers) {
@@ -322,28 +325,47 @@ struct Engine::Impl {
       summary.reconnects += s.reconnects;
       summary.reconnects_failed += s.reconnects_failed;
       summary.keepalives += s.keepalives;
+      summary.timeout_reconnects += s.timeout_reconnects;
+      summary.close_timeouts += s.close_timeouts;
+      summary.unconsumed_before_request += s.unconsumed_before_request;
+      summary.unconsumed_at_close += s.unconsumed_at_close;
+      summary.not_sent += s.not_sent;
+      schedule_not_sent += s.schedule_not_sent;
+      unsent_failed += s.unsent_failed;
+      if (s.traffic_end != Clock::time_point{}) {
+        counted_any = true;
+        traffic_end = std::max(traffic_end, s.traffic_end);
+      }
       for (auto& [key, n] : s.errors) errors[key] += n;
       summary.cpu_user += Seconds(worker->cpu_user);
       summary.cpu_system += Seconds(worker->cpu_system);
       finished_at = std::max(finished_at, s.remaining == 0 ? s.finished_at : Clock::now());
-      if (s.abort_all == Abort::run_deadline) summary.deadline_exceeded = true;
+      if (s.deadline_cut) summary.deadline_exceeded = true;
     }
-    // Only a forced stop leaves requests unaccounted: they ran out of time.
-    const auto accounted = summary.successful_requests + failed + summary.warmup_requests;
-    if (expected > 0 && accounted < expected) {
-      const auto kind = stop_requested ? ErrorKind::interrupted : ErrorKind::run_deadline;
-      errors[{kind, ""}] += expected - accounted;
-      failed += expected - accounted;
-      summary.deadline_exceeded = summary.deadline_exceeded || kind == ErrorKind::run_deadline;
+    // Only a forced stop leaves requests of a closed loop unaccounted: they ran out of
+    // time, or were never sent because of the interrupt. (An open loop's are not sent.)
+    const auto accounted =
+        summary.successful_requests + failed + summary.warmup_requests + summary.not_sent;
+    if (!run.schedule && expected > 0 && accounted < expected) {
+      if (stop_requested) {
+        summary.not_sent += expected - accounted;
+      } else {
+        errors[{ErrorKind::run_deadline, ""}] += expected - accounted;
+        failed += expected - accounted;
+        summary.deadline_exceeded = true;
+      }
     }
     summary.total_requests = summary.successful_requests + failed;
     summary.failed_requests = failed;
     if (run.schedule) {
       ScheduleReport r;
-      r.due = expected;  // this shard's part of the schedule
-      const double planned = run.schedule->duration().count();
-      r.target_rate = planned > 0 ? static_cast<double>(r.due) / planned : 0;
       r.sent = sent;
+      r.not_sent = schedule_not_sent;
+      // This shard's part of the schedule, up to an interrupt: sent, failed unsent with a
+      // connection, or not sent.
+      r.due = std::min<std::uint64_t>(expected, sent + unsent_failed + schedule_not_sent);
+      const double planned = run.schedule->duration().count();
+      r.target_rate = planned > 0 ? static_cast<double>(expected) / planned : 0;
       const double span = std::max(planned, Seconds(last_send - start).count());
       r.achieved_rate = span > 0 ? static_cast<double>(sent) / span : 0;
       r.late_sends = late_sends;
@@ -352,10 +374,17 @@ struct Engine::Impl {
     }
     for (auto& [key, n] : errors) summary.errors.push_back({key.first, key.second, n});
     summary.interrupted = stop_requested.load();
-    // The warm-up is not part of the measured time either.
-    summary.total_time = finished_at - std::min(finished_at, start + config.warmup);
+    // The run's time is its traffic's, from the end of the warm-up to the last request
+    // counted: closing handshakes after it are not traffic.
+    const auto end = counted_any ? traffic_end : finished_at;
+    summary.total_time = end - std::min(end, start + config.warmup);
+    if (run.schedule) {
+      summary.rate_window =
+          Seconds(std::max(run.schedule->duration() - Seconds(config.warmup), Seconds(0)));
+    }
     summary.connect_time = Seconds(last_open - start).count();
-    const double engine_time = Seconds(finished_at - start).count() * static_cast<double>(threads);
+    // Busy over the traffic: idle closing handshakes after it would dilute a saturation.
+    const double engine_time = Seconds(end - start).count() * static_cast<double>(threads);
     summary.generator_busy =
         engine_time > 0 ? (summary.cpu_user + summary.cpu_system).count() / engine_time : 0;
     if (!loop_lag.empty()) {

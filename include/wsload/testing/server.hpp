@@ -53,6 +53,8 @@ enum class Fault {
   oversized_reply,  ///< reply with `oversized_bytes` bytes instead of the echo
   ping_flood,       ///< send 50 pings before each reply
   slow_read,        ///< after `fault_after` replies, read `slow_read_bytes` per `slow_read_pause`
+  deaf_after,       ///< after `fault_after` replies, read bytes and ignore them: a close
+                    ///< frame is never answered
 };
 
 struct ServerOptions {

@@ -185,6 +185,15 @@ struct Server::Impl {
     asio::steady_timer delay(ws.get_executor());
     for (std::size_t replied = 0;; ++replied) {
       buffer.consume(buffer.size());
+      if (fault == Fault::deaf_after && replied >= options_.fault_after) {
+        // Below the WebSocket layer, so nothing is answered, not even a close; the
+        // client's closing its socket (or the server's stop) ends the read.
+        char ignored[4096];
+        while (!ec) {
+          co_await beast::get_lowest_layer(ws).async_read_some(asio::buffer(ignored), use);
+        }
+        co_return;
+      }
       if (fault == Fault::slow_read && replied >= options_.fault_after) {
         do {
           co_await ws.async_read_some(buffer, std::max<std::size_t>(options_.slow_read_bytes, 1),
