@@ -166,6 +166,13 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
     m.reconnects += s.reconnects;
     m.reconnects_failed += s.reconnects_failed;
     m.keepalives += s.keepalives;
+    m.timeout_reconnects += s.timeout_reconnects;
+    m.close_timeouts += s.close_timeouts;
+    m.unconsumed_before_request += s.unconsumed_before_request;
+    m.unconsumed_at_close += s.unconsumed_at_close;
+    m.not_sent += s.not_sent;
+    // Shards send over the same window side by side.
+    m.rate_window = std::max(m.rate_window, s.rate_window);
     m.interrupted = m.interrupted || s.interrupted;
     m.deadline_exceeded = m.deadline_exceeded || s.deadline_exceeded;
     m.threads += s.threads;
@@ -196,6 +203,7 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
       r.due += s.schedule->due;
       r.sent += s.schedule->sent;
       r.late_sends += s.schedule->late_sends;
+      r.not_sent += s.schedule->not_sent;
       r.max_send_lag = std::max(r.max_send_lag, s.schedule->max_send_lag);
     }
     const auto offset = timed ? static_cast<std::size_t>(std::llround(s.measured_from - begin)) : 0;

@@ -193,6 +193,31 @@ TEST(Merge, SumsCountsAndErrorsByKindAndJudgesTheWhole) {
   EXPECT_NEAR(*m.verdicts[1].actual, 20'000 / 10.3, 1e-3);
 }
 
+TEST(Merge, OpenLoopShortfallsAndUnconsumedFramesAddUpAndAreJudged) {
+  auto d = deal(2, 1'000);
+  for (auto& part : d.shards) {
+    ScheduleReport r;
+    r.due = 600;
+    r.sent = 503;
+    r.not_sent = 40;  // the rest failed unsent with their connections
+    part.summary.schedule = r;
+    part.summary.rate_window = Seconds(9.5);
+    part.summary.unconsumed_at_close = 2;
+    part.summary.timeout_reconnects = 1;
+    part.summary.close_timeouts = 3;
+  }
+  d.shards[1].summary.schedule->not_sent = 30;
+  const auto m = merge_shards(d.shards);
+  ASSERT_TRUE(m.schedule);
+  EXPECT_EQ(m.schedule->not_sent, 70u);
+  EXPECT_EQ(m.unconsumed_frames(), 4u);
+  EXPECT_EQ(m.timeout_reconnects, 2u);
+  EXPECT_EQ(m.close_timeouts, 6u);
+  EXPECT_DOUBLE_EQ(m.requests_per_second(), 1'000 / 9.5) << "over the shared sending window";
+  ASSERT_FALSE(m.verdicts.empty());
+  EXPECT_EQ(m.verdicts.back().expression, "sent>=95%") << "70 of 1200 due were not sent";
+}
+
 TEST(Merge, LinesTimeSeriesUpByWallClock) {
   auto d = deal(2, 2'000);
   d.shards[1].summary.measured_from += 2.0;  // began two seconds later
