@@ -350,9 +350,12 @@ inline nlohmann::json to_json(const Summary& s) {
     details.push_back({{"kind", kind}, {"detail", e.detail}, {"requests", e.requests}});
   }
   j["errors"] = {{"by_kind", by_kind}, {"details", details}};
-  j["connections"] = {{"configured", s.connections_configured},   {"opened", s.connections_opened},
-                      {"failed", s.connections_failed},           {"reconnects", s.reconnects},
-                      {"reconnects_failed", s.reconnects_failed}, {"keepalives", s.keepalives},
+  j["connections"] = {{"configured", s.connections_configured},
+                      {"opened", s.connections_opened},
+                      {"failed", s.connections_failed},
+                      {"reconnects", s.reconnects},
+                      {"reconnects_failed", s.reconnects_failed},
+                      {"keepalives", s.keepalives},
                       {"timeout_reconnects", s.timeout_reconnects},
                       {"close_timeouts", s.close_timeouts}};
   json verdicts = json::array();
@@ -410,8 +413,7 @@ inline std::string format_report(const Summary& s) {
   if (s.interrupted) {
     const auto unsent = s.not_sent + (s.schedule ? s.schedule->not_sent : 0);
     out += "  INTERRUPTED: the figures cover the part that ran" +
-           (unsent ? " (" + std::to_string(unsent) + " requests not sent)" : std::string()) +
-           "\n";
+           (unsent ? " (" + std::to_string(unsent) + " requests not sent)" : std::string()) + "\n";
   }
   if (s.connections_opened == 0 && s.connections_failed > 0) {
     out += "  WARNING: no connection opened (" + std::to_string(s.connections_failed) +
@@ -463,21 +465,19 @@ inline std::string format_report(const Summary& s) {
   row("Failed requests:", std::to_string(s.failed_requests));
   row("Total time:", format_number(s.total_time.count(), 2) + " s");
   row("Requests per second:", format_number(s.requests_per_second(), 2));
-  row("Connections:", std::to_string(s.connections_opened) + " opened, " +
-                          std::to_string(s.connections_failed) + " failed, of " +
-                          std::to_string(s.connections_configured) +
-                          (s.reconnects + s.reconnects_failed == 0
-                               ? std::string()
-                               : "; reopened " + std::to_string(s.reconnects) + " times (" +
-                                     std::to_string(s.reconnects_failed) + " attempts failed)") +
-                          (s.timeout_reconnects == 0
-                               ? std::string()
-                               : "; " + std::to_string(s.timeout_reconnects) +
-                                     " reopened after a reply timeout") +
-                          (s.close_timeouts == 0
-                               ? std::string()
-                               : "; " + std::to_string(s.close_timeouts) +
-                                     " closes timed out (not counted as traffic)"));
+  row("Connections:",
+      std::to_string(s.connections_opened) + " opened, " + std::to_string(s.connections_failed) +
+          " failed, of " + std::to_string(s.connections_configured) +
+          (s.reconnects + s.reconnects_failed == 0
+               ? std::string()
+               : "; reopened " + std::to_string(s.reconnects) + " times (" +
+                     std::to_string(s.reconnects_failed) + " attempts failed)") +
+          (s.timeout_reconnects == 0
+               ? std::string()
+               : "; " + std::to_string(s.timeout_reconnects) + " reopened after a reply timeout") +
+          (s.close_timeouts == 0 ? std::string()
+                                 : "; " + std::to_string(s.close_timeouts) +
+                                       " closes timed out (not counted as traffic)"));
   if (s.latency.empty()) {
     row("Latency (ms):", "no samples (no request succeeded)");
   } else {

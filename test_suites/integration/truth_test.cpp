@@ -188,21 +188,6 @@ TEST(Truth, AnInterruptedOpenLoopFailsOnlyWhatWasInFlight) {
   EXPECT_TRUE(contains(report, "INTERRUPTED")) << report;
 }
 
-TEST(Truth, AnInterruptedClosedLoopFailsOnlyWhatWasInFlight) {
-  const Server server;
-  auto config = config_for(server, 2, {"a"});
-  config.iterations = 100'000;
-  wsload::Engine engine(config);
-  const auto s = engine.run(
-      [&](const wsload::Progress& p) {
-        if (p.done > 0) engine.stop();
-      },
-      10ms);
-  EXPECT_TRUE(s.interrupted);
-  EXPECT_LE(s.failed_requests, 2u);
-  EXPECT_EQ(s.not_sent, 200'000u - s.total_requests);
-}
-
 ServerOptions streaming(std::size_t chunks) {
   ServerOptions options;
   options.mode = ReplyMode::api_gateway;
