@@ -6,6 +6,7 @@ packages=(g++ cmake make libboost-dev libssl-dev nlohmann-json3-dev zlib1g-dev
           libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev openssl
           libyaml-cpp-dev  # the examples' manifests, parsed by a test
           chromium libxml2-utils  # HTML reports rendered, JUnit XML validated, by tests
+          prometheus  # a real Prometheus server scrapes a run's live metrics, in a test
           clang libclang-rt-14-dev)  # clang: the libFuzzer targets only
 [ "${WSLOAD_WITH_CCACHE:-1}" = 1 ] && packages+=(ccache)
 

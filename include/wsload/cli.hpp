@@ -211,6 +211,7 @@ inline std::string flag_of(const std::string& field) {
       {"shard", "--shard"},
       {"keepalive", "--keepalive"},
       {"keepalive_interval", "--keepalive-interval"},
+      {"metrics listen", "--metrics-listen"},
       {"start_at", "--start-at"},
   };
   for (const auto& [name, flag] : flags) {
@@ -280,6 +281,8 @@ struct RunOptions {
   std::size_t max_send_size = 128 << 10;
   std::string keepalive;
   double keepalive_interval = 300;
+  std::string metrics_listen;  ///< Prometheus endpoint, [HOST:]PORT
+  double metrics_linger = 5;
   bool aws_sign = false;
   std::string aws_region;
   std::vector<std::string> thresholds;
@@ -349,6 +352,8 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.max_send_size = o.max_send_size;
   c.keepalive = o.keepalive;
   c.keepalive_interval = ms(o.keepalive_interval);
+  c.metrics.listen = o.metrics_listen;
+  c.metrics.linger = ms(o.metrics_linger);
   c.aws.enabled = o.aws_sign;
   c.aws.region = o.aws_region;
   c.thresholds = o.thresholds;
@@ -418,6 +423,11 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
   ProgressCallback on_progress;
   if (!quiet) on_progress = [&progress](const Progress& p) { progress(p); };
   signals.on_signal([&engine] { engine.stop(); });
+  if (engine.metrics_port() != 0 && !quiet) {
+    std::fprintf(stderr, "metrics: http://%s:%u/metrics\n",
+                 parse_metrics_listen(config.metrics.listen).host.c_str(),
+                 static_cast<unsigned>(engine.metrics_port()));
+  }
   const Summary summary = engine.run(on_progress);
   signals.on_signal({});
   const int signal = signals.received();
@@ -442,6 +452,16 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
     for (const auto& path : written) std::cout << "Written: " << path << '\n';
   }
   std::cout.flush();
+  if (engine.metrics_port() != 0 && signal == 0 && config.metrics.linger.count() > 0) {
+    // The last scrape must see the final figures; Ctrl-C ends the wait, not the verdict.
+    if (!quiet) {
+      std::fprintf(stderr, "metrics: the final figures stay up for %s s (Ctrl-C ends)\n",
+                   wsload::detail::format_number(Seconds(config.metrics.linger).count(), 1).c_str());
+    }
+    signals.on_signal([&engine] { engine.stop(); });
+    engine.linger();
+    signals.on_signal({});
+  }
   if (write_error) return bad_input(*write_error);
   if (signal != 0) return 128 + signal;
   return summary.passed() ? exit_passed : exit_threshold_failed;
@@ -616,6 +636,13 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("--progress-interval", o.progress_interval,
                  "seconds between progress lines when stderr is not a terminal")
       ->check(detail::within(0.05, 3600.0))
+      ->capture_default_str();
+  run.add_option("--metrics-listen", o.metrics_listen,
+                 "serve live metrics for Prometheus at http://[HOST:]PORT/metrics while the run "
+                 "goes (a bare port listens on 127.0.0.1 only)");
+  run.add_option("--metrics-linger", o.metrics_linger,
+                 "seconds the metrics stay up after the run, for the last scrape")
+      ->check(detail::within(0.0, 3600.0))
       ->capture_default_str();
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -31,6 +32,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
+#include <wsload/metrics.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>
@@ -70,6 +72,8 @@ enum class Abort { none, timeout, run_deadline, interrupted };
 /// What one connection is waiting for; a timeout is classified by it.
 enum class Phase { wait, connect, tls, upgrade, send, reply, close };
 
+struct Cursor;
+
 /// The part of a connection the watchdog sees.
 struct ConnectionSlot {
   Clock::time_point deadline = Clock::time_point::max();
@@ -80,6 +84,7 @@ struct ConnectionSlot {
   /// With requests pipelined, a deadline fails the requests past it rather than the
   /// connection: the watchdog calls this instead of closing.
   std::function<void(Clock::time_point)> expire;
+  const Cursor* cursor = nullptr;  ///< its requests, for the live figures
 
   void arm(Phase p, Clock::time_point now, std::chrono::milliseconds timeout) noexcept {
     phase = p;
@@ -168,6 +173,8 @@ struct ThreadState {
   /// When the latest request was counted: the run's traffic ends there, whatever closing
   /// handshakes take after it.
   Clock::time_point traffic_end{};
+  std::uint64_t written = 0;    ///< requests written to a connection
+  std::uint64_t open_now = 0;   ///< connections open now
   std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
   std::list<ConnectionSlot*> live;
   std::size_t remaining = 0;        ///< connections not yet finished
@@ -176,6 +183,12 @@ struct ThreadState {
 
   alignas(64) std::atomic<std::uint64_t> published_succeeded{0};
   std::atomic<std::uint64_t> published_failed{0};
+  /// For the metrics endpoint: a copy the watchdog refreshes a few times a second, read
+  /// by scrapes under the mutex. Never touched on the per-message path.
+  std::mutex live_mutex;
+  LiveFigures live_figures;
+
+  void publish_live();
 
   void publish() noexcept {
     published_succeeded.store(succeeded, std::memory_order_relaxed);
@@ -403,6 +416,23 @@ struct Cursor {
   }
 };
 
+inline void ThreadState::publish_live() {
+  std::uint64_t in_flight = 0;
+  for (const ConnectionSlot* slot : live) {
+    if (slot->cursor) in_flight += slot->cursor->next - slot->cursor->counted;
+  }
+  std::lock_guard lock(live_mutex);
+  auto& f = live_figures;
+  f.succeeded = succeeded;
+  f.failed.clear();
+  for (const auto& [key, n] : errors) f.failed[key.first] += n;
+  f.sent = written;
+  f.connections_open = open_now;
+  f.in_flight = in_flight;
+  f.latency = latency;  // same layout: the copy reuses its storage
+  f.ttfb = ttfb;
+}
+
 /// Sends a connection's keepalive message; false when the write failed.
 using KeepaliveSender = std::function<asio::awaitable<bool>()>;
 
@@ -574,6 +604,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     p.write_deadline = now + config.timeouts.reply;
     slot.deadline = std::min(slot.deadline, p.write_deadline);
     co_await ws.async_write(asio::buffer(body), use);
+    ++state.written;
     p.write_deadline = Clock::time_point::max();
     last_sent = now;
   }
@@ -677,6 +708,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
     slot.arm(Phase::send, reply.sent_at, config.timeouts.reply);
     last_sent = reply.sent_at;
     co_await ws.async_write(asio::buffer(body), use);
+    ++state.written;
     if (!ec) slot.phase = Phase::reply;
     const auto reads_at_send = ws.next_layer().reads;
     FrameVerdict verdict = FrameVerdict::more;
@@ -858,6 +890,7 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
   const LoadConfig& config = run.config;
   Cursor cursor;
   ConnectionSlot slot;
+  slot.cursor = &cursor;
   LiveGuard guard(state, slot);
   struct Finish {
     ThreadState& state;
@@ -918,6 +951,13 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
   for (;;) {
     Failure why;
     {
+      struct OpenGauge {
+        std::uint64_t& open_now;
+        bool counted = false;
+        ~OpenGauge() {
+          if (counted) --open_now;
+        }
+      } open{state.open_now};
       std::optional<Stream> ws;
       emplace_stream(ws, executor, run);
       slot.socket = &beast::get_lowest_layer(*ws);
@@ -931,6 +971,8 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
                                    : state.opened);
         reopening_after_timeout = false;
         state.last_open = Clock::now();
+        open.counted = true;
+        ++state.open_now;
         opened_before = true;
         const auto succeeded_before = state.succeeded;
         const auto ec = run.correlation

@@ -18,6 +18,7 @@
 
 #include <wsload/errors.hpp>
 #include <wsload/message.hpp>
+#include <wsload/metrics.hpp>
 #include <wsload/redact.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/shard.hpp>
@@ -113,6 +114,7 @@ struct LoadConfig {
   std::size_t fragment_size = 32 << 10;   ///< outgoing frames are at most this big
   AwsSigning aws;
   ReconnectPolicy reconnect;
+  MetricsOptions metrics;  ///< a Prometheus endpoint while the run goes
   /// Sent on a connection that has sent nothing for `keepalive_interval` while it waits
   /// for its next request (open loop): API Gateway answers no protocol ping and closes a
   /// connection idle for 10 minutes. Route it where nothing answers, e.g.
@@ -372,6 +374,7 @@ inline Url validate(const LoadConfig& config) {
                             " is not valid UTF-8 (WebSocket text frames must be, RFC 6455 5.6)");
     }
   }
+  if (!config.metrics.listen.empty()) parse_metrics_listen(config.metrics.listen);
   if (config.connections < 1 || config.connections > 1'000'000) {
     throw ConfigError("connections", std::to_string(config.connections),
                       "must be from 1 to 1000000");

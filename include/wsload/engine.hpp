@@ -87,6 +87,13 @@ class Engine {
   /// Ends a running load promptly. Thread-safe; not async-signal-safe.
   WSLOAD_DECL void stop() noexcept;
 
+  /// With a metrics endpoint (config.metrics), keeps it up for config.metrics.linger so
+  /// the last scrape sees the final figures; stop() ends the wait. Otherwise returns.
+  WSLOAD_DECL void linger();
+
+  /// The port the metrics endpoint listens on; 0 without one.
+  WSLOAD_DECL std::uint16_t metrics_port() const;
+
   WSLOAD_DECL const LoadConfig& config() const noexcept;
 
  private:

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include <wsload/client.hpp>
+#include <wsload/detail/metrics_server.hpp>
 #include <wsload/engine.hpp>
 
 namespace wsload {
@@ -90,6 +91,36 @@ struct Engine::Impl {
       credentials = aws::credentials_from_environment();
       if (!config.aws.region.empty()) credentials->region = config.aws.region;
     }
+    if (!config.metrics.listen.empty()) {
+      // Up before the run, so a scraper sees it start; bound to fail before any traffic.
+      metrics_server = std::make_unique<detail::MetricsServer>(
+          parse_metrics_listen(config.metrics.listen), [this] { return scrape(); });
+    }
+  }
+
+  /// The live figures in Prometheus' text format: the threads' latest copies while the
+  /// run goes, the final figures after it.
+  std::string scrape() {
+    using namespace detail;
+    LiveFigures total;
+    {
+      std::lock_guard lock(metrics_mutex);
+      if (metrics_running) {
+        for (auto& worker : workers) {
+          std::lock_guard figures(worker->state.live_mutex);
+          total += worker->state.live_figures;
+        }
+        total.running = true;
+        if (metrics_schedule) {
+          total.target_rate = metrics_schedule->rate_at(Clock::now() - metrics_start);
+        }
+      } else {
+        total += final_figures;
+      }
+    }
+    std::map<std::string, std::string> labels{{"run", config.name.empty() ? "wsload" : config.name}};
+    if (config.shard) labels["shard"] = config.shard->text();
+    return prometheus_text(total, labels);
   }
 
   detail::asio::awaitable<void> watchdog(Worker& worker) {
@@ -104,6 +135,7 @@ struct Engine::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (++ticks % 5 == 0) state.publish();
+      if (metrics_server && ticks % 25 == 0) state.publish_live();
       const auto now = Clock::now();
       state.loop_lag.record(
           std::chrono::duration_cast<std::chrono::microseconds>(now - timer.expiry()).count());
@@ -129,6 +161,7 @@ struct Engine::Impl {
       }
     }
     state.publish();
+    if (metrics_server) state.publish_live();
   }
 
   void run_worker(Worker& worker, detail::RunContext& run) {
@@ -238,13 +271,20 @@ struct Engine::Impl {
     run.parse_frames = run.error_rules.needs_json() ||
                        (run.completion.until && run.completion.until->needs_json());
 
-    workers.clear();
     finished = 0;
     const Shard shard = config.shard.value_or(Shard{});
-    for (std::size_t i = 0; i < threads; ++i) {
-      workers.push_back(std::make_unique<Worker>(start + config.warmup));
-      workers.back()->first_index = shard.connection(i);
-      workers.back()->stride = threads * shard.count;
+    {
+      std::lock_guard lock(metrics_mutex);  // a scrape reads the workers
+      workers.clear();
+      for (std::size_t i = 0; i < threads; ++i) {
+        workers.push_back(std::make_unique<Worker>(start + config.warmup));
+        workers.back()->first_index = shard.connection(i);
+        workers.back()->stride = threads * shard.count;
+      }
+      final_figures = LiveFigures();
+      metrics_running = true;
+      metrics_start = start;
+      metrics_schedule = run.schedule;
     }
     for (std::size_t c = 0; c < config.own_connections(); ++c) ++workers[c % threads]->connections;
     std::vector<std::thread> pool;
@@ -392,7 +432,15 @@ struct Engine::Impl {
       summary.loop_lag_max = static_cast<double>(loop_lag.max()) / 1e6;
     }
     if (!config.shard) summary.judge(thresholds);
-    workers.clear();
+    {
+      std::lock_guard lock(metrics_mutex);
+      for (auto& worker : workers) {
+        std::lock_guard figures(worker->state.live_mutex);
+        final_figures += worker->state.live_figures;
+      }
+      metrics_running = false;
+      workers.clear();
+    }
     return summary;
   }
 
@@ -412,6 +460,13 @@ struct Engine::Impl {
   std::size_t finished = 0;
   std::atomic<bool> stop_requested{false};
   detail::Clock::time_point run_deadline{};
+  std::mutex metrics_mutex;  ///< the workers while a scrape reads them, and the below
+  bool metrics_running = false;
+  detail::Clock::time_point metrics_start{};
+  std::optional<Schedule> metrics_schedule;
+  LiveFigures final_figures;
+  // Last: it stops (and its thread ends) before the figures it reads are destroyed.
+  std::unique_ptr<detail::MetricsServer> metrics_server;
 };
 
 WSLOAD_DECL Engine::Engine(LoadConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
@@ -427,6 +482,17 @@ WSLOAD_DECL void Engine::stop() noexcept {
   // Through the mutex, so a run waiting for its start time cannot miss the wake-up.
   { std::lock_guard lock(impl_->mutex); }
   impl_->finished_cv.notify_all();
+}
+
+WSLOAD_DECL void Engine::linger() {
+  if (!impl_->metrics_server) return;
+  std::unique_lock lock(impl_->mutex);
+  impl_->finished_cv.wait_for(lock, impl_->config.metrics.linger,
+                              [this] { return impl_->stop_requested.load(); });
+}
+
+WSLOAD_DECL std::uint16_t Engine::metrics_port() const {
+  return impl_->metrics_server ? impl_->metrics_server->port() : 0;
 }
 
 WSLOAD_DECL const LoadConfig& Engine::config() const noexcept {
