@@ -141,21 +141,33 @@ class ProgressPrinter {
                                                 : 0;
     const std::string count =
         std::to_string(p.done) + (p.expected ? "/" + std::to_string(p.expected) : "");
+    // Live latency of the last interval, and where an open loop's schedule stands.
+    std::string live;
+    if (p.latency_p50) {
+      live += "  p50 " + wsload::detail::format_ms(*p.latency_p50) + " ms  p99 " +
+              wsload::detail::format_ms(*p.latency_p99) + " ms";
+    }
+    if (p.target_rate > 0 || p.stages > 0) {
+      live += "  target " + wsload::detail::format_number(p.target_rate, 0) + " req/s";
+      if (p.stages > 0) {
+        live += " (stage " + std::to_string(p.stage) + "/" + std::to_string(p.stages) + ")";
+      }
+    }
     if (terminal_) {
       constexpr int width = 24;
       const int filled = static_cast<int>(fraction * width);
       std::string bar(static_cast<std::size_t>(filled), '#');
       bar.resize(width, '-');
       // \x1b[K clears what a longer previous line left behind.
-      std::fprintf(stream_, "\r[%s] %s  %.0f req/s  %llu errors  %.1f s\x1b[K", bar.c_str(),
-                   count.c_str(), p.rate, static_cast<unsigned long long>(p.failed),
+      std::fprintf(stream_, "\r[%s] %s  %.0f req/s%s  %llu errors  %.1f s\x1b[K", bar.c_str(),
+                   count.c_str(), p.rate, live.c_str(), static_cast<unsigned long long>(p.failed),
                    p.elapsed.count());
       drawn_ = true;
     } else if (p.elapsed - last_ >= every_) {
       last_ = p.elapsed;
-      std::fprintf(stream_, "progress: %s requests (%.1f %%), %.0f req/s, %llu errors, %.1f s\n",
-                   count.c_str(), fraction * 100, p.rate, static_cast<unsigned long long>(p.failed),
-                   p.elapsed.count());
+      std::fprintf(stream_, "progress: %s requests (%.1f %%), %.0f req/s%s, %llu errors, %.1f s\n",
+                   count.c_str(), fraction * 100, p.rate, live.c_str(),
+                   static_cast<unsigned long long>(p.failed), p.elapsed.count());
     }
     std::fflush(stream_);
   }
@@ -455,8 +467,9 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
   if (engine.metrics_port() != 0 && signal == 0 && config.metrics.linger.count() > 0) {
     // The last scrape must see the final figures; Ctrl-C ends the wait, not the verdict.
     if (!quiet) {
-      std::fprintf(stderr, "metrics: the final figures stay up for %s s (Ctrl-C ends)\n",
-                   wsload::detail::format_number(Seconds(config.metrics.linger).count(), 1).c_str());
+      std::fprintf(
+          stderr, "metrics: the final figures stay up for %s s (Ctrl-C ends)\n",
+          wsload::detail::format_number(Seconds(config.metrics.linger).count(), 1).c_str());
     }
     signals.on_signal([&engine] { engine.stop(); });
     engine.linger();

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <sys/resource.h>
@@ -32,6 +33,13 @@ struct Progress {
   std::uint64_t failed = 0;
   double rate = 0;  ///< requests per second over the last interval
   Seconds elapsed{0};
+  /// Latency percentiles of the requests completed over the last interval (seconds, from
+  /// copies the engine's threads refresh four times a second); empty when none completed.
+  std::optional<double> latency_p50;
+  std::optional<double> latency_p99;
+  double target_rate = 0;  ///< open loop: requests per second the schedule asks now
+  std::size_t stage = 0;   ///< open loop with stages: which one, from 1; 0 without
+  std::size_t stages = 0;
 };
 
 using ProgressCallback = std::function<void(const Progress&)>;

@@ -59,10 +59,11 @@ inline MetricsAddress parse_metrics_listen(const std::string& text,
   const bool v6 = a.host.find(':') != std::string::npos &&
                   a.host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
   if (!v4 && !v6) {
-    throw ConfigError(field, text, "needs an IP address (127.0.0.1, [::1], 0.0.0.0) or only a port");
+    throw ConfigError(field, text,
+                      "needs an IP address (127.0.0.1, [::1], 0.0.0.0) or only a port");
   }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) > 65535) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) > 65535) {
     throw ConfigError(field, text, "needs a port from 0 to 65535");
   }
   a.port = static_cast<std::uint16_t>(std::stoul(port));
@@ -173,7 +174,8 @@ inline std::string prometheus_text(const LiveFigures& f,
     for (const double bound : detail::metrics_buckets) {
       const auto limit = static_cast<std::int64_t>(bound * 1e6);
       // A histogram bucket is counted where its values start: within its precision.
-      while (index < counts.size() && h.value_at_index(index) <= limit) cumulative += counts[index++];
+      while (index < counts.size() && h.value_at_index(index) <= limit)
+        cumulative += counts[index++];
       sample(std::string(name) + "_bucket", with("le=\"" + metrics_number(bound) + "\""),
              static_cast<double>(cumulative));
     }

@@ -25,8 +25,7 @@ TEST_F(MetricsCli, TheFinalFiguresStayUpForTheLinger) {
       {WSLOAD_CLI, "run", "--url", server.url(), "--prompt", "hello", "--connections", "2",
        "--iterations", "20", "--min-rps", "1", "--summary", (dir_ / "s.json").string(),
        "--metrics-listen", std::to_string(port), "--metrics-linger", "30"},
-      wsload::test::clean_wsload_env(), 60s,
-      [&](const std::string&, const std::string& err) {
+      wsload::test::clean_wsload_env(), 60s, [&](const std::string&, const std::string& err) {
         if (err.find("the final figures stay up") == std::string::npos) return 0;
         const auto reply = wsload::test::http_get(port, "/metrics");
         if (reply) final_scrape = reply->body;
@@ -50,6 +49,21 @@ TEST_F(MetricsCli, AnAddressThatIsNoneIsBadInputBeforeAnyTraffic) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--metrics-listen"), std::string::npos) << r.err;
   EXPECT_EQ(server.connections(), 0u);
+}
+
+TEST_F(MetricsCli, ProgressShowsLiveLatencyAndWhereTheScheduleStands) {
+  wsload::testing::ServerOptions options;
+  options.reply_delay = 20ms;
+  wsload::testing::Server server(options);
+  const auto r =
+      run_process({WSLOAD_CLI, "run", "--url", server.url(), "--prompt", "hello", "--connections",
+                   "4", "--rate", "40", "--stages", "1s:40,1s:40", "--min-rps", "1",
+                   "--progress-interval", "0.1", "--summary", (dir_ / "s.json").string()},
+                  wsload::test::clean_wsload_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(" ms  p99 "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("target 40 req/s (stage 1/2)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(stage 2/2)"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -90,8 +90,9 @@ TEST(Metrics, TheEndpointAnswersBeforeDuringAndAfterTheRun) {
   // Cumulative buckets: never decreasing, and none below 1 ms holds a 2 ms reply.
   double previous = 0;
   for (const double bound : wsload::detail::metrics_buckets) {
-    const double count = sample(text, "wsload_latency_seconds_bucket",
-                                run_label + ",le=\"" + wsload::detail::metrics_number(bound) + "\"");
+    const double count =
+        sample(text, "wsload_latency_seconds_bucket",
+               run_label + ",le=\"" + wsload::detail::metrics_number(bound) + "\"");
     ASSERT_FALSE(std::isnan(count)) << bound;
     EXPECT_GE(count, previous) << bound;
     if (bound < 0.001) {
@@ -182,10 +183,11 @@ TEST_F(Prometheus, ItsScrapedCountersEqualTheSummaryAndItsP99IsInTheSummarysBuck
   wsload::Engine engine(config);  // listening from here on
 
   const auto web_port = wsload::testing::unused_loopback_port();
-  write("prometheus.yml", "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                          "scrape_configs:\n  - job_name: wsload\n    static_configs:\n"
-                          "      - targets: ['127.0.0.1:" +
-                              std::to_string(engine.metrics_port()) + "']\n");
+  write("prometheus.yml",
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "scrape_configs:\n  - job_name: wsload\n    static_configs:\n"
+        "      - targets: ['127.0.0.1:" +
+            std::to_string(engine.metrics_port()) + "']\n");
   wsload::test::BackgroundProcess server_process(
       {prometheus, "--config.file=" + (dir_ / "prometheus.yml").string(),
        "--storage.tsdb.path=" + (dir_ / "data").string(),
@@ -213,7 +215,8 @@ TEST_F(Prometheus, ItsScrapedCountersEqualTheSummaryAndItsP99IsInTheSummarysBuck
   EXPECT_EQ(query(web_port, "sum(wsload_requests_failed_total)"),
             static_cast<double>(s.failed_requests));
   EXPECT_EQ(query(web_port, "wsload_requests_sent_total"), static_cast<double>(s.total_requests));
-  EXPECT_EQ(query(web_port, "wsload_latency_seconds_count"), static_cast<double>(s.latency.count()));
+  EXPECT_EQ(query(web_port, "wsload_latency_seconds_count"),
+            static_cast<double>(s.latency.count()));
 
   // histogram_quantile interpolates within a bucket: it must land in the bucket that holds
   // the summary's own p99.
@@ -240,8 +243,8 @@ TEST_F(Prometheus, ItsScrapedCountersEqualTheSummaryAndItsP99IsInTheSummarysBuck
   for (const auto& panel : dashboard["panels"]) {
     for (const auto& target : panel["targets"]) {
       auto expr = target["expr"].get<std::string>();
-      for (const auto& [from, to] : {std::pair<std::string, std::string>{"$run", ".*"},
-                                     {"$__rate_interval", "5s"}}) {
+      for (const auto& [from, to] :
+           {std::pair<std::string, std::string>{"$run", ".*"}, {"$__rate_interval", "5s"}}) {
         for (auto at = expr.find(from); at != std::string::npos; at = expr.find(from)) {
           expr.replace(at, from.size(), to);
         }

@@ -23,8 +23,9 @@ struct HttpReply {
 
 /// GET `target` from 127.0.0.1:`port`; empty when it cannot connect or does not answer
 /// in time. The connection is closed after one request, so the body is what was read.
-inline std::optional<HttpReply> http_get(std::uint16_t port, const std::string& target,
-                                         std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+inline std::optional<HttpReply> http_get(
+    std::uint16_t port, const std::string& target,
+    std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::nullopt;
   struct Closer {
@@ -35,9 +36,11 @@ inline std::optional<HttpReply> http_get(std::uint16_t port, const std::string& 
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return std::nullopt;
-  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                              std::to_string(port) + "\r\nConnection: close\r\n\r\n";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    return std::nullopt;
+  const std::string request = "GET " + target +
+                              " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                              "\r\nConnection: close\r\n\r\n";
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     return std::nullopt;

@@ -141,7 +141,8 @@ class BackgroundProcess {
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
     const int error = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (error != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(error));
+    if (error != 0)
+      throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(error));
   }
   ~BackgroundProcess() {
     kill(pid_, SIGTERM);

@@ -48,7 +48,8 @@ class MetricsServer {
   asio::awaitable<void> accept() {
     for (;;) {
       boost::system::error_code ec;
-      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      tcp::socket socket =
+          co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec == asio::error::operation_aborted) co_return;
       if (ec) continue;  // a connection that failed before it was accepted
       asio::co_spawn(ioc_, serve(std::move(socket)), asio::detached);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <ctime>
 #include <map>
@@ -68,6 +69,25 @@ inline void load_trust(ssl::context& tls, const TlsOptions& options) {
   tls.set_verify_mode(options.insecure ? ssl::verify_none : ssl::verify_peer);
 }
 
+/// The `percentile` of the values recorded in `now` since `before` (an earlier copy of
+/// the same histogram), in seconds; empty when none were.
+inline std::optional<double> interval_percentile(const Histogram& now, const Histogram& before,
+                                                 double percentile) {
+  const auto& a = now.counts();
+  const auto& b = before.counts();
+  if (now.count() <= before.count() || a.size() != b.size()) return std::nullopt;
+  const auto total = now.count() - before.count();
+  const auto rank = std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(std::ceil(percentile / 100 * static_cast<double>(total))));
+  std::int64_t seen = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    seen += a[i] - b[i];
+    if (seen >= rank)
+      return static_cast<double>(now.highest_equivalent(now.value_at_index(i))) / 1e6;
+  }
+  return std::nullopt;
+}
+
 }  // namespace detail
 
 struct Engine::Impl {
@@ -118,7 +138,8 @@ struct Engine::Impl {
         total += final_figures;
       }
     }
-    std::map<std::string, std::string> labels{{"run", config.name.empty() ? "wsload" : config.name}};
+    std::map<std::string, std::string> labels{
+        {"run", config.name.empty() ? "wsload" : config.name}};
     if (config.shard) labels["shard"] = config.shard->text();
     return prometheus_text(total, labels);
   }
@@ -135,7 +156,7 @@ struct Engine::Impl {
       boost::system::error_code ec;
       co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (++ticks % 5 == 0) state.publish();
-      if (metrics_server && ticks % 25 == 0) state.publish_live();
+      if (publish_figures && ticks % 25 == 0) state.publish_live();
       const auto now = Clock::now();
       state.loop_lag.record(
           std::chrono::duration_cast<std::chrono::microseconds>(now - timer.expiry()).count());
@@ -161,7 +182,7 @@ struct Engine::Impl {
       }
     }
     state.publish();
-    if (metrics_server) state.publish_live();
+    if (publish_figures) state.publish_live();
   }
 
   void run_worker(Worker& worker, detail::RunContext& run) {
@@ -282,6 +303,7 @@ struct Engine::Impl {
         workers.back()->stride = threads * shard.count;
       }
       final_figures = LiveFigures();
+      publish_figures = metrics_server || on_progress;
       metrics_running = true;
       metrics_start = start;
       metrics_schedule = run.schedule;
@@ -296,6 +318,11 @@ struct Engine::Impl {
     const auto hard_stop = run_deadline + config.timeouts.close + std::chrono::seconds(2);
     std::uint64_t last_done = 0;
     auto last_time = start;
+    // The threads' figures when the shown percentiles were taken, and those percentiles.
+    LiveFigures previous_figures;
+    std::optional<double> shown_p50;
+    std::optional<double> shown_p99;
+    auto shown_at = start;
     {
       std::unique_lock lock(mutex);
       while (finished < threads) {
@@ -316,6 +343,41 @@ struct Engine::Impl {
             p.failed += bad;
           }
           p.elapsed = now - start;
+          {
+            // The latencies of the last interval: this copy of the threads' figures less
+            // the one before.
+            LiveFigures figures;
+            {
+              std::lock_guard metrics_lock(metrics_mutex);
+              for (auto& worker : workers) {
+                std::lock_guard figures_lock(worker->state.live_mutex);
+                figures += worker->state.live_figures;
+              }
+            }
+            if (figures.latency.count() != previous_figures.latency.count()) {
+              shown_p50 = interval_percentile(figures.latency, previous_figures.latency, 50);
+              shown_p99 = interval_percentile(figures.latency, previous_figures.latency, 99);
+              previous_figures = std::move(figures);
+              shown_at = now;
+            } else if (now - shown_at > std::chrono::seconds(1)) {
+              shown_p50.reset();  // no reply for a second: no latency to show
+              shown_p99.reset();
+            }
+            p.latency_p50 = shown_p50;
+            p.latency_p99 = shown_p99;
+          }
+          if (run.schedule) {
+            p.target_rate = run.schedule->rate_at(now - start);
+            Seconds stage_end{0};
+            for (std::size_t i = 0; i < config.stages.size(); ++i) {
+              stage_end += config.stages[i].duration;
+              if (now - start < stage_end || i + 1 == config.stages.size()) {
+                p.stage = i + 1;
+                break;
+              }
+            }
+            p.stages = config.stages.size();
+          }
           const Seconds window = now - last_time;
           p.rate =
               window.count() > 0 ? static_cast<double>(p.done - last_done) / window.count() : 0;
@@ -460,7 +522,8 @@ struct Engine::Impl {
   std::size_t finished = 0;
   std::atomic<bool> stop_requested{false};
   detail::Clock::time_point run_deadline{};
-  std::mutex metrics_mutex;  ///< the workers while a scrape reads them, and the below
+  std::mutex metrics_mutex;      ///< the workers while a scrape reads them, and the below
+  bool publish_figures = false;  ///< the watchdogs copy their figures for a reader
   bool metrics_running = false;
   detail::Clock::time_point metrics_start{};
   std::optional<Schedule> metrics_schedule;
