@@ -376,30 +376,32 @@ inline LoadConfig to_config(const RunOptions& o) {
 
 namespace detail {
 
-/// Refuses an output path whose directory does not exist before the run, not after it.
-inline void check_summary_path(const std::filesystem::path& path,
-                               const std::string& field = "summary file") {
-  if (path.empty()) return;
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    throw ConfigError(field, path.string(), "its directory does not exist");
-  }
-  if (std::filesystem::is_directory(path, ec)) {
-    throw ConfigError(field, path.string(), "is a directory");
-  }
-}
-
-/// Where a run's or a merge's results go; empty: not written.
+/// Where a run's or a merge's results go; empty: not written; "-": standard output.
 struct OutputFiles {
   std::string summary;
   std::string report;  ///< HTML
   std::string junit;   ///< JUnit XML
+  std::string summary_flag = "--summary";
 
-  void check(const std::string& summary_flag = "summary file") const {
-    check_summary_path(summary, summary_flag);
-    check_summary_path(report, "--report");
-    check_summary_path(junit, "--junit");
+  /// Some output goes to standard output: the console text goes to stderr instead.
+  bool uses_stdout() const { return summary == "-" || report == "-" || junit == "-"; }
+
+  /// Refuses, before anything is sent, a path that cannot be written, and two outputs on
+  /// standard output (`json`: the summary is printed there too).
+  void check(bool json = false) const {
+    check_output_path(summary, summary_flag);
+    check_output_path(report, "--report");
+    check_output_path(junit, "--junit");
+    std::string taken = json && summary != "-" ? "--json" : "";
+    for (const auto& [path, flag] :
+         {std::pair(&summary, summary_flag), std::pair(&report, std::string("--report")),
+          std::pair(&junit, std::string("--junit"))}) {
+      if (*path != "-") continue;
+      if (!taken.empty()) {
+        throw ConfigError(flag, "-", "standard output already carries " + taken);
+      }
+      taken = flag;
+    }
   }
 
   /// Writes every file asked for; returns what was written, or throws the first
@@ -417,7 +419,7 @@ struct OutputFiles {
         if (!failed) failed = e;
       }
     };
-    attempt(summary, "summary file", [&] { return summary_document.dump(2) + "\n"; });
+    attempt(summary, summary_flag, [&] { return summary_document.dump(2) + "\n"; });
     attempt(report, "--report", [&] { return html_report(runs); });
     attempt(junit, "--junit", [&] { return junit_xml(runs); });
     if (failed) throw *failed;
@@ -452,18 +454,22 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
   } catch (const ConfigError& e) {
     write_error = e;
   }
+  // Standard output carries an output file (`-`): what people read goes to stderr.
+  std::ostream& console = files.uses_stdout() ? std::cerr : std::cout;
   if (json) {
-    std::cout << to_json(summary).dump(2) << '\n';
+    if (files.summary != "-") std::cout << to_json(summary).dump(2) << '\n';
   } else if (quiet) {
     for (const auto& v : summary.verdicts) {
-      if (!v.passed) std::cout << "FAIL  " << v.expression << "  " << v.message << '\n';
+      if (!v.passed) console << "FAIL  " << v.expression << "  " << v.message << '\n';
     }
-    std::cout << (summary.passed() ? "Result: PASS\n" : "Result: FAIL\n");
+    console << (summary.passed() ? "Result: PASS\n" : "Result: FAIL\n");
   } else {
-    std::cout << format_report(summary);
-    for (const auto& path : written) std::cout << "Written: " << path << '\n';
+    console << format_report(summary);
+    for (const auto& path : written) {
+      console << "Written: " << (path == "-" ? "standard output" : path) << '\n';
+    }
   }
-  std::cout.flush();
+  console.flush();
   if (engine.metrics_port() != 0 && signal == 0 && config.metrics.linger.count() > 0) {
     // The last scrape must see the final figures; Ctrl-C ends the wait, not the verdict.
     if (!quiet) {
@@ -483,15 +489,9 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
 /// `wsload merge`: summaries of shards, or GoogleTest reports of shards, into one.
 inline int merge_and_report(const std::vector<std::string>& files, const OutputFiles& out,
                             bool json, bool quiet) {
-  out.check("--out");
+  out.check(json);
   std::vector<std::pair<std::string, nlohmann::json>> documents;
-  for (const auto& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw ConfigError(file, "", "cannot be opened");
-    auto document = nlohmann::json::parse(in, nullptr, false);
-    if (document.is_discarded()) throw ConfigError(file, "", "is not valid JSON");
-    documents.emplace_back(file, std::move(document));
-  }
+  for (const auto& file : files) documents.emplace_back(file, read_json_file(file));
   const bool reports = documents.front().second.is_object() &&
                        documents.front().second.value("schema", "") == gtest_report_schema;
   std::vector<Summary> merged;
@@ -518,24 +518,27 @@ inline int merge_and_report(const std::vector<std::string>& files, const OutputF
   if (reports) {
     for (const auto& entry : document["entries"]) passed = passed && entry["passed"].get<bool>();
   }
+  std::ostream& console = out.uses_stdout() ? std::cerr : std::cout;
   if (json) {
-    std::cout << document.dump(2) << '\n';
+    if (out.summary != "-") std::cout << document.dump(2) << '\n';
   } else {
     for (const auto& s : merged) {
       if (quiet) {
         for (const auto& v : s.verdicts) {
-          if (!v.passed) std::cout << "FAIL  " << v.expression << "  " << v.message << '\n';
+          if (!v.passed) console << "FAIL  " << v.expression << "  " << v.message << '\n';
         }
       } else {
-        std::cout << format_report(s);
+        console << format_report(s);
       }
     }
-    if (quiet || reports) std::cout << (passed ? "Result: PASS\n" : "Result: FAIL\n");
+    if (quiet || reports) console << (passed ? "Result: PASS\n" : "Result: FAIL\n");
     if (!quiet) {
-      for (const auto& path : written) std::cout << "Written: " << path << '\n';
+      for (const auto& path : written) {
+        console << "Written: " << (path == "-" ? "standard output" : path) << '\n';
+      }
     }
   }
-  std::cout.flush();
+  console.flush();
   return passed ? exit_passed : exit_threshold_failed;
 }
 
@@ -640,9 +643,12 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "start at this UTC time (2026-11-25T12:00:00Z or Unix seconds), so shards "
                  "line up")
       ->envname("WSLOAD_START_AT");
-  run.add_option("--summary", o.summary, "summary JSON file ('' for none)")->capture_default_str();
-  run.add_option("--report", o.report, "also write an HTML report with plots to this file");
-  run.add_option("--junit", o.junit, "also write JUnit XML (a test case per threshold) here");
+  run.add_option("--summary", o.summary, "summary JSON file ('' for none, - for stdout)")
+      ->capture_default_str();
+  run.add_option("--report", o.report,
+                 "also write an HTML report with plots to this file (-: stdout)");
+  run.add_option("--junit", o.junit,
+                 "also write JUnit XML (a test case per threshold) here (-: stdout)");
   run.add_option("--name", o.name, "name of the run in reports");
   run.add_flag("--quiet,-q", o.quiet, "no progress and no table: FAIL lines and the result");
   run.add_flag("--json", o.json, "print the summary JSON on stdout instead of the table");
@@ -729,13 +735,14 @@ inline int main(int argc, const char* const* argv) {
   compare->add_flag("--json", compare_json, "print the comparison as JSON");
 
   std::vector<std::string> merge_files;
-  detail::OutputFiles merge_out{"merged_summary.json", "", ""};
+  detail::OutputFiles merge_out{
+      .summary = "merged_summary.json", .report = "", .junit = "", .summary_flag = "--out"};
   bool merge_json = false;
   bool merge_quiet = false;
   auto* merge = app.add_subcommand(
       "merge", "merge the summaries of every shard of a load (or GoogleTest reports) and judge");
   merge->add_option("SUMMARY", merge_files, "the shards' summary files")->required();
-  merge->add_option("--out", merge_out.summary, "merged JSON file ('' for none)")
+  merge->add_option("--out", merge_out.summary, "merged JSON file ('' for none, - for stdout)")
       ->capture_default_str();
   merge->add_option("--report", merge_out.report, "also write an HTML report of the merge");
   merge->add_option("--junit", merge_out.junit, "also write JUnit XML of the merge");
@@ -746,7 +753,7 @@ inline int main(int argc, const char* const* argv) {
   auto* report = app.add_subcommand(
       "report", "an HTML report with plots of one or more summaries (or GoogleTest reports)");
   report->add_option("SUMMARY", report_files, "summary files, overlaid in every plot")->required();
-  report->add_option("--out", report_out, "the HTML file")->capture_default_str();
+  report->add_option("--out", report_out, "the HTML file (-: stdout)")->capture_default_str();
   report->add_option("--title", report_title, "the report's title")->capture_default_str();
   merge->add_flag("--json", merge_json, "print the merged JSON on stdout instead of the table");
   merge->add_flag("--quiet,-q", merge_quiet, "FAIL lines and the result only");
@@ -763,13 +770,16 @@ inline int main(int argc, const char* const* argv) {
     detail::SignalWatcher signals;  // before any thread starts
     if (run->parsed()) {
       const LoadConfig config = to_config(run_options);
-      const detail::OutputFiles files{run_options.summary, run_options.report, run_options.junit};
-      files.check();
+      const detail::OutputFiles files{.summary = run_options.summary,
+                                      .report = run_options.report,
+                                      .junit = run_options.junit,
+                                      .summary_flag = "--summary"};
+      files.check(run_options.json);
       return detail::run_and_report(signals, config, files, run_options.quiet, run_options.json,
                                     Seconds(run_options.progress_interval));
     }
     if (report->parsed()) {
-      detail::check_summary_path(report_out, "--out");
+      check_output_path(report_out, "--out");
       std::vector<ReportRun> runs;
       std::vector<std::string> sources;
       for (const auto& file : report_files) {
@@ -779,9 +789,10 @@ inline int main(int argc, const char* const* argv) {
         }
       }
       distinguish_labels(runs, sources);
-      write_file_atomically(report_out, html_report(runs, report_title));
-      std::cout << "Report of " << runs.size() << (runs.size() == 1 ? " run" : " runs")
-                << " written to " << report_out << '\n';
+      write_file_atomically(report_out, html_report(runs, report_title), "--out");
+      (report_out == "-" ? std::cerr : std::cout)
+          << "Report of " << runs.size() << (runs.size() == 1 ? " run" : " runs") << " written to "
+          << (report_out == "-" ? "standard output" : report_out) << '\n';
       return exit_passed;
     }
     if (merge->parsed()) {
@@ -822,7 +833,7 @@ inline int main(int argc, const char* const* argv) {
             ca_out.empty() ? std::filesystem::temp_directory_path() /
                                  ("wsload-serve-" + std::to_string(server.port()) + "-ca.pem")
                            : std::filesystem::path(ca_out);
-        write_file_atomically(pem, server.ca_pem());
+        write_file_atomically(pem, server.ca_pem(), "--ca-out");
         std::cout << "wsload serve: CA certificate in " << pem.string() << '\n';
       }
       std::cout << "wsload serve: Ctrl-C to stop" << std::endl;
@@ -851,7 +862,8 @@ inline int main(int argc, const char* const* argv) {
       config.min_success_rate = 95;
       config.thresholds = {"p99<250ms", "errors==0"};
       const std::filesystem::path summary = secure ? demo_summary : std::string();
-      const detail::OutputFiles files{summary.string(), "", ""};
+      const detail::OutputFiles files{
+          .summary = summary.string(), .report = "", .junit = "", .summary_flag = "--summary"};
       files.check();
       const int code = detail::run_and_report(signals, config, files, false, false, Seconds(5));
       if (code >= exit_bad_input) return code;  // bad input or stopped by a signal

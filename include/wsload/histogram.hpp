@@ -23,6 +23,10 @@
 
 namespace wsload {
 
+/// The largest count read from a file: 2^53, the largest integer every JSON reader (a
+/// double) keeps exactly. Sums of thousands of such counts still fit in 64 bits.
+inline constexpr std::uint64_t max_exact_count = std::uint64_t{1} << 53;
+
 /// Integer-valued histogram compatible with HdrHistogram (same layout and encoding).
 /// wsload records latencies in microseconds with the default layout: 1 us to 1 h,
 /// 3 significant digits (at most 0.1 % relative error on any percentile).
@@ -89,7 +93,7 @@ class Histogram {
   std::string encode() const;
 
   /// Decodes a compressed V2 base64 string. Throws ConfigError (field `field`) when the
-  /// text is not base64, not V2, truncated or corrupt.
+  /// text is not base64, not V2, truncated or corrupt, or counts more than max_exact_count.
   static Histogram decode(std::string_view base64, const std::string& field = "histogram");
 
   bool same_layout(const Histogram& other) const noexcept {

@@ -258,7 +258,7 @@ inline nlohmann::json merge_gtest_reports(
     std::vector<NamedSummary> parts;
     bool failed = false;
     for (const auto& [source, entry] : runs) {
-      parts.push_back({source + " (" + name + ")", summary_from_json(entry, source)});
+      parts.push_back({source + " (" + name + ")", summary_of_entry(entry, source)});
       failed = failed || entry.value("status", "") == "failed";
     }
     const auto merged = merge_shards(parts);

@@ -490,15 +490,12 @@ inline std::string first_frame_section(const std::vector<ReportRun>& runs) {
 /// The runs of a summary file: a run's or a merge's summary (one run), or a GoogleTest
 /// report (one run per test case that ran a load). Throws ConfigError naming the file.
 inline std::vector<ReportRun> read_report_runs(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError(file.string(), "", "cannot be opened");
-  const auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded()) throw ConfigError(file.string(), "", "is not valid JSON");
+  const auto j = read_json_file(file);
   std::vector<ReportRun> runs;
   if (j.is_object() && j.value("schema", "") == gtest_report_schema && j.contains("entries") &&
       j["entries"].is_array()) {
     for (const auto& entry : j["entries"]) {
-      auto summary = summary_from_json(entry, file.string());
+      auto summary = summary_of_entry(entry, file.string());
       std::string label =
           entry.value("suite", std::string()) + "." + entry.value("test", std::string());
       runs.push_back({std::move(label), std::move(summary)});

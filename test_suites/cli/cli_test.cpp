@@ -4,10 +4,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <set>
 #include <sstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -519,6 +521,264 @@ TEST_F(Cli, ExampleScriptRunsTheCliWithItsVariables) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(read_json(summary_)["total_requests"], 16) << "2 connections x 8 example prompts";
   EXPECT_EQ(server.handshakes().at(0).header("origin"), "https://script.example.com");
+}
+
+}  // namespace
+
+namespace {
+
+// A shard's summary as the engine writes one, made here so that each edit of it below is
+// the only thing wrong: 20 requests, 17 of them answered, 3 timed out, over two seconds.
+wsload::Summary shard_summary(std::size_t index) {
+  wsload::Summary s;
+  s.name = "edited";
+  s.total_requests = 20;
+  s.successful_requests = 17;
+  s.failed_requests = 3;
+  s.total_time = wsload::Seconds(2);
+  for (int i = 0; i < 17; ++i) {
+    s.latency.record(1'000 + 10 * i);
+    s.ttfb.record(500 + 10 * i);
+    s.time_series.record(static_cast<std::size_t>(i % 2), 1'000 + 10 * i);
+  }
+  s.time_series.fail(1, 3);
+  s.errors = {{wsload::ErrorKind::reply_timeout, "", 3}};
+  s.connections_configured = 2;
+  s.connections_opened = 2;
+  s.threads = 1;
+  s.measured_from = 1'800'000'000;
+  s.shard = wsload::Shard{index, 2};
+  s.config = {{"connections", 4}};
+  return s;
+}
+
+/// A GoogleTest reporter's file holding `summary` as the case Load.Case.
+nlohmann::json gtest_report_of(const wsload::Summary& summary) {
+  auto entry = to_json(summary);
+  entry["suite"] = "Load";
+  entry["test"] = "Case";
+  entry["status"] = "passed";
+  return {{"schema", wsload::gtest_report_schema}, {"entries", {entry}}};
+}
+
+TEST_F(Cli, EditedSummariesAreRefusedByMergeReportAndCompareNamingTheFileAndField) {
+  using nlohmann::json;
+  const auto first = write("shard-0.json", to_json(shard_summary(0)).dump()).string();
+  const auto good = to_json(shard_summary(1));
+  write("shard-1.json", good.dump());
+  const auto merged = (dir_ / "merged.json").string();
+  const auto html = (dir_ / "report.html").string();
+  const auto accepted = run_process(
+      {WSLOAD_CLI, "merge", first, (dir_ / "shard-1.json").string(), "--out", ""}, clean_env());
+  ASSERT_EQ(accepted.exit_code, 0) << "the unedited shards merge: " << accepted.err;
+
+  const auto histogram = [](std::int64_t value, std::int64_t count) {
+    wsload::Histogram h;
+    h.record(value, count);
+    return h.encode();
+  };
+  const std::vector<std::pair<std::string, std::function<void(json&)>>> cases = {
+      {"total_requests: 20 is not successful_requests 17 + failed_requests 4",
+       [](json& j) { j["failed_requests"] = 4; }},
+      {"total_requests: -5 is not a whole number", [](json& j) { j["total_requests"] = -5; }},
+      {"total_requests: 18446744073709551615 is not a whole number",
+       [](json& j) { j["total_requests"] = ~std::uint64_t{0}; }},
+      {"total_requests: 1e+30 is not a whole number", [](json& j) { j["total_requests"] = 1e30; }},
+      {"total_requests: 1.5 is not a whole number", [](json& j) { j["total_requests"] = 1.5; }},
+      {"latency.histogram: holds 17 samples, but successful_requests is 1000",
+       [](json& j) {
+         j["successful_requests"] = 1000;
+         j["total_requests"] = 1003;
+       }},
+      {"latency.histogram: holds 1000000 samples, but successful_requests is 17",
+       [&](json& j) {
+         auto& h = j["latency"]["histogram"];
+         h["data"] = histogram(1'000, 1'000'000);
+         h["max"] = 1'000;
+         h["sum"] = 1e9;
+       }},
+      {"errors.details: their requests sum to 5, but failed_requests is 3",
+       [](json& j) { j["errors"]["details"][0]["requests"] = 5; }},
+      {"ttfb.histogram: holds 18 samples, more than successful_requests 17",
+       [&](json& j) {
+         auto& h = j["ttfb"]["histogram"];
+         h["data"] = histogram(500, 18);
+         h["max"] = 500;
+         h["sum"] = 9'000;
+       }},
+      {"time_series.intervals: their succeeded sum to 18, but successful_requests is 17",
+       [](json& j) { j["time_series"]["intervals"][0]["succeeded"] = 10; }},  // of 9
+      {"time_series.intervals: their failed sum to 4, more than failed_requests 3",
+       [](json& j) { j["time_series"]["intervals"][1]["failed"] = 4; }},
+      {"shard.index: -1 is not a whole number", [](json& j) { j["shard"]["index"] = -1; }},
+  };
+  for (const auto& [says, edit] : cases) {
+    auto j = good;
+    edit(j);
+    const auto edited = write("shard-1.json", j.dump()).string();
+    const std::vector<std::vector<std::string>> commands = {
+        {WSLOAD_CLI, "merge", first, edited, "--out", merged},
+        {WSLOAD_CLI, "report", edited, "--out", html},
+        {WSLOAD_CLI, "compare", first, edited},
+    };
+    for (const auto& command : commands) {
+      const auto r = run_process(command, clean_env());
+      EXPECT_EQ(r.exit_code, 2) << command[1] << ", " << says << ": " << r.out << r.err;
+      EXPECT_NE(r.err.find("wsload: " + edited + ": " + says), std::string::npos)
+          << command[1] << ": " << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    }
+    EXPECT_FALSE(fs::exists(merged)) << says;
+    EXPECT_FALSE(fs::exists(html)) << says;
+  }
+
+  // A GoogleTest report's entry is read the same way, and named by its case.
+  const auto report = write("report-0.json", gtest_report_of(shard_summary(0)).dump()).string();
+  auto edited_report = gtest_report_of(shard_summary(1));
+  edited_report["entries"][0]["failed_requests"] = 4;
+  const auto edited = write("report-1.json", edited_report.dump()).string();
+  for (const auto& command :
+       std::vector<std::vector<std::string>>{{WSLOAD_CLI, "merge", report, edited, "--out", merged},
+                                             {WSLOAD_CLI, "report", edited, "--out", html},
+                                             {WSLOAD_CLI, "compare", report, edited}}) {
+    const auto r = run_process(command, clean_env());
+    EXPECT_EQ(r.exit_code, 2) << command[1] << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("wsload: " + edited +
+                         " (Load.Case): total_requests: 20 is not successful_requests 17 + "
+                         "failed_requests 4"),
+              std::string::npos)
+        << command[1] << ": " << r.err;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Cli, DashPutsTheSummaryReportOrJUnitOnStandardOutput) {
+  wsload::testing::Server server;
+  const bool stray_before = fs::exists("-");
+  auto args = run_args(server.url());
+  args[7] = "-";  // --summary -
+  auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(nlohmann::json::accept(r.out)) << "stdout is the summary alone: " << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["total_requests"], 60);
+  EXPECT_NE(r.err.find("Result: PASS"), std::string::npos) << "the table goes to stderr";
+  EXPECT_EQ(fs::exists("-"), stray_before) << "a file named '-' was made";
+
+  for (const auto& [flag, begins] : std::vector<std::pair<std::string, std::string>>{
+           {"--report", "<!DOCTYPE html>"}, {"--junit", "<?xml"}}) {
+    args = run_args(server.url());
+    args[7] = "";
+    args.insert(args.end(), {flag, "-", "--quiet"});
+    r = run_process(args, clean_env());
+    ASSERT_EQ(r.exit_code, 0) << flag << ": " << r.err;
+    EXPECT_EQ(r.out.rfind(begins, 0), 0u) << flag << ": " << r.out.substr(0, 200);
+    EXPECT_NE(r.err.find("Result: PASS"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(server.messages(), 180u);
+
+  // Standard output carries one output at most: refused before anything is sent.
+  args = run_args(server.url());
+  args[7] = "-";
+  args.insert(args.end(), {"--junit", "-"});
+  r = run_process(args, clean_env());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("wsload: --junit: standard output already carries --summary"),
+            std::string::npos)
+      << r.err;
+  args = run_args(server.url());
+  args.insert(args.end(), {"--json", "--report", "-"});
+  r = run_process(args, clean_env());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("wsload: --report: standard output already carries --json"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(server.messages(), 180u);
+
+  // merge --out - and report --out - too.
+  const auto first = write("shard-0.json", to_json(shard_summary(0)).dump()).string();
+  const auto second = write("shard-1.json", to_json(shard_summary(1)).dump()).string();
+  r = run_process({WSLOAD_CLI, "merge", first, second, "--out", "-"}, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(nlohmann::json::accept(r.out)) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["total_requests"], 40);
+  EXPECT_NE(r.err.find("Merged from 2 shards"), std::string::npos) << r.err;
+  r = run_process({WSLOAD_CLI, "report", first, "--out", "-"}, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("<!DOCTYPE html>", 0), 0u) << r.out.substr(0, 200);
+  EXPECT_NE(r.err.find("Report of 1 run written to standard output"), std::string::npos) << r.err;
+  EXPECT_EQ(fs::exists("-"), stray_before);
+}
+
+TEST_F(Cli, OutputsThroughADeviceAFifoAndASymlinkLeaveThemInPlace) {
+  const auto null = null_device("null");
+  if (null.empty()) GTEST_SKIP() << "mknod needs CAP_MKNOD";
+  const auto fifo = dir_ / "report.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::create_directory(dir_ / "results");
+  const auto junit = write("results/junit.xml", "old");
+  fs::create_symlink("results/junit.xml", dir_ / "junit.xml");
+  wsload::test::FifoReader reader(fifo, 60s);
+  ASSERT_TRUE(reader.opened());
+
+  wsload::testing::Server server;
+  auto args = run_args(server.url());
+  args[7] = null.string();
+  args.insert(args.end(), {"--report", fifo.string(), "--junit", (dir_ / "junit.xml").string()});
+  const auto r = run_process(args, clean_env());
+  const auto html = reader.stop();
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u) << html.substr(0, 200);
+  EXPECT_NE(html.find("</html>"), std::string::npos) << "the whole report came through";
+  EXPECT_EQ(type_of(null), S_IFCHR) << "the device was replaced";
+  EXPECT_EQ(type_of(fifo), S_IFIFO) << "the FIFO was replaced";
+  EXPECT_EQ(type_of(dir_ / "junit.xml"), S_IFLNK) << "the link was replaced";
+  EXPECT_EQ(read_text(junit).rfind("<?xml", 0), 0u) << "the link's target holds the XML";
+}
+
+TEST_F(Cli, UnwritableOutputsAreRefusedBeforeAnyTraffic) {
+  wsload::testing::Server server;
+  const auto directory = (dir_ / "a-directory").string();
+  fs::create_directory(directory);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--summary", directory},
+      {"--report", directory},
+      {"--junit", (dir_ / "missing" / "junit.xml").string()},
+      {"--summary", "/proc/wsload_summary.json"},
+      {"--report", "/proc/wsload_report.html"},
+      {"--junit", "/proc/self/wsload_junit.xml"},
+  };
+  for (const auto& [flag, path] : cases) {
+    auto args = run_args(server.url());
+    if (flag == "--summary") {
+      args[7] = path;
+    } else {
+      args.insert(args.end(), {flag, path});
+    }
+    const auto r = run_process(args, clean_env());
+    EXPECT_EQ(r.exit_code, 2) << flag << " " << path << ": " << r.out << r.err;
+    EXPECT_EQ(r.err.rfind("wsload: " + flag + ": ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    EXPECT_EQ(r.out, "") << flag << " " << path;
+  }
+  EXPECT_EQ(server.messages(), 0u) << "a refused output sent traffic first";
+  EXPECT_TRUE(server.handshakes().empty()) << "a refused output opened connections first";
+
+  const auto first = write("shard-0.json", to_json(shard_summary(0)).dump()).string();
+  const auto second = write("shard-1.json", to_json(shard_summary(1)).dump()).string();
+  for (const auto& [command, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{WSLOAD_CLI, "merge", first, second, "--out", "/proc/wsload_merged.json"},
+            "wsload: --out: "},
+           {{WSLOAD_CLI, "merge", first, second, "--report", directory}, "wsload: --report: "},
+           {{WSLOAD_CLI, "report", first, "--out", directory}, "wsload: --out: "}}) {
+    const auto r = run_process(command, clean_env());
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_EQ(r.err.rfind(says, 0), 0u) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 
 namespace {
 
+using namespace std::chrono_literals;
 using wsload::test::run_process;
 namespace fs = std::filesystem;
 
@@ -237,6 +239,32 @@ TEST_F(GtestIntegration, ACrashAfterTheLoadKeepsItsEntry) {
   ASSERT_EQ(report["entries"].size(), 1u);
   EXPECT_EQ(report["entries"][0]["status"], "running") << "it never finished";
   EXPECT_EQ(report["entries"][0]["successful_requests"], 1);
+}
+
+}  // namespace
+
+namespace {
+
+// The reporter writes its JSON after every load and every test's end: into a FIFO each
+// time straight through (never reading it back, which would wait for a writer), and its
+// HTML report through a symbolic link into the file it points to.
+TEST_F(GtestIntegration, ReportsGoThroughAFifoAndASymlink) {
+  const auto fifo = dir_ / "loads.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  wsload::test::FifoReader reader(fifo, 60s);
+  ASSERT_TRUE(reader.opened());
+  const auto html = write("reports.html", "old");
+  fs::create_symlink("reports.html", dir_ / "latest.html");
+  auto env = clean_env();
+  env["WSLOAD_SUMMARY"] = fifo.string();
+  env["WSLOAD_HTML_REPORT"] = (dir_ / "latest.html").string();
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env);
+  const auto json = reader.stop();
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(json.find("\"schema\": \"wsload.gtest-report/1\""), std::string::npos) << json;
+  EXPECT_EQ(type_of(fifo), S_IFIFO) << "the FIFO was replaced";
+  EXPECT_EQ(type_of(dir_ / "latest.html"), S_IFLNK) << "the link was replaced";
+  EXPECT_NE(read_text(html).find("Echo.MeetsItsThresholds"), std::string::npos);
 }
 
 }  // namespace

@@ -147,6 +147,7 @@ TEST(Engine, StopInterruptsAndKeepsWhatWasMeasured) {
   EXPECT_LE(s.errors_of(ErrorKind::interrupted), 2u) << "at most the requests in flight";
   EXPECT_EQ(s.successful_requests + s.failed_requests + s.not_sent, 200'000u)
       << "what was never sent is noted, not failed";
+  EXPECT_EQ(to_json(wsload::summary_from_json(to_json(s))), to_json(s));
 }
 
 TEST(Engine, ProgressIsMonotonicAndBounded) {

@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -120,7 +123,7 @@ TEST(Summary, ReadingGarbageNamesTheFile) {
     read_summary(path);
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_EQ(e.value(), path.string());
+    EXPECT_EQ(e.field(), path.string());
   }
   fs::remove(path);
 }
@@ -272,6 +275,119 @@ TEST(Summary, ASaturatedGeneratorsLatencyFailureSaysSo) {
       << "failed requests are the service's";
   EXPECT_EQ(s.verdict(parse_threshold("p99<1s")).message.find(note), std::string::npos)
       << "a pass needs no excuse";
+}
+
+}  // namespace
+
+namespace {
+
+// A summary as the engine makes one: every figure agrees with the others.
+Summary consistent() {
+  auto s = sample();  // 100 requests, 97 succeeded, 3 failed
+  for (int i = 1; i <= 97; ++i) {
+    s.ttfb.record(5'000 + i * 10);
+    s.time_series.record(i % 3, 10'000 + i * 100);
+  }
+  s.time_series.fail(2, 2);
+  s.schedule = ScheduleReport{.target_rate = 50, .achieved_rate = 48, .due = 100, .sent = 100};
+  for (int i = 1; i <= 97; ++i) s.latency_uncorrected.record(9'000 + i * 100);
+  s.shard = Shard{1, 2};
+  return s;
+}
+
+std::string encoded(const std::vector<std::pair<std::int64_t, std::int64_t>>& samples) {
+  Histogram h;
+  for (const auto& [value, count] : samples) h.record(value, count);
+  return h.encode();
+}
+
+TEST(Summary, EveryFigureReadIsCheckedAndNamed) {
+  const auto good = to_json(consistent());
+  ASSERT_NO_THROW(summary_from_json(good, "shard-1.json"));
+  using nlohmann::json;
+  // The issue's own cases (-5, 2^64 - 1, 1e30, ...) go through the merge, report and
+  // compare processes in cli_test.cpp; these are the reader's other edges.
+  const std::vector<std::pair<std::string, std::function<void(json&)>>> cases = {
+      {"total_requests: 1.5 is not a whole number from 0 to 9007199254740992",
+       [](json& j) { j["total_requests"] = 1.5; }},
+      {"total_requests: 9007199254740993 is not a whole number",
+       [](json& j) { j["total_requests"] = (std::uint64_t{1} << 53) + 1; }},
+      {"connections.opened: \"3\" is not a whole number",
+       [](json& j) { j["connections"]["opened"] = "3"; }},
+      {"errors.details[1].requests: 0.5 is not a whole number",
+       [](json& j) { j["errors"]["details"][1]["requests"] = 0.5; }},
+      {"time_series.intervals[2].failed: -2 is not a whole number",
+       [](json& j) { j["time_series"]["intervals"][2]["failed"] = -2; }},
+      {"shard.index: -1 is not a whole number", [](json& j) { j["shard"]["index"] = -1; }},
+      {"total_time: -1 is not a number from 0 up", [](json& j) { j["total_time"] = -1; }},
+      {"total_requests: 100 is not successful_requests 97 + failed_requests 4",
+       [](json& j) { j["failed_requests"] = 4; }},
+      {"errors.details: their requests sum to 5, but failed_requests is 3",
+       [](json& j) { j["errors"]["details"][0]["requests"] = 4; }},
+      {"latency.histogram: holds 97 samples, but successful_requests is 1000",
+       [](json& j) {
+         j["successful_requests"] = 1000;
+         j["total_requests"] = 1003;
+       }},
+      {"latency.histogram: holds 1000000 samples, but successful_requests is 97",
+       [](json& j) {
+         auto& h = j["latency"]["histogram"];
+         h["data"] = encoded({{10'100, 999'999}, {19'700, 1}});
+         h["sum"] = 10'100.0 * 999'999 + 19'700;
+       }},
+      {"latency.histogram.min: 5 is not in the histogram's lowest bucket",
+       [](json& j) { j["latency"]["histogram"]["min"] = 5; }},
+      {"latency.histogram.max: 90000 is not in the histogram's highest bucket",
+       [](json& j) { j["latency"]["histogram"]["max"] = 90'000; }},
+      {"latency.histogram.sum: 0.0 is not between 97 samples",
+       [](json& j) { j["latency"]["histogram"]["sum"] = 0; }},
+      {"ttfb.histogram: holds 98 samples, more than successful_requests 97",
+       [](json& j) {
+         j["ttfb"]["histogram"]["data"] = encoded({{5'010, 97}, {5'970, 1}});
+         j["ttfb"]["histogram"]["sum"] = 5'010.0 * 97 + 5'970;
+       }},
+      {"time_series.intervals: their succeeded sum to 98, but successful_requests is 97",
+       [](json& j) {
+         auto& i = j["time_series"]["intervals"][0];
+         i["succeeded"] = i["succeeded"].get<int>() + 1;
+       }},
+      {"time_series.intervals: their failed sum to 4, more than failed_requests 3",
+       [](json& j) { j["time_series"]["intervals"][2]["failed"] = 4; }},
+      {"time_series.intervals[1].histogram: holds 33 samples, more than its succeeded 32",
+       [](json& j) { j["time_series"]["intervals"][1]["succeeded"] = 32; }},
+      {"schedule.sent: 101 is more than schedule.due 100",
+       [](json& j) { j["schedule"]["sent"] = 101; }},
+      {"malformed summary: key 'failed_requests' not found",
+       [](json& j) { j.erase("failed_requests"); }},
+  };
+  for (const auto& [says, edit] : cases) {
+    auto j = good;
+    edit(j);
+    try {
+      summary_from_json(j, "shard-1.json");
+      ADD_FAILURE() << "accepted: " << says;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.field(), "shard-1.json") << says;
+      EXPECT_NE(std::string(e.what()).find("wsload: shard-1.json: " + says), std::string::npos)
+          << e.what();
+      EXPECT_EQ(std::string(e.what()).find("json.exception"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Summary, WholeNumbersWrittenAsFloatsAndSummariesWithoutATimeSeriesAreRead) {
+  auto j = to_json(consistent());
+  j["total_requests"] = 100.0;
+  EXPECT_EQ(summary_from_json(j).total_requests, 100u);
+  j = to_json(sample());  // no time series, no first-frame times: nothing to add up
+  EXPECT_NO_THROW(summary_from_json(j));
+}
+
+TEST(Summary, ADecodedHistogramCountsNoMoreThanAFileCanSay) {
+  Histogram h;
+  h.record(1'000, std::int64_t{1} << 53);
+  h.record(2'000, 1);
+  EXPECT_THROW(Histogram::decode(h.encode()), ConfigError);
 }
 
 }  // namespace

@@ -60,6 +60,10 @@ TEST(TimeSeries, MergesBySecondAndSurvivesTheSummaryJson) {
   s.total_requests = 4;
   s.successful_requests = 2;
   s.failed_requests = 2;
+  // The figures a reader checks the series against.
+  s.latency.record(1000);
+  s.latency.record(3000);
+  s.errors = {{wsload::ErrorKind::connection_lost, "", 2}};
   const auto j = to_json(s);
   EXPECT_EQ(j["time_series"]["intervals"].size(), 3u);
   EXPECT_EQ(j["time_series"]["intervals"][0]["failed"], 2);

@@ -124,7 +124,10 @@ class Report {
   void flush_locked() {
     if (path_.empty()) return;
     nlohmann::json merged = nlohmann::json::array();
-    std::ifstream in(path_);
+    // Only a file has entries to keep: a FIFO or a device is written, never read back.
+    std::error_code not_a_file;
+    std::ifstream in;
+    if (std::filesystem::is_regular_file(path_, not_a_file)) in.open(path_);
     if (in) {
       const auto old = nlohmann::json::parse(in, nullptr, false);
       if (old.is_object() && old.value("schema", "") == gtest_report_schema &&
@@ -164,7 +167,7 @@ class Report {
     std::vector<ReportRun> runs;
     for (const auto& e : entries) {
       runs.push_back({e.value("suite", std::string()) + "." + e.value("test", std::string()),
-                      summary_from_json(e, path_.string())});
+                      summary_of_entry(e, path_.string())});
     }
     write_file_atomically(html, html_report(runs, "wsload: " + path_.filename().string()),
                           "HTML report");

@@ -284,6 +284,9 @@ inline Histogram Histogram::decode(std::string_view base64, const std::string& f
       continue;
     }
     if (index >= h.counts_.size()) return fail("more counts than the layout holds");
+    if (value > static_cast<std::int64_t>(max_exact_count) - h.total_) {
+      return fail("more than " + std::to_string(max_exact_count) + " samples");
+    }
     h.counts_[index++] = value;
     h.total_ += value;
   }
