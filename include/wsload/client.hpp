@@ -55,6 +55,16 @@ struct ConnectionSlot {
   /// With requests pipelined, a deadline fails the requests past it rather than the
   /// connection: the watchdog calls this instead of closing.
   std::function<void(Clock::time_point)> expire;
+  /// Beast failed or closed the connection and waits for the server to close TCP
+  /// (detail/teardown.hpp): the read's error, not a deadline, says what ended it.
+  bool tearing_down = false;
+
+  /// That wait, bounded by the close timeout whatever the connection was waiting for (the
+  /// watchdog closes a tearing-down connection at its deadline, pipelined or not).
+  void tear_down(Clock::time_point now, std::chrono::milliseconds close_timeout) noexcept {
+    tearing_down = true;
+    deadline = std::min(deadline, now + close_timeout);
+  }
 
   void arm(Phase p, Clock::time_point now, std::chrono::milliseconds timeout) noexcept {
     phase = p;
@@ -183,7 +193,7 @@ class LiveGuard {
 inline std::pair<ErrorKind, std::string> classify(const boost::system::error_code& ec,
                                                   const ConnectionSlot& slot,
                                                   const websocket::close_reason& close) {
-  switch (slot.abort) {
+  switch (slot.tearing_down && ec ? Abort::none : slot.abort) {
     case Abort::run_deadline:
       return {ErrorKind::run_deadline, ""};
     case Abort::interrupted:
@@ -616,7 +626,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
   co_return boost::system::error_code{};
 }
 
-inline void emplace_stream(std::optional<websocket::stream<tcp::socket>>& ws,
+inline void emplace_stream(std::optional<websocket::stream<PlainSocket>>& ws,
                            const asio::any_io_executor& executor, RunContext&) {
   ws.emplace(executor);
 }
@@ -628,6 +638,28 @@ inline void emplace_stream(std::optional<websocket::stream<TlsSocket>>& ws,
 
 using Failure = std::pair<ErrorKind, std::string>;
 
+/// What the server's 101 response chose that the client never offered, which fails the
+/// connection: any extension (wsload offers none; RFC 6455 9.1), or a subprotocol not
+/// among `offered` (4.1). Empty when it chose nothing it may not.
+inline std::optional<std::string> unoffered_choice(const websocket::response_type& response,
+                                                   const std::vector<std::string>& offered) {
+  const auto chosen = [&](http::field field) {
+    const auto it = response.find(field);
+    return it == response.end() ? std::string() : std::string(it->value());
+  };
+  if (const auto extension = chosen(http::field::sec_websocket_extensions); !extension.empty()) {
+    return "the server chose the extension '" + shorten(extension) +
+           "', which was not offered (RFC 6455 9.1)";
+  }
+  const auto subprotocol = chosen(http::field::sec_websocket_protocol);
+  if (!subprotocol.empty() &&
+      std::find(offered.begin(), offered.end(), subprotocol) == offered.end()) {
+    return "the server chose the subprotocol '" + shorten(subprotocol) +
+           "', which was not offered (RFC 6455 4.1)";
+  }
+  return std::nullopt;
+}
+
 /// Connects, negotiates TLS and upgrades `ws`; the reason when any step fails.
 template <class Stream>
 asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, ConnectionSlot& slot,
@@ -636,13 +668,17 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
   boost::system::error_code ec;
   auto use = asio::redirect_error(asio::use_awaitable, ec);
   tcp::socket& socket = beast::get_lowest_layer(ws);
+  slot.tearing_down = false;
+  ws.next_layer().on_teardown = [&slot, close = config.timeouts.close] {
+    slot.tear_down(Clock::now(), close);
+  };
 
   slot.arm(Phase::connect, Clock::now(), config.timeouts.connect);
   co_await asio::async_connect(socket, run.endpoints, use);
   if (ec) co_return classify(ec, slot, {});
   socket.set_option(tcp::no_delay(true), ec);
 
-  if constexpr (!std::is_same_v<Stream, websocket::stream<tcp::socket>>) {
+  if constexpr (!std::is_same_v<Stream, websocket::stream<PlainSocket>>) {
     slot.arm(Phase::tls, Clock::now(), config.timeouts.handshake);
     SSL* ssl = ws.next_layer().native_handle();
     if (!prepare_tls(ssl, run.url, config.tls.insecure)) {
@@ -683,6 +719,9 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
                         "HTTP " + std::to_string(response.result_int())};
     }
     co_return classify(ec, slot, {});
+  }
+  if (auto unoffered = unoffered_choice(response, config.subprotocols)) {
+    co_return Failure{ErrorKind::handshake, std::move(*unoffered)};
   }
   ws.read_message_max(config.max_message_size);
   ws.text(true);

@@ -156,11 +156,11 @@ inline RunSamples read_run_samples(const std::filesystem::path& file,
         }
       }
     } else if (j.is_object() && j.value("schema", "") == summary_schema) {
-      const auto s = summary_from_json(j, field);
+      const auto s = summary_from_json(j, file.string());
       detail::add_summary_samples(runs, s.name.empty() ? "summary" : s.name, s);
     } else if (j.is_object() && j.contains("entries") && j["entries"].is_array()) {
       for (const auto& e : j["entries"]) {
-        const auto s = summary_from_json(e, field);
+        const auto s = summary_from_json(e, file.string());
         detail::add_summary_samples(runs, e.value("suite", "") + "." + e.value("test", ""), s);
       }
     } else {
@@ -168,7 +168,7 @@ inline RunSamples read_run_samples(const std::filesystem::path& file,
                         "is neither Google Benchmark JSON nor a wsload summary or report");
     }
   } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(field, file.string(), std::string("is malformed: ") + e.what());
+    throw ConfigError(field, file.string(), "is malformed: " + detail::json_problem(e));
   }
   return runs;
 }

@@ -455,6 +455,22 @@ inline std::optional<ErrorKind> error_kind_from(std::string_view name) {
   return std::nullopt;
 }
 
+/// What a nlohmann::json exception says is wrong with a document, in words for the user:
+/// without its id ("[json.exception.out_of_range.403]") and naming the missing field.
+inline std::string json_problem(const nlohmann::json::exception& e) {
+  std::string text = e.what();
+  if (const auto id_end = text.find("] "); text.starts_with("[json.") && id_end != text.npos) {
+    text.erase(0, id_end + 2);
+  }
+  constexpr std::string_view key = "key ", not_found = " not found";
+  if (e.id == 403 && text.starts_with(key) && text.ends_with(not_found)) {
+    return "lacks the field " +
+           text.substr(key.size(), text.size() - key.size() - not_found.size());
+  }
+  if (e.id >= 300 && e.id < 400) return "has a field of another type than expected (" + text + ")";
+  return text;
+}
+
 }  // namespace detail
 
 /// Reads a summary written by to_json. Throws ConfigError (field `field`, e.g. the file
@@ -497,6 +513,12 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.warmup_requests = j.value("warmup_requests", std::uint64_t{0});
     if (j.contains("shard")) {
       const auto& shard = j.at("shard");
+      for (const char* key : {"index", "count"}) {
+        if (!shard.at(key).is_number_unsigned()) {  // -1 would read as 2^64 - 1
+          throw ConfigError(field, shard.at(key).dump(),
+                            std::string("shard.") + key + " is not a whole number from 0");
+        }
+      }
       const auto index = shard.at("index").get<std::size_t>();
       const auto count = shard.at("count").get<std::size_t>();
       s.shard = detail::checked_shard(index, count, field, Shard{index, count}.text());
@@ -553,7 +575,7 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.config = j.value("config", nlohmann::json::object());
     return s;
   } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(field, "", std::string("malformed summary: ") + e.what());
+    throw ConfigError(field, "", "malformed summary: " + detail::json_problem(e));
   }
 }
 
