@@ -4,7 +4,9 @@
 // 0 every threshold met, 1 a threshold failed, 2 bad input, 128 + signal when stopped.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -36,35 +39,62 @@ inline constexpr int exit_bad_input = 2;
 
 namespace detail {
 
-/// CLI::Range's check, with a message that tells a value that is no number (or not a
-/// whole one) from a number out of range: CLI11 says "not in range" for both.
+/// What `within` accepts besides its closed range [min, max].
+enum class Range {
+  closed,
+  above_min,  ///< (min, max]
+  or_zero,    ///< 0, or [min, max] (a duration that is off, or at least a millisecond)
+};
+
+/// CLI::Range's check, but NaN, wraparound (-1 for an unsigned), a fraction for a count and
+/// a count CLI11 would read otherwise (010, 0x10) are refused too, the message tells a value that
+/// is no number (or not a whole one) from a number out of range, and the range reads as the user
+/// would write it.
 template <class T>
-CLI::Validator within(T min, T max) {
-  const std::string range = "[" + wsload::detail::format_number(static_cast<double>(min), 3) +
-                            " - " + wsload::detail::format_number(static_cast<double>(max), 3) +
-                            "]";
+CLI::Validator within(T min, T max, Range kind = Range::closed) {
+  using wsload::detail::format_number;
+  const std::string range = std::string(kind == Range::or_zero ? "0 or " : "") +
+                            (kind == Range::above_min ? "(" : "[") +
+                            format_number(static_cast<double>(min), 3) + " - " +
+                            format_number(static_cast<double>(max), 3) + "]";
+  constexpr bool whole = std::is_integral_v<T>;
   return CLI::Validator(
-      [min, max, range](std::string& input) -> std::string {
+      [min, max, kind, range](std::string& input) -> std::string {
+        const std::string no_number =
+            "'" + input + "' is not " + (whole ? "a whole number" : "a number") + " in " + range;
+        double number = 0;
+        if (!CLI::detail::lexical_cast(input, number) || std::isnan(number)) return no_number;
+        if (whole && std::isfinite(number) && number != std::floor(number)) return no_number;
+        const bool inside = (kind == Range::or_zero && number == 0) ||
+                            ((kind == Range::above_min ? number > static_cast<double>(min)
+                                                       : number >= static_cast<double>(min)) &&
+                             number <= static_cast<double>(max));
+        if (!inside) return input + " is not in " + range;
+        // CLI11 reads 010 as 8 and 0x10 as 16, and 1e3 as no count at all.
         T value{};
-        if (!CLI::detail::lexical_cast(input, value)) {
-          return "'" + input + "' is not " +
-                 (std::is_integral_v<T> ? "a whole number" : "a number") + " in " + range;
+        if (!CLI::detail::lexical_cast(input, value) || static_cast<double>(value) != number) {
+          return "'" + input + "' is not a plain " + (whole ? "whole " : "") +
+                 "number (digits only, no leading 0) in " + range;
         }
-        if (value < min || value > max) return input + " is not in " + range;
         return {};
       },
-      std::string(std::is_integral_v<T> ? "INT" : "FLOAT") + " in " + range);
+      std::string(whole ? "INT" : "FLOAT") + " in " + range);
 }
 
-/// Turns SIGINT and SIGTERM into a call of the current handler, on a thread of its own.
-/// Construct it before any other thread starts: threads inherit the blocked mask, so
-/// only this one sees the signals.
+/// Turns SIGINT, SIGTERM and SIGHUP (the terminal or the SSH session went away) into a call
+/// of the current handler, on a thread of its own. Construct it before any other thread
+/// starts: threads inherit the blocked mask, so only this one sees the signals. A signal
+/// ignored when wsload started (nohup) stays ignored.
 class SignalWatcher {
  public:
   SignalWatcher() {
     sigemptyset(&signals_);
-    sigaddset(&signals_, SIGINT);
-    sigaddset(&signals_, SIGTERM);
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+      // Linux queues a blocked signal even when it is ignored: leave those alone.
+      struct sigaction action {};
+      if (sigaction(signal, nullptr, &action) == 0 && action.sa_handler == SIG_IGN) continue;
+      sigaddset(&signals_, signal);
+    }
     pthread_sigmask(SIG_BLOCK, &signals_, &previous_);
     thread_ = std::thread([this] { watch(); });
   }
@@ -233,7 +263,7 @@ inline std::string flag_of(const std::string& field) {
 }
 
 inline int bad_input(const std::string& message) {
-  std::cerr << message << '\n';
+  std::cerr << redact(message) << '\n';
   return exit_bad_input;
 }
 
@@ -244,6 +274,47 @@ inline int bad_input(const ConfigError& e) {
     text = "wsload: " + flag_of(e.field()) + ": " + text.substr(prefix.size());
   }
   return bad_input(text);
+}
+
+/// CLI11's message for a bad value, naming the environment variable when the value came
+/// from one rather than from the flag: "WSLOAD_CONNECTIONS (--connections): ...".
+inline std::string parse_error_text(const CLI::App& app, const CLI::ParseError& e, int argc,
+                                    const char* const* argv) {
+  const std::string text = e.what();
+  for (const CLI::App* command : app.get_subcommands()) {
+    for (const CLI::Option* option : command->get_options()) {
+      const std::string& variable = option->get_envname();
+      const std::string name = option->get_name();
+      if (variable.empty() || std::getenv(variable.c_str()) == nullptr ||
+          text.rfind(name + ":", 0) != 0) {
+        continue;
+      }
+      const bool given = std::any_of(argv + 1, argv + argc, [&](const std::string& arg) {
+        return option->check_name(arg.substr(0, arg.find('=')));
+      });
+      if (!given) {
+        return "wsload: " + variable + " (" + name + ")" + text.substr(name.size()) +
+               " (see wsload --help)";
+      }
+    }
+  }
+  return "wsload: " + text + " (see wsload --help)";
+}
+
+/// The one line for an exception that no input check turned into a ConfigError: the kind
+/// of failure, never its what() (library internals such as "vector::_M_default_append").
+inline std::string unexpected_error(const std::string& command, const std::exception& e) {
+  const std::string prefix = "wsload: " + command + ": ";
+  if (dynamic_cast<const std::bad_alloc*>(&e) || dynamic_cast<const std::length_error*>(&e)) {
+    return prefix + "out of memory: the input asks for more than this machine has";
+  }
+  if (const auto* system = dynamic_cast<const std::system_error*>(&e)) {
+    return prefix + system->code().message();
+  }
+  if (dynamic_cast<const nlohmann::json::exception*>(&e)) {
+    return prefix + "an input holds JSON of another shape than expected";
+  }
+  return prefix + "internal error (please report it, with the command line)";
 }
 
 /// A few prompts for the demo, so it runs from any directory.
@@ -340,7 +411,7 @@ inline LoadConfig to_config(const RunOptions& o) {
   for (const auto& q : o.query) {
     const auto eq = q.find('=');
     if (eq == 0 || eq == std::string::npos) {
-      throw ConfigError("--query", is_secret_name(q.substr(0, eq)) ? "" : q, "expected NAME=VALUE");
+      throw ConfigError("--query", q, "expected NAME=VALUE");
     }
     c.query.push_back({q.substr(0, eq), q.substr(eq + 1)});
   }
@@ -561,11 +632,11 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->check(detail::within(0, 256));
   run.add_option("--max-latency", o.max_latency, "maximum average latency, seconds")
       ->envname("WSLOAD_MAX_LATENCY")
-      ->check(CLI::PositiveNumber)
+      ->check(detail::within(0.0, 3600.0, detail::Range::above_min))
       ->capture_default_str();
   run.add_option("--min-rps", o.min_rps, "minimum successful requests per second")
       ->envname("WSLOAD_MIN_RPS")
-      ->check(CLI::NonNegativeNumber)
+      ->check(detail::within(0.0, 1e9))
       ->capture_default_str();
   run.add_option("--min-success-rate", o.min_success_rate, "minimum success rate, percent")
       ->envname("WSLOAD_MIN_SUCCESS_RATE")
@@ -618,11 +689,12 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "open loop: rate ramps DURATION:TARGET,..., e.g. 30s:100,1m:100,30s:0");
   run.add_option("--duration", o.duration,
                  "seconds to send for (instead of every prompt --iterations times)")
-      ->check(detail::within(0.0, 604'800.0));
+      ->check(detail::within(0.001, 604'800.0, detail::Range::or_zero));
   run.add_option("--warmup", o.warmup, "seconds at the start left out of the figures")
-      ->check(detail::within(0.0, 604'800.0));
+      ->check(detail::within(0.001, 604'800.0, detail::Range::or_zero));
   run.add_option("--max-send-size", o.max_send_size,
                  "largest message to send, bytes (API Gateway: 131072)")
+      ->check(detail::within(std::size_t{1}, std::size_t{1} << 30))
       ->capture_default_str();
   run.add_option("--keepalive", o.keepalive,
                  "open loop: message sent on a connection idle for --keepalive-interval, e.g. "
@@ -683,7 +755,9 @@ inline int main(int argc, const char* const* argv) {
   bool silent = false;
   std::string ca_out;
   auto* serve = app.add_subcommand("serve", "run the embedded test server on 127.0.0.1");
-  serve->add_option("--port", port, "port (0: any free port)")->capture_default_str();
+  serve->add_option("--port", port, "port (0: any free port)")
+      ->check(detail::within(0, 65'535))
+      ->capture_default_str();
   unsigned serve_threads = 1;
   serve->add_option("--threads", serve_threads, "server threads")
       ->check(detail::within(1u, 64u))
@@ -763,7 +837,7 @@ inline int main(int argc, const char* const* argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return detail::bad_input(std::string("wsload: ") + e.what() + " (see wsload --help)");
+    return detail::bad_input(detail::parse_error_text(app, e, argc, argv));
   }
 
   try {
@@ -874,7 +948,9 @@ inline int main(int argc, const char* const* argv) {
   } catch (const ConfigError& e) {
     return detail::bad_input(e);
   } catch (const std::exception& e) {
-    return detail::bad_input(std::string("wsload: ") + e.what());
+    const auto parsed = app.get_subcommands();
+    return detail::bad_input(
+        detail::unexpected_error(parsed.empty() ? "wsload" : parsed.front()->get_name(), e));
   }
 }
 

@@ -41,31 +41,6 @@ namespace wsload::detail {
 
 using Clock = std::chrono::steady_clock;
 
-/// The TCP stream of a ws:// connection: a socket that counts the reads the WebSocket
-/// stream asks of it. A frame decoded with no read since a request was sent was in the
-/// stream's buffer before it, so it answers no request of ours (see run_sequential);
-/// TlsSocket counts the same.
-class PlainSocket : public tcp::socket {
- public:
-  using tcp::socket::basic_stream_socket;
-  template <class MutableBuffers, class Token>
-  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    ++reads;
-    return tcp::socket::async_read_some(buffers, std::forward<Token>(token));
-  }
-  std::uint64_t reads = 0;
-};
-
-// Beast's teardown for a plain socket, found by argument-dependent lookup.
-inline void teardown(beast::role_type role, PlainSocket& socket, boost::system::error_code& ec) {
-  beast::websocket::teardown(role, static_cast<tcp::socket&>(socket), ec);
-}
-template <class Handler>
-void async_teardown(beast::role_type role, PlainSocket& socket, Handler&& handler) {
-  beast::websocket::async_teardown(role, static_cast<tcp::socket&>(socket),
-                                   std::forward<Handler>(handler));
-}
-
 /// Why the watchdog closed a connection.
 enum class Abort { none, timeout, run_deadline, interrupted };
 
@@ -85,6 +60,16 @@ struct ConnectionSlot {
   /// connection: the watchdog calls this instead of closing.
   std::function<void(Clock::time_point)> expire;
   const Cursor* cursor = nullptr;  ///< its requests, for the live figures
+  /// Beast failed or closed the connection and waits for the server to close TCP
+  /// (detail/teardown.hpp): the read's error, not a deadline, says what ended it.
+  bool tearing_down = false;
+
+  /// That wait, bounded by the close timeout whatever the connection was waiting for (the
+  /// watchdog closes a tearing-down connection at its deadline, pipelined or not).
+  void tear_down(Clock::time_point now, std::chrono::milliseconds close_timeout) noexcept {
+    tearing_down = true;
+    deadline = std::min(deadline, now + close_timeout);
+  }
 
   void arm(Phase p, Clock::time_point now, std::chrono::milliseconds timeout) noexcept {
     phase = p;
@@ -173,8 +158,8 @@ struct ThreadState {
   /// When the latest request was counted: the run's traffic ends there, whatever closing
   /// handshakes take after it.
   Clock::time_point traffic_end{};
-  std::uint64_t written = 0;    ///< requests written to a connection
-  std::uint64_t open_now = 0;   ///< connections open now
+  std::uint64_t written = 0;   ///< requests written to a connection
+  std::uint64_t open_now = 0;  ///< connections open now
   std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
   std::list<ConnectionSlot*> live;
   std::size_t remaining = 0;        ///< connections not yet finished
@@ -234,7 +219,7 @@ class LiveGuard {
 inline std::pair<ErrorKind, std::string> classify(const boost::system::error_code& ec,
                                                   const ConnectionSlot& slot,
                                                   const websocket::close_reason& close) {
-  switch (slot.abort) {
+  switch (slot.tearing_down && ec ? Abort::none : slot.abort) {
     case Abort::run_deadline:
       return {ErrorKind::run_deadline, ""};
     case Abort::interrupted:
@@ -746,6 +731,28 @@ inline void emplace_stream(std::optional<websocket::stream<TlsSocket>>& ws,
 
 using Failure = std::pair<ErrorKind, std::string>;
 
+/// What the server's 101 response chose that the client never offered, which fails the
+/// connection: any extension (wsload offers none; RFC 6455 9.1), or a subprotocol not
+/// among `offered` (4.1). Empty when it chose nothing it may not.
+inline std::optional<std::string> unoffered_choice(const websocket::response_type& response,
+                                                   const std::vector<std::string>& offered) {
+  const auto chosen = [&](http::field field) {
+    const auto it = response.find(field);
+    return it == response.end() ? std::string() : std::string(it->value());
+  };
+  if (const auto extension = chosen(http::field::sec_websocket_extensions); !extension.empty()) {
+    return "the server chose the extension '" + shorten(extension) +
+           "', which was not offered (RFC 6455 9.1)";
+  }
+  const auto subprotocol = chosen(http::field::sec_websocket_protocol);
+  if (!subprotocol.empty() &&
+      std::find(offered.begin(), offered.end(), subprotocol) == offered.end()) {
+    return "the server chose the subprotocol '" + shorten(subprotocol) +
+           "', which was not offered (RFC 6455 4.1)";
+  }
+  return std::nullopt;
+}
+
 /// Connects, negotiates TLS and upgrades `ws`; the reason when any step fails.
 template <class Stream>
 asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, ConnectionSlot& slot,
@@ -754,6 +761,10 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
   boost::system::error_code ec;
   auto use = asio::redirect_error(asio::use_awaitable, ec);
   tcp::socket& socket = beast::get_lowest_layer(ws);
+  slot.tearing_down = false;
+  ws.next_layer().on_teardown = [&slot, close = config.timeouts.close] {
+    slot.tear_down(Clock::now(), close);
+  };
 
   slot.arm(Phase::connect, Clock::now(), config.timeouts.connect);
   co_await asio::async_connect(socket, run.endpoints, use);
@@ -801,6 +812,9 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
                         "HTTP " + std::to_string(response.result_int())};
     }
     co_return classify(ec, slot, {});
+  }
+  if (auto unoffered = unoffered_choice(response, config.subprotocols)) {
+    co_return Failure{ErrorKind::handshake, std::move(*unoffered)};
   }
   ws.read_message_max(config.max_message_size);
   ws.text(true);

@@ -168,7 +168,7 @@ inline RunSamples read_run_samples(const std::filesystem::path& file,
                         "is neither Google Benchmark JSON nor a wsload summary or report");
     }
   } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(field, file.string(), std::string("is malformed: ") + e.what());
+    throw ConfigError(field, file.string(), "is malformed: " + detail::json_problem(e));
   }
   return runs;
 }

@@ -231,8 +231,9 @@ inline bool is_token_char(char c) noexcept {
 
 }  // namespace detail
 
-/// Reads prompts from a file: one per line, blank lines skipped, a trailing '\r' dropped,
-/// the text otherwise kept byte for byte. Throws ConfigError (field "prompts file") when
+/// Reads prompts from a file: one per line, blank lines skipped, a trailing '\r' dropped, a
+/// UTF-8 byte order mark at the start of the file dropped (Windows editors write one), the
+/// text otherwise kept byte for byte. Throws ConfigError (field "prompts file") when
 /// the file is missing, unreadable, a directory, binary (NUL bytes), not UTF-8, or has no
 /// prompt at all.
 inline std::vector<std::string> read_prompts(const std::filesystem::path& file) {
@@ -250,6 +251,7 @@ inline std::vector<std::string> read_prompts(const std::filesystem::path& file) 
   std::size_t number = 0;
   while (std::getline(in, line)) {
     ++number;
+    if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find('\0') != std::string::npos) {
       throw ConfigError(field, shown,
@@ -364,6 +366,10 @@ inline Url with_query(Url url, const std::vector<Header>& query) {
 /// first invalid field. Header values are never echoed: they may be secrets.
 inline Url validate(const LoadConfig& config) {
   Url url = with_query(parse_url(config.url), config.query);
+  // Durations are echoed in seconds, as the command line and the summary take them.
+  const auto seconds = [](std::chrono::milliseconds ms) {
+    return detail::format_number(Seconds(ms).count(), 3) + " s";
+  };
   if (config.prompts.empty()) {
     throw ConfigError("prompts", "", "no prompts to send; give at least one");
   }
@@ -409,7 +415,7 @@ inline Url validate(const LoadConfig& config) {
       {"timeouts.run", config.timeouts.run}};
   for (const auto& [field, value] : timeouts) {
     if (value.count() <= 0) {
-      throw ConfigError(field, std::to_string(value.count()) + " ms", "must be positive");
+      throw ConfigError(field, seconds(value), "must be positive");
     }
   }
   auto check_field_value = [](const std::string& field, const std::string& value) {
@@ -503,8 +509,7 @@ inline Url validate(const LoadConfig& config) {
                             std::to_string(config.max_send_size) + ") bytes");
     }
     if (config.keepalive_interval.count() <= 0) {
-      throw ConfigError("keepalive_interval",
-                        std::to_string(config.keepalive_interval.count()) + " ms",
+      throw ConfigError("keepalive_interval", seconds(config.keepalive_interval),
                         "must be positive");
     }
   }
@@ -514,10 +519,10 @@ inline Url validate(const LoadConfig& config) {
   }
   if (config.reconnect.backoff.count() <= 0 ||
       config.reconnect.max_backoff < config.reconnect.backoff) {
-    throw ConfigError("reconnect.backoff",
-                      std::to_string(config.reconnect.backoff.count()) + " ms, max " +
-                          std::to_string(config.reconnect.max_backoff.count()) + " ms",
-                      "must be positive and at most max_backoff");
+    throw ConfigError(
+        "reconnect.backoff",
+        seconds(config.reconnect.backoff) + ", max " + seconds(config.reconnect.max_backoff),
+        "must be positive and at most max_backoff");
   }
   if (!(config.rate >= 0) || config.rate > 1e7) {
     throw ConfigError("rate", detail::format_number(config.rate, 3),
@@ -525,14 +530,14 @@ inline Url validate(const LoadConfig& config) {
   }
   for (const auto& stage : config.stages) {
     if (stage.duration.count() <= 0 || !(stage.target >= 0) || stage.target > 1e7) {
-      throw ConfigError("stages",
-                        std::to_string(stage.duration.count()) + " ms to " +
-                            detail::format_number(stage.target, 3) + "/s",
-                        "each stage needs a positive duration and a target from 0 to 10000000/s");
+      throw ConfigError(
+          "stages",
+          seconds(stage.duration) + " to " + detail::format_number(stage.target, 3) + "/s",
+          "each stage needs a positive duration and a target from 0 to 10000000/s");
     }
   }
   if (!config.stages.empty() && config.duration.count() > 0) {
-    throw ConfigError("duration", std::to_string(config.duration.count()) + " ms",
+    throw ConfigError("duration", seconds(config.duration),
                       "the stages set the run's length; give one or the other");
   }
   if (config.duration.count() < 0 || config.warmup.count() < 0) {
@@ -545,12 +550,23 @@ inline Url validate(const LoadConfig& config) {
   }
   const auto sending = sending_time(config);
   if (sending >= config.timeouts.run) {
-    throw ConfigError("duration", detail::format_number(sending.count(), 3) + " s",
-                      "is not shorter than the run's timeout (timeouts.run, --run-timeout), "
-                      "which would cut it short; raise that");
+    // Blame what sets the run's length: the stages, the duration, or the rate that the
+    // requests are sent at.
+    const std::string run = seconds(config.timeouts.run);
+    const std::string cut_short =
+        "not shorter than the run's timeout (timeouts.run, --run-timeout: " + run +
+        "), which would cut it short; raise that";
+    const std::string length = detail::format_number(sending.count(), 3) + " s";
+    if (!config.stages.empty()) {
+      throw ConfigError("stages", "", "last " + length + ", " + cut_short);
+    }
+    if (config.duration.count() > 0) throw ConfigError("duration", length, "is " + cut_short);
+    throw ConfigError("rate", detail::format_number(config.rate, 3),
+                      "sends the " + std::to_string(config.expected_requests()) +
+                          " requests over " + length + ", " + cut_short + " or the rate");
   }
   if (config.warmup.count() > 0 && sending.count() > 0 && Seconds(config.warmup) >= sending) {
-    throw ConfigError("warmup", std::to_string(config.warmup.count()) + " ms",
+    throw ConfigError("warmup", seconds(config.warmup),
                       "is not shorter than the run's sending time; nothing would be measured");
   }
   if (config.aws.enabled) {
@@ -582,23 +598,21 @@ inline std::size_t effective_threads(const LoadConfig& config) {
   return std::clamp<std::size_t>(n, 1, std::max<std::size_t>(config.own_connections(), 1));
 }
 
-/// The configuration as saved in summaries: secrets redacted (secret header values, secret
-/// query parameters), prompts counted rather than copied.
+/// The configuration as saved in summaries: every text with its secrets redacted (see
+/// redact, redact_header), prompts counted rather than copied.
 inline nlohmann::json to_json(const LoadConfig& config) {
   nlohmann::json j;
-  if (!config.name.empty()) j["name"] = config.name;
+  if (!config.name.empty()) j["name"] = redact(config.name);
   try {
     j["url"] = with_query(parse_url(config.url), config.query).redacted();
   } catch (const ConfigError&) {
     j["url"] = "<invalid>";
   }
-  if (!config.origin.empty()) j["origin"] = config.origin;
+  if (!config.origin.empty()) j["origin"] = redact(config.origin);
   auto headers = nlohmann::json::object();
-  for (const auto& h : config.headers) {
-    headers[h.name] = is_secret_name(h.name) ? std::string(redacted_text) : h.value;
-  }
+  for (const auto& h : config.headers) headers[h.name] = redact_header(h.name, h.value);
   if (!headers.empty()) j["headers"] = headers;
-  if (!config.subprotocols.empty()) j["subprotocols"] = config.subprotocols;
+  for (const auto& p : config.subprotocols) j["subprotocols"].push_back(redact(p));
   j["connections"] = config.connections;
   j["iterations"] = config.iterations;
   j["prompts"] = config.prompts.size();
@@ -610,10 +624,11 @@ inline nlohmann::json to_json(const LoadConfig& config) {
                    {"reply", seconds(config.timeouts.reply)},
                    {"close", seconds(config.timeouts.close)},
                    {"run", seconds(config.timeouts.run)}};
-  if (!config.message_template.empty()) j["message_template"] = config.message_template;
-  j["completion"] = config.completion.empty() ? "first" : config.completion;
-  j["error_rules"] = config.error_rules;
-  if (!config.correlation.empty()) j["correlation"] = config.correlation;
+  if (!config.message_template.empty()) j["message_template"] = redact(config.message_template);
+  j["completion"] = config.completion.empty() ? "first" : redact(config.completion);
+  j["error_rules"] = nlohmann::json::array();
+  for (const auto& rule : config.error_rules) j["error_rules"].push_back(redact(rule));
+  if (!config.correlation.empty()) j["correlation"] = redact(config.correlation);
   j["in_flight"] = config.in_flight;
   if (config.connect_rate > 0) j["connect_rate"] = config.connect_rate;
   j["max_send_size"] = config.max_send_size;
@@ -634,7 +649,7 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   if (config.warmup.count() > 0) j["warmup"] = seconds(config.warmup);
   j["load_model"] = config.open_loop() ? "open" : "closed";
   if (!config.keepalive.empty()) {
-    j["keepalive"] = {{"message", config.keepalive},
+    j["keepalive"] = {{"message", redact(config.keepalive)},
                       {"interval", seconds(config.keepalive_interval)}};
   }
   if (config.reconnect.max_attempts > 0) {

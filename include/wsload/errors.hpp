@@ -5,18 +5,21 @@
 #include <string>
 #include <string_view>
 
+#include <wsload/redact.hpp>
+
 namespace wsload {
 
 /// Thrown for invalid configuration or input, before any load starts.
 /// `field()` names the input (a LoadConfig field, flag, environment variable or file),
-/// `value()` the offending value (empty when the value may be a secret).
+/// `value()` the offending value, and the reason, both with their secrets redacted (see
+/// redact()), so that no message shows one.
 /// what() reads "wsload: <field>: <reason>[ (got '<value>')]".
 class ConfigError : public std::invalid_argument {
  public:
-  ConfigError(std::string field, std::string value, const std::string& reason)
-      : std::invalid_argument(format(field, value, reason)),
+  ConfigError(std::string field, std::string_view value, std::string_view reason)
+      : std::invalid_argument(format(field, redact(value), redact(reason))),
         field_(std::move(field)),
-        value_(std::move(value)) {}
+        value_(redact(value)) {}
 
   const std::string& field() const noexcept { return field_; }
   const std::string& value() const noexcept { return value_; }

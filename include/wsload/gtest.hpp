@@ -181,7 +181,7 @@ class LoadTest : public ::testing::Test {
       return Summary();
     }
     const std::string endpoint =
-        config.name.empty() ? parse_url(config.url).redacted() : config.name;
+        config.name.empty() ? parse_url(config.url).redacted() : redact(config.name);
     detail::Report::instance().record(summary, endpoint);
     record_figures(summary);
     return summary;

@@ -41,9 +41,9 @@ inline std::vector<Stage> parse_stages(const std::string& text) {
     const double amount = std::strtod(duration.c_str(), &end);
     const std::string unit = end;
     const double scale = unit == "ms" ? 1e-3 : unit == "s" ? 1 : unit == "m" ? 60 : -1;
-    if (end == duration.c_str() || scale < 0 || !(amount > 0) || amount * scale > 86'400) {
-      throw ConfigError("stages", item,
-                        "a stage lasts a positive duration with a unit (ms, s, m), at most 24 h");
+    if (end == duration.c_str() || scale < 0 || !(amount * scale >= 1e-3) ||
+        amount * scale > 86'400) {
+      throw ConfigError("stages", item, "a stage lasts 1 ms to 24 h, with a unit (ms, s, m)");
     }
     const std::string target = item.substr(colon + 1);
     const double rate = std::strtod(target.c_str(), &end);

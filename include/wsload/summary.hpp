@@ -736,7 +736,8 @@ inline void check_figures_agree(const Summary& s, const std::string& file) {
   samples(s.latency, "latency", true);
   samples(s.ttfb, "ttfb", false);
   samples(s.latency_uncorrected, "latency_uncorrected", false);
-  if (s.schedule && s.schedule->not_sent > s.schedule->due - std::min(s.schedule->due, s.schedule->sent)) {
+  if (s.schedule &&
+      s.schedule->not_sent > s.schedule->due - std::min(s.schedule->due, s.schedule->sent)) {
     fail("schedule.not_sent: " + n(s.schedule->not_sent) + " is more than schedule.due " +
          n(s.schedule->due) + " less schedule.sent " + n(s.schedule->sent));
   }
@@ -771,11 +772,20 @@ inline void check_figures_agree(const Summary& s, const std::string& file) {
   }
 }
 
-/// The text of a JSON library error without its id ("[json.exception.type_error.302] ").
-inline std::string json_error_text(const nlohmann::json::exception& e) {
-  const std::string text = e.what();
-  const auto end = text.find("] ");
-  return end == std::string::npos ? text : text.substr(end + 2);
+/// What a nlohmann::json exception says is wrong with a document, in words for the user:
+/// without its id ("[json.exception.out_of_range.403]") and naming the missing field.
+inline std::string json_problem(const nlohmann::json::exception& e) {
+  std::string text = e.what();
+  if (const auto id_end = text.find("] "); text.starts_with("[json.") && id_end != text.npos) {
+    text.erase(0, id_end + 2);
+  }
+  constexpr std::string_view key = "key ", not_found = " not found";
+  if (e.id == 403 && text.starts_with(key) && text.ends_with(not_found)) {
+    return "lacks the field " +
+           text.substr(key.size(), text.size() - key.size() - not_found.size());
+  }
+  if (e.id >= 300 && e.id < 400) return "has a field of another type than expected (" + text + ")";
+  return text;
 }
 
 }  // namespace detail
@@ -836,6 +846,12 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.warmup_requests = j.value("warmup_requests", std::uint64_t{0});
     if (j.contains("shard")) {
       const auto& shard = j.at("shard");
+      for (const char* key : {"index", "count"}) {
+        if (!shard.at(key).is_number_unsigned()) {  // -1 would read as 2^64 - 1
+          throw ConfigError(field, shard.at(key).dump(),
+                            std::string("shard.") + key + " is not a whole number from 0");
+        }
+      }
       const auto index = shard.at("index").get<std::size_t>();
       const auto count = shard.at("count").get<std::size_t>();
       s.shard = detail::checked_shard(index, count, field, Shard{index, count}.text());
@@ -899,7 +915,7 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     detail::check_figures_agree(s, field);
     return s;
   } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(field, "", "malformed summary: " + detail::json_error_text(e));
+    throw ConfigError(field, "", "malformed summary: " + detail::json_problem(e));
   }
 }
 

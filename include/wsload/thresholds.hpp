@@ -61,8 +61,17 @@ inline bool is_latency(Figure f) noexcept {
          f == Figure::latency_percentile;
 }
 
+/// `value` with at most `decimals` decimals, trailing zeros dropped: 2.50 -> "2.5". What
+/// that cannot show readably takes the form 1e+300: from 10^15 up, and below 10^-6 where
+/// it would read 0 (an absurd input must be echoed as given, not as 300 digits or "0").
 inline std::string format_number(double value, int decimals) {
   char text[64];
+  const double magnitude = std::fabs(value);
+  if (std::isfinite(value) && (magnitude >= 1e15 || (magnitude > 0 && magnitude < 1e-6 &&
+                                                     magnitude < 0.5 * std::pow(10, -decimals)))) {
+    std::snprintf(text, sizeof text, "%.3g", value);
+    return text;
+  }
   std::snprintf(text, sizeof text, "%.*f", decimals, value);
   std::string s = text;
   if (s.find('.') != std::string::npos) {

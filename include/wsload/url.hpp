@@ -44,12 +44,8 @@ struct Url {
     return text;
   }
 
-  /// The full URL with secret query values replaced: safe for summaries and logs.
-  std::string redacted() const {
-    std::string text = std::string(scheme()) + "://" + host_header() + path;
-    if (!query.empty()) text += "?" + redact_query(query);
-    return text;
-  }
+  /// The full URL with its secrets replaced (see redact): safe for summaries and logs.
+  std::string redacted() const { return redact(to_string()); }
 };
 
 namespace detail {
@@ -90,17 +86,8 @@ inline std::string percent_encode(std::string_view text) {
 /// redacted, so a presigned URL's signature never reaches an error message.
 inline Url parse_url(std::string_view text, const std::string& field = "url") {
   auto fail = [&](const std::string& reason) -> Url {
-    const auto q = text.find('?');
-    std::string shown(text.substr(0, q));
-    // user:password@ is refused, but not echoed either.
-    const auto scheme_end = shown.find("://");
-    const auto at = shown.find('@', scheme_end == std::string::npos ? 0 : scheme_end + 3);
-    if (at != std::string::npos && shown.find('/', scheme_end + 3) > at) {
-      const auto from = scheme_end == std::string::npos ? 0 : scheme_end + 3;
-      shown.replace(from, at - from, std::string(redacted_text));
-    }
-    if (q != std::string_view::npos) shown.append("?").append(redact_query(text.substr(q + 1)));
-    throw ConfigError(field, shown, reason);
+    // user:password@ is refused, but not echoed either (ConfigError redacts).
+    throw ConfigError(field, text, reason);
   };
   if (text.empty()) return fail("is empty; expected ws://host[:port]/path or wss://...");
   for (unsigned char c : text) {
@@ -169,7 +156,7 @@ inline Url parse_url(std::string_view text, const std::string& field = "url") {
 
   const auto qmark = rest.find('?');
   url.path = std::string(rest.substr(0, qmark));
-  if (url.path.empty()) url.path = "/";
+  if (url.path.empty()) url.path.push_back('/');  // not = "/": g++ 12 -O3 warns falsely there
   if (qmark != std::string_view::npos) url.query = std::string(rest.substr(qmark + 1));
   return url;
 }

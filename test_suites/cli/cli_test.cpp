@@ -1,6 +1,7 @@
 // The real `wsload` binary against the embedded server: exit codes, summaries, messages,
 // environment fallbacks, progress output and Ctrl-C.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -8,9 +9,11 @@
 #include <future>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -106,6 +109,93 @@ TEST_F(Cli, ChatBackendWithTemplateCompletionAndSecrets) {
   const auto bad = run_process(args, clean_env());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--template"), std::string::npos) << bad.err;
+}
+
+// A dozen secrets in every input a run takes (the URL from the environment, the query,
+// headers, the origin, a subprotocol, the template): they reach the server, and no output
+// or message shows one, whether the run fails a threshold or is refused as bad input.
+TEST_F(Cli, SecretsReachTheServerButNoOutputNorMessage) {
+  const std::string jwt_in_query = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJxIn0.QueryJwtSignature4";
+  const std::string jwt_in_header = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJoIn0.HeaderJwtSignature8";
+  const std::vector<std::string> secrets = {"JwtQuerySecret1",      "PwdQuerySecret2",
+                                            "CodeQuerySecret3",     jwt_in_query,
+                                            "AmzSignatureSecret5",  "BearerHeaderSecret6",
+                                            "ApiKeyHeaderSecret7",  jwt_in_header,
+                                            "CookieSessionSecret9", "OriginPasswordSecret10",
+                                            "K8sBearerSecret11",    "TemplateTokenSecret12"};
+  const auto leaks = [&](const std::string& where, const std::string& text) {
+    for (const auto& secret : secrets) {
+      const auto at = text.find(secret);
+      EXPECT_EQ(at, std::string::npos)
+          << secret << " in " << where << ": ..." << text.substr(at < 60 ? 0 : at - 60, 120);
+    }
+  };
+  wsload::testing::Server server;
+  auto env = clean_env();
+  const std::string query = "?jwt=" + secrets[0] + "&pwd=" + secrets[1] + "&code=" + secrets[2] +
+                            "&stage=dev&state=" + jwt_in_query;
+  env["WSLOAD_URL"] = server.url("/chat") + query;
+  const auto report = dir_ / "report.html";
+  const auto junit = dir_ / "junit.xml";
+  const std::vector<std::string> inputs = {
+      "--query",
+      "X-Amz-Signature=" + secrets[4],
+      "-H",
+      "Authorization: Bearer " + secrets[5],
+      "-H",
+      "X-Api-Key: " + secrets[6],
+      "-H",
+      "X-Client-Assertion: " + jwt_in_header,
+      "-H",
+      "Cookie: session=" + secrets[8],
+      "--origin",
+      "https://deploy:" + secrets[9] + "@app.example.com",
+      "--subprotocol",
+      "chat",
+      "--subprotocol",
+      "base64url.bearer.authorization.k8s.io." + secrets[10],
+      "--template",
+      R"({"action":"sendmessage","token":")" + secrets[11] + R"(","prompt":{{prompt}}})"};
+  std::vector<std::string> args = {WSLOAD_CLI,  "run",          "--prompts", prompts_,
+                                   "--summary", summary_,       "--report",  report.string(),
+                                   "--junit",   junit.string(), "-t",        "p99<1us"};
+  args.insert(args.end(), inputs.begin(), inputs.end());
+  const auto r = run_process(args, env);
+  ASSERT_EQ(r.exit_code, 1) << "p99<1us fails\n" << r.out << r.err;
+  const auto handshake = server.handshakes().at(0);
+  EXPECT_EQ(handshake.target, "/chat" + query + "&X-Amz-Signature=" + secrets[4]);
+  EXPECT_EQ(handshake.header("authorization"), "Bearer " + secrets[5]);
+  leaks("stdout", r.out);
+  leaks("stderr", r.err);
+  leaks("the summary", read_text(summary_));
+  leaks("the report", read_text(report));
+  leaks("the JUnit XML", read_text(junit));
+  EXPECT_NE(read_text(summary_).find("stage=dev"), std::string::npos) << "only secrets go";
+
+  args.push_back("--json");
+  const auto json = run_process(args, env);
+  EXPECT_EQ(json.exit_code, 1) << json.err;
+  leaks("stdout (--json)", json.out);
+
+  // Refused input echoes its value, without the secrets in it.
+  const std::vector<std::pair<std::map<std::string, std::string>, std::vector<std::string>>> bad = {
+      {{{"WSLOAD_URL", "http://127.0.0.1/" + query}}, {}},
+      {{}, {"--url", "ws://deploy:" + secrets[9] + "@127.0.0.1/x" + query}},
+      {{}, {"--subprotocol", "base64url.bearer.authorization.k8s.io." + secrets[10] + "?"}},
+      {{}, {"--template", R"({"token":")" + secrets[11] + R"(","prompt":"{{prompt}}})"}},
+      {{}, {"--connections", jwt_in_query}},
+      {{}, {"--origin", "https://deploy:" + secrets[9] + "@app.example.com\r\nX: y"}},
+      {{}, {"--correlation", "/" + jwt_in_header}}};
+  for (const auto& [variables, extra] : bad) {
+    auto bad_env = env;
+    for (const auto& [name, value] : variables) bad_env[name] = value;
+    std::vector<std::string> bad_args = {WSLOAD_CLI, "run", "--prompts", prompts_, "--summary", ""};
+    bad_args.insert(bad_args.end(), extra.begin(), extra.end());
+    const auto refused = run_process(bad_args, bad_env);
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("wsload: "), std::string::npos) << refused.err;
+    leaks("a refusal's stderr", refused.out + refused.err);
+  }
 }
 
 // A server that drops every connection instead of its second reply: --reconnect carries
@@ -386,6 +476,50 @@ TEST_F(Cli, BadInputExitsTwoNamesTheCulpritAndKeepsTheOldSummary) {
       {{"--rate", "-5"}, "--rate"},
       {{"--duration", "1", "--stages", "1s:5"}, "--duration"},
       {{"--threshold", "p99<1s over 0s"}, "--threshold"},
+      // Every number finite and in range, echoed as given, its range readable, and the
+      // flag to blame named (a whole line from "wsload: " on is the exact message).
+      {{"--rate", "0.01", "-c", "1", "--run-timeout", "20"},
+       "wsload: --rate: sends the 3 requests over 300 s, not shorter than the run's timeout "
+       "(timeouts.run, --run-timeout: 20 s), which would cut it short; raise that or the rate "
+       "(got '0.01')"},
+      {{"--rate", "1e-300", "-c", "1"},
+       "wsload: --rate: sends the 3 requests over 3e+300 s, not shorter than the run's timeout "
+       "(timeouts.run, --run-timeout: 600 s), which would cut it short; raise that or the rate "
+       "(got '1e-300')"},
+      {{"--duration", "700", "--run-timeout", "600"},
+       "wsload: --duration: is not shorter than the run's timeout (timeouts.run, --run-timeout: "
+       "600 s), which would cut it short; raise that (got '700 s')"},
+      {{"--warmup", "5", "--duration", "2"},
+       "wsload: --warmup: is not shorter than the run's sending time; nothing would be measured "
+       "(got '5 s')"},
+      {{"--timeout", "nan"},
+       "wsload: --timeout: 'nan' is not a number in [0.001 - 86400] (see wsload --help)"},
+      {{"--duration", "nan"},
+       "wsload: --duration: 'nan' is not a number in 0 or [0.001 - 604800] (see wsload --help)"},
+      {{"--duration", "1e-300"},
+       "wsload: --duration: 1e-300 is not in 0 or [0.001 - 604800] (see wsload --help)"},
+      {{"--rate", "inf"}, "wsload: --rate: inf is not in [0 - 10000000] (see wsload --help)"},
+      {{"--connect-rate", "nan"},
+       "wsload: --connect-rate: 'nan' is not a number in [0 - 1000000] (see wsload --help)"},
+      {{"--min-rps", "-1"}, "wsload: --min-rps: -1 is not in [0 - 1000000000] (see wsload --help)"},
+      {{"--max-latency", "0"}, "wsload: --max-latency: 0 is not in (0 - 3600] (see wsload --help)"},
+      {{"--max-latency", "nan"},
+       "wsload: --max-latency: 'nan' is not a number in (0 - 3600] (see wsload --help)"},
+      {{"--max-send-size", "-1"},
+       "wsload: --max-send-size: -1 is not in [1 - 1073741824] (see wsload --help)"},
+      {{"--max-send-size", "99999999999999999999999"},
+       "wsload: --max-send-size: 99999999999999999999999 is not in [1 - 1073741824] (see wsload "
+       "--help)"},
+      {{"--iterations", "010"},
+       "wsload: --iterations: '010' is not a plain whole number (digits only, no leading 0) in "
+       "[1 - 10000000] (see wsload --help)"},
+      {{"--connections", "1e300"},
+       "wsload: --connections: 1e300 is not in [1 - 100000] (see wsload --help)"},
+      {{"--reconnect-backoff", "nan"},
+       "wsload: --reconnect-backoff: 'nan' is not a number in [0.001 - 3600] (see wsload --help)"},
+      {{"--stages", "0.0000001s:5"},
+       "wsload: --stages: a stage lasts 1 ms to 24 h, with a unit (ms, s, m) (got "
+       "'0.0000001s:5')"},
   };
   for (const auto& [extra, culprit] : cases) {
     std::ofstream(summary_) << "previous run";
@@ -394,7 +528,11 @@ TEST_F(Cli, BadInputExitsTwoNamesTheCulpritAndKeepsTheOldSummary) {
     const auto r = run_process(args, clean_env());
     const auto shown = extra.front() + " " + (extra.size() > 1 ? extra[1] : "");
     EXPECT_EQ(r.exit_code, 2) << shown << "\n" << r.err;
-    EXPECT_NE(r.err.find(culprit), std::string::npos) << shown << ": " << r.err;
+    if (culprit.starts_with("wsload: ")) {
+      EXPECT_EQ(r.err, culprit + "\n") << shown;
+    } else {
+      EXPECT_NE(r.err.find(culprit), std::string::npos) << shown << ": " << r.err;
+    }
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
     EXPECT_EQ(read_text(summary_), "previous run") << shown;
   }
@@ -420,10 +558,32 @@ TEST_F(Cli, EnvironmentVariablesFillInAndFlagsWin) {
   ASSERT_EQ(flag_wins.exit_code, 0) << flag_wins.err;
   EXPECT_EQ(read_json(summary_)["total_requests"], 6);
 
-  env["WSLOAD_MIN_SUCCESS_RATE"] = "lots";
-  const auto bad = run_process({WSLOAD_CLI, "run", "--summary", summary_}, env);
-  EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("--min-success-rate"), std::string::npos) << bad.err;
+  // A bad value names the variable it came from, and the flag when the flag gave it.
+  const std::tuple<const char*, const char*, std::vector<std::string>, std::string> refused[] = {
+      {"WSLOAD_MIN_SUCCESS_RATE",
+       "lots",
+       {},
+       "wsload: WSLOAD_MIN_SUCCESS_RATE (--min-success-rate): 'lots' is not a number in "
+       "[0 - 100] (see wsload --help)\n"},
+      {"WSLOAD_CONNECTIONS",
+       "-1",
+       {},
+       "wsload: WSLOAD_CONNECTIONS (--connections): -1 is not in [1 - 100000] (see wsload "
+       "--help)\n"},
+      {"WSLOAD_CONNECTIONS",
+       "-1",
+       {"--connections", "0"},
+       "wsload: --connections: 0 is not in [1 - 100000] (see wsload --help)\n"},
+  };
+  for (const auto& [variable, value, flags, says] : refused) {
+    auto bad_env = env;
+    bad_env[variable] = value;
+    std::vector<std::string> args = {WSLOAD_CLI, "run", "--summary", summary_};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto bad = run_process(args, bad_env);
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_EQ(bad.err, says);
+  }
 }
 
 TEST_F(Cli, JsonPrintsTheSummaryOnStdout) {
@@ -452,27 +612,146 @@ TEST_F(Cli, ProgressIsPlainLinesWhenNotOnATerminal) {
   EXPECT_EQ(r.err.find('\x1b'), std::string::npos);
 }
 
-TEST_F(Cli, InterruptWritesAPartialSummaryAndExits130) {
+// Ctrl-C, a SIGTERM, or the terminal or SSH session going away (SIGHUP) stops the run:
+// the summary of what was measured is written, marked, and the exit code is 128 + the
+// signal.
+TEST_F(Cli, InterruptWritesAPartialSummaryAndExits128PlusTheSignal) {
   wsload::testing::ServerOptions options;
   options.reply_delay = 5ms;
   wsload::testing::Server server(options);
   auto args = run_args(server.url());
   args.insert(args.end(),
               {"--connections", "2", "--iterations", "100000", "--progress-interval", "0.1"});
-  // The first progress line says the run is under way: then Ctrl-C.
-  const auto r =
-      run_process(args, clean_env(), 60s, [](const std::string&, const std::string& err) {
-        return err.find("progress: ") != std::string::npos ? SIGINT : 0;
-      });
-  ASSERT_FALSE(r.timed_out);
-  EXPECT_EQ(r.exit_code, 130) << r.err;
-  const auto j = read_json(summary_);
-  EXPECT_TRUE(j["interrupted"].get<bool>());
-  EXPECT_GT(j["successful_requests"].get<int>(), 0);
-  EXPECT_EQ(j["total_requests"].get<int>() + j["not_sent"].get<int>(), 600'000)
-      << "what the interrupt left unsent is noted, not failed";
-  EXPECT_LE(j["failed_requests"].get<int>(), 2) << "at most the requests in flight";
-  EXPECT_NE(r.out.find("INTERRUPTED"), std::string::npos) << r.out;
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    fs::remove(summary_);
+    // The first progress line says the run is under way: then the signal.
+    const auto r =
+        run_process(args, clean_env(), 60s, [signal](const std::string&, const std::string& err) {
+          return err.find("progress: ") != std::string::npos ? signal : 0;
+        });
+    ASSERT_FALSE(r.timed_out);
+    EXPECT_EQ(r.exit_code, 128 + signal) << r.err;
+    ASSERT_TRUE(fs::exists(summary_)) << "killed by signal " << signal;
+    const auto j = read_json(summary_);
+    EXPECT_TRUE(j["interrupted"].get<bool>());
+    EXPECT_GT(j["successful_requests"].get<int>(), 0);
+    EXPECT_EQ(j["total_requests"].get<int>() + j["not_sent"].get<int>(), 600'000)
+        << "what the interrupt left unsent is noted, not failed";
+    EXPECT_LE(j["failed_requests"].get<int>(), 2) << "at most the requests in flight";
+    EXPECT_NE(r.out.find("INTERRUPTED"), std::string::npos) << r.out;
+  }
+}
+
+// Windows editors start a UTF-8 file with a byte order mark: it is not part of the prompt.
+TEST_F(Cli, ByteOrderMarkIsNotPartOfTheFirstPrompt) {
+  wsload::testing::ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;  // it keeps what it received
+  wsload::testing::Server server(options);
+  const auto prompts = write("bom.txt",
+                             "\xEF\xBB\xBF"
+                             "first prompt\r\nsecond prompt\r\n");
+  auto args = run_args(server.url());
+  args[5] = prompts.string();
+  args.insert(args.end(), {"--connections", "1", "--no-error-rules"});
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(server.received(), (std::vector<std::string>{"first prompt", "second prompt"}));
+}
+
+// What a run needs of `ulimit -n` is counted, not guessed: one connection runs within 32
+// open files; 40 cannot, and the message says which flag to lower.
+TEST_F(Cli, OpenFileLimitIsWhatTheRunNeeds) {
+  wsload::testing::Server server;
+  const auto limited = [&](const std::string& connections) {
+    auto args = run_args(server.url());
+    args.insert(args.end(), {"--connections", connections});
+    std::vector<std::string> shell = {"/bin/sh", "-c", "ulimit -n 32 && exec \"$0\" \"$@\""};
+    shell.insert(shell.end(), args.begin(), args.end());
+    return run_process(shell, clean_env());
+  };
+  const auto one = limited("1");
+  ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
+  EXPECT_EQ(read_json(summary_)["successful_requests"], 3);
+  const auto forty = limited("40");
+  EXPECT_EQ(forty.exit_code, 2) << forty.out << forty.err;
+  EXPECT_EQ(forty.err.rfind("wsload: --connections: needs about ", 0), 0u) << forty.err;
+  EXPECT_NE(forty.err.find("but this process may open only 32 (ulimit -n; hard limit 32)"),
+            std::string::npos)
+      << forty.err;
+}
+
+// Whatever an input file holds, merge, report and compare answer with one line naming what
+// is wrong: never a library's exception text.
+TEST_F(Cli, NoRawExceptionTextReachesTheUser) {
+  wsload::testing::Server server;
+  std::vector<std::string> shards;
+  for (int k = 0; k < 2; ++k) {
+    shards.push_back((dir_ / ("shard-" + std::to_string(k) + ".json")).string());
+    auto args = run_args(server.url());
+    args[7] = shards.back();
+    args.insert(args.end(), {"--connections", "2", "--shard", std::to_string(k) + "/2"});
+    ASSERT_EQ(run_process(args, clean_env()).exit_code, 0);
+  }
+  const auto edited = [&](const std::string& name,
+                          const std::function<void(nlohmann::json&)>& edit) {
+    auto j = read_json(shards[0]);
+    edit(j);
+    return write(name, j.dump()).string();
+  };
+  // A histogram whose header asks for 9 significant digits (HdrHistogram takes 0 to 5).
+  std::string raw;
+  wsload::detail::put_be(raw, static_cast<std::uint32_t>(wsload::detail::hdr_v2_cookie), 4);
+  wsload::detail::put_be(raw, 0, 4);
+  wsload::detail::put_be(raw, 0, 4);
+  wsload::detail::put_be(raw, 9, 4);
+  wsload::detail::put_be(raw, 1, 8);
+  wsload::detail::put_be(raw, 3'600'000'000, 8);
+  wsload::detail::put_be(raw, std::bit_cast<std::uint64_t>(1.0), 8);
+  uLongf packed_size = compressBound(static_cast<uLong>(raw.size()));
+  std::string packed(packed_size, '\0');
+  compress2(reinterpret_cast<Bytef*>(packed.data()), &packed_size,
+            reinterpret_cast<const Bytef*>(raw.data()), static_cast<uLong>(raw.size()), 6);
+  packed.resize(packed_size);
+  std::string framed;
+  wsload::detail::put_be(framed,
+                         static_cast<std::uint32_t>(wsload::detail::hdr_v2_compressed_cookie), 4);
+  wsload::detail::put_be(framed, packed.size(), 4);
+  const auto digits = edited("digits.json", [&](nlohmann::json& j) {
+    j["latency"]["histogram"]["data"] = wsload::detail::base64_encode(framed + packed);
+  });
+  const auto far = edited("far.json", [](nlohmann::json& j) { j["time_series"]["start"] = 1e300; });
+  const auto negative =
+      edited("negative.json", [](nlohmann::json& j) { j["shard"]["index"] = -1; });
+  const auto no_latency = edited("no-latency.json", [](nlohmann::json& j) { j.erase("latency"); });
+  const auto benchmark = write("benchmark.json", R"({"benchmarks":[{"name":"a"}]})").string();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"merge", digits, shards[1]},
+       "wsload: " + digits +
+           ": latency.histogram: not an HdrHistogram compressed V2 histogram: 9 "
+           "significant digits are not 0 to 5"},
+      {{"merge", negative, shards[1]},
+       "wsload: " + negative +
+           ": shard.index: -1 is not a whole number from 0 to 9007199254740992"},
+      {{"merge", far, shards[1]}, "wsload: "},
+      {{"report", no_latency},
+       "wsload: " + no_latency + ": malformed summary: lacks the field 'latency'"},
+      {{"compare", shards[0], no_latency},
+       "wsload: " + no_latency + ": malformed summary: lacks the field 'latency'"},
+      {{"compare", benchmark, benchmark},
+       "wsload: BASELINE: is malformed: lacks the field 'real_time' (got '" + benchmark + "')"},
+  };
+  for (const auto& [command, says] : cases) {
+    std::vector<std::string> args = {WSLOAD_CLI};
+    args.insert(args.end(), command.begin(), command.end());
+    if (command[0] != "compare") args.insert(args.end(), {"--out", ""});
+    const auto r = run_process(args, clean_env());
+    EXPECT_EQ(r.exit_code, 2) << command[0] << " " << command[1] << ": " << r.err;
+    EXPECT_EQ(r.err.rfind(says, 0), 0u) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    for (const char* raw_text : {"json.exception", "std::", "vector::", "bad_alloc", "what()"}) {
+      EXPECT_EQ(r.err.find(raw_text), std::string::npos) << r.err;
+    }
+  }
 }
 
 TEST_F(Cli, ServePrintsItsUrlAndStopsOnSigterm) {

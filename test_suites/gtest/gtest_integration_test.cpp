@@ -96,6 +96,38 @@ TEST_F(GtestIntegration, EnvironmentOverridesTakeEffect) {
   EXPECT_EQ(server.handshakes().at(0).target, "/from-env");
 }
 
+// Secrets in the URL and the origin a case takes from the environment: in no line of the
+// output, the XML, the JSON report or the HTML report, passed or failed.
+TEST_F(GtestIntegration, SecretsReachNoOutput) {
+  const std::string jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJnIn0.GtestJwtSignature";
+  const std::vector<std::string> secrets = {"GtestTokenSecret", "GtestPwdSecret", jwt,
+                                            "GtestOriginSecret"};
+  wsload::testing::Server server;
+  auto env = clean_env();
+  env["WSLOAD_URL"] = server.url("/from-env") + "?access_token=" + secrets[0] +
+                      "&pwd=" + secrets[1] + "&state=" + jwt;
+  env["WSLOAD_ORIGIN"] = "https://ci:" + secrets[3] + "@app.example.com";
+  env["WSLOAD_SUMMARY"] = (dir_ / "summary.json").string();
+  env["WSLOAD_HTML_REPORT"] = "1";
+  const auto xml = dir_ / "cases.xml";
+  for (const char* max_latency : {"3600", "0"}) {  // passes, then fails with its context
+    env["WSLOAD_MAX_LATENCY"] = max_latency;
+    const auto r = run_process(
+        {WSLOAD_GTEST_CASES, "--gtest_filter=NeedsUrl.*", "--gtest_output=xml:" + xml.string()},
+        env);
+    EXPECT_EQ(r.exit_code, max_latency == std::string("0") ? 1 : 0) << r.out;
+    const std::string everything = r.out + r.err + read_text(xml) +
+                                   read_text(dir_ / "summary.json") +
+                                   read_text(dir_ / "summary.html");
+    for (const auto& secret : secrets) {
+      const auto at = everything.find(secret);
+      EXPECT_EQ(at, std::string::npos)
+          << secret << ": ..." << everything.substr(at < 60 ? 0 : at - 60, 120);
+    }
+  }
+  EXPECT_EQ(server.handshakes().at(0).header("origin"), env["WSLOAD_ORIGIN"]);
+}
+
 TEST_F(GtestIntegration, CasesInSeparateProcessesShareOneReport) {
   auto env = clean_env();
   env["WSLOAD_SUMMARY"] = (dir_ / "shared.json").string();

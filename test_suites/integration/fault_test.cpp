@@ -7,6 +7,8 @@
 #include <wsload/testing/server.hpp>
 #include <wsload/wsload.hpp>
 
+#include "../support/frame_recorder.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -291,6 +293,78 @@ TEST(Reconnect, AConnectionNeverOpenedIsNotRetried) {
   EXPECT_EQ(s.connections_failed, 2u);
   EXPECT_EQ(s.reconnects + s.reconnects_failed, 0u);
   EXPECT_EQ(s.errors_of(ErrorKind::connect), 2u);
+}
+
+// Answers no RFC 6455 server may give, from a bare server of the test suite: a Beast
+// server would not send them.
+wsload::Summary run_against(const wsload::test::Misbehaviour& misbehaviour,
+                            const std::function<void(wsload::LoadConfig&)>& adjust = {}) {
+  const wsload::test::FrameRecorder server(misbehaviour);
+  wsload::LoadConfig config;
+  config.url = server.url();
+  config.prompts = {"hello"};
+  config.connections = 1;
+  config.timeouts.run = 120s;
+  if (adjust) adjust(config);
+  return wsload::run_load(config);
+}
+
+wsload::test::Misbehaviour upgrade_answered_with(std::string header_lines) {
+  wsload::test::Misbehaviour misbehaviour;
+  misbehaviour.upgrade_headers = std::move(header_lines);
+  return misbehaviour;
+}
+
+// RFC 6455 9.1: a client fails the connection when the server uses an extension it did
+// not offer; 4.1: likewise for a subprotocol it did not offer.
+TEST(HostileServer, ExtensionNeverOfferedFailsTheHandshake) {
+  const auto s =
+      run_against(upgrade_answered_with("Sec-WebSocket-Extensions: permessage-deflate\r\n"));
+  EXPECT_EQ(s.successful_requests, 0u);
+  EXPECT_EQ(s.errors_of(ErrorKind::handshake), 1u) << wsload::format_report(s);
+  EXPECT_EQ(detail_of(s, ErrorKind::handshake),
+            "the server chose the extension 'permessage-deflate', which was not offered "
+            "(RFC 6455 9.1)");
+  EXPECT_EQ(s.connections_failed, 1u);
+}
+
+TEST(HostileServer, SubprotocolNeverOfferedFailsTheHandshake) {
+  const auto s = run_against(upgrade_answered_with("Sec-WebSocket-Protocol: chat.v9\r\n"),
+                             [](wsload::LoadConfig& c) {
+                               c.subprotocols = {"chat.v1", "chat.v2"};
+                             });
+  EXPECT_EQ(s.errors_of(ErrorKind::handshake), 1u) << wsload::format_report(s);
+  EXPECT_EQ(detail_of(s, ErrorKind::handshake),
+            "the server chose the subprotocol 'chat.v9', which was not offered (RFC 6455 4.1)");
+  const auto none = run_against(upgrade_answered_with("Sec-WebSocket-Protocol: chat.v1\r\n"));
+  EXPECT_EQ(none.errors_of(ErrorKind::handshake), 1u) << "none was offered";
+
+  const auto offered = run_against(upgrade_answered_with("Sec-WebSocket-Protocol: chat.v2\r\n"),
+                                   [](wsload::LoadConfig& c) {
+                                     c.subprotocols = {"chat.v1", "chat.v2"};
+                                   });
+  EXPECT_EQ(offered.successful_requests, 1u) << wsload::format_report(offered);
+}
+
+// A frame header declaring 2 GiB, then 1 KiB of it and silence, the connection held open:
+// over the size limit as soon as the header is read, and the closing handshake the
+// server never answers is bounded by the close timeout, not the reply timeout.
+TEST(HostileServer, FrameDeclaringTwoGigabytesFailsAtOnceAsMessageTooBig) {
+  std::string header = "\x82\x7f";  // FIN, binary, 64-bit length
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    header += static_cast<char>((std::uint64_t{1} << 31) >> shift & 0xff);
+  }
+  wsload::test::Misbehaviour hostile;
+  hostile.first_reply = header + std::string(1024, 'x');
+  const auto started = std::chrono::steady_clock::now();
+  const auto s = run_against(hostile, [](wsload::LoadConfig& c) {
+    c.timeouts.reply = 60s;
+    c.timeouts.close = 500ms;
+  });
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(s.errors_of(ErrorKind::message_too_big), 1u) << wsload::format_report(s);
+  EXPECT_EQ(s.failed_requests, 1u);
+  EXPECT_LT(took, 30s) << "waited for the reply timeout";
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // A bare WebSocket server on a POSIX socket, for what a Beast server hides: the frames a
-// client sends. It answers one connection's upgrade, records every frame (opcode, FIN,
-// payload size) and echoes each complete message as a single frame. Loopback only; every
-// read is bounded by a timeout.
+// client sends, and answers no RFC 6455 server would give. It answers one connection's
+// upgrade, records every frame (opcode, FIN, payload size) and echoes each complete
+// message as a single frame, unless told to misbehave. Loopback only; every read is
+// bounded by a timeout.
 #pragma once
 
 #include <atomic>
@@ -29,9 +30,18 @@ struct ObservedFrame {
   std::size_t size = 0;
 };
 
+/// How a FrameRecorder misbehaves; the default is a well-behaved echo server.
+struct Misbehaviour {
+  /// Header lines added to the 101 response, each ending in \r\n.
+  std::string upgrade_headers;
+  /// Bytes sent as they are instead of the first echo; then nothing more is sent, not even
+  /// an answer to a close frame, and the connection stays open until the server ends.
+  std::string first_reply;
+};
+
 class FrameRecorder {
  public:
-  FrameRecorder() {
+  explicit FrameRecorder(Misbehaviour misbehaviour = {}) : misbehaviour_(std::move(misbehaviour)) {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -104,6 +114,16 @@ class FrameRecorder {
     return out + payload;
   }
 
+  // Reads and drops whatever comes, answering nothing, until the peer closes or the
+  // server ends.
+  void hold_open(int fd) const {
+    char sink[4096];
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0 && ::recv(fd, sink, sizeof sink, 0) <= 0) return;
+    }
+  }
+
   void serve() {
     int fd = -1;
     while (fd < 0 && !stop_) {
@@ -128,7 +148,7 @@ class FrameRecorder {
               "Sec-WebSocket-Accept: " +
                   wsload::detail::base64_encode(
                       std::string_view(reinterpret_cast<const char*>(digest), sizeof digest)) +
-                  "\r\n\r\n");
+                  "\r\n" + misbehaviour_.upgrade_headers + "\r\n");
     std::string message;
     for (;;) {
       unsigned char head[2];
@@ -156,7 +176,11 @@ class FrameRecorder {
         break;
       }
       message += payload;
-      if (observed.fin) {
+      if (observed.fin && !misbehaviour_.first_reply.empty()) {
+        write_all(fd, misbehaviour_.first_reply);
+        hold_open(fd);
+        break;
+      } else if (observed.fin) {
         write_all(fd, frame(1, message));
         message.clear();
       }
@@ -164,6 +188,7 @@ class FrameRecorder {
     ::close(fd);
   }
 
+  Misbehaviour misbehaviour_;
   int listener_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};

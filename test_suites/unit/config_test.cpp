@@ -37,6 +37,19 @@ TEST_F(Prompts, OnePerLineBlankLinesSkippedUtf8Kept) {
   EXPECT_EQ(prompts[4], "last");
 }
 
+TEST_F(Prompts, AByteOrderMarkStartsTheFileNotThePrompt) {
+  const auto prompts = read_prompts(write("bom.txt",
+                                          "\xEF\xBB\xBF"
+                                          "first\n\xEF\xBB\xBF"
+                                          "second\n"));
+  EXPECT_EQ(prompts, (std::vector<std::string>{"first",
+                                               "\xEF\xBB\xBF"
+                                               "second"}))
+      << "only at the start of the file is it a mark";
+  EXPECT_EQ(read_prompts(write("only.txt", "\xEF\xBB\xBF\nhello\n")),
+            std::vector<std::string>{"hello"});
+}
+
 TEST_F(Prompts, BadFilesAreNamedWithTheReason) {
   const std::map<std::string, std::string> cases = {
       {(dir_ / "missing.txt").string(), "does not exist"},

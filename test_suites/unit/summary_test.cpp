@@ -357,7 +357,7 @@ TEST(Summary, EveryFigureReadIsCheckedAndNamed) {
        [](json& j) { j["time_series"]["intervals"][1]["succeeded"] = 32; }},
       {"schedule.sent: 101 is more than schedule.due 100",
        [](json& j) { j["schedule"]["sent"] = 101; }},
-      {"malformed summary: key 'failed_requests' not found",
+      {"malformed summary: lacks the field 'failed_requests'",
        [](json& j) { j.erase("failed_requests"); }},
   };
   for (const auto& [says, edit] : cases) {

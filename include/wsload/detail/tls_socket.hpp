@@ -30,6 +30,7 @@
 #include <openssl/ssl.h>
 
 #include <wsload/detail/asio.hpp>
+#include <wsload/detail/teardown.hpp>
 
 namespace wsload::detail {
 
@@ -105,7 +106,7 @@ inline BIO_METHOD* socket_bio_method() {
   return method;
 }
 
-class TlsSocket {
+class TlsSocket : public TeardownNotice {
  public:
   using next_layer_type = tcp::socket;
   using executor_type = tcp::socket::executor_type;
@@ -305,16 +306,19 @@ class TlsSocket {
 };
 
 // Beast's closing handshake ends the stream through these (found by argument-dependent
-// lookup): close_notify, then the TCP teardown (shut down sending, read to the end).
+// lookup): close_notify, then the TCP teardown (shut down sending, read to the end),
+// bounded as teardown.hpp says.
 inline void teardown(beast::role_type role, TlsSocket& stream, boost::system::error_code& ec) {
   stream.notify_close();
+  stream.notify_teardown();
   beast::websocket::teardown(role, stream.next_layer(), ec);
+  ec = {};
 }
 
 template <class Handler>
 void async_teardown(beast::role_type role, TlsSocket& stream, Handler&& handler) {
   stream.notify_close();
-  beast::websocket::async_teardown(role, stream.next_layer(), std::forward<Handler>(handler));
+  async_forgiving_teardown(role, stream.next_layer(), stream, std::forward<Handler>(handler));
 }
 
 }  // namespace wsload::detail

@@ -105,8 +105,7 @@ struct Engine::Impl {
 
   explicit Impl(LoadConfig c)
       : config(std::move(c)), url(validate(config)), thresholds(thresholds_of(config)) {
-    // Each connection is a socket; the rest is the resolver, TLS files and stdio.
-    ensure_open_files(config.own_connections() + 64);
+    ensure_open_files(open_files_needed(config));
     if (config.aws.enabled) {
       credentials = aws::credentials_from_environment();
       if (!config.aws.region.empty()) credentials->region = config.aws.region;
@@ -173,7 +172,7 @@ struct Engine::Impl {
         if (state.abort_all != Abort::none) {
           slot->close(state.abort_all);
         } else if (now >= slot->deadline) {
-          if (slot->expire) {
+          if (slot->expire && !slot->tearing_down) {
             slot->expire(now);
           } else {
             slot->close(Abort::timeout);
@@ -219,7 +218,7 @@ struct Engine::Impl {
   Summary run(const ProgressCallback& on_progress, std::chrono::milliseconds interval) {
     using namespace detail;
     Summary summary;
-    summary.name = config.name;
+    summary.name = redact(config.name);
     summary.config = to_json(config);
     summary.shard = config.shard;
     summary.connections_configured = config.own_connections();
@@ -438,7 +437,8 @@ struct Engine::Impl {
         counted_any = true;
         traffic_end = std::max(traffic_end, s.traffic_end);
       }
-      for (auto& [key, n] : s.errors) errors[key] += n;
+      // A close reason or an error reply may quote what was sent: no secret in a summary.
+      for (auto& [key, n] : s.errors) errors[{key.first, redact(key.second)}] += n;
       summary.cpu_user += Seconds(worker->cpu_user);
       summary.cpu_system += Seconds(worker->cpu_system);
       finished_at = std::max(finished_at, s.remaining == 0 ? s.finished_at : Clock::now());

@@ -75,17 +75,26 @@ inline bool inflate_bounded(std::string_view in, std::string& out, std::size_t l
   return rc == Z_STREAM_END && out.size() <= limit;
 }
 
+/// Why HdrHistogram's layout cannot take these bounds; empty when it can.
+inline std::string histogram_layout_problem(std::int64_t lowest, std::int64_t highest,
+                                            int significant_digits) {
+  if (lowest < 1) return "the lowest value " + std::to_string(lowest) + " is not >= 1";
+  if (highest / 2 < lowest) {
+    return "the highest value " + std::to_string(highest) + " is not >= 2 x the lowest";
+  }
+  if (significant_digits < 0 || significant_digits > 5) {
+    return std::to_string(significant_digits) + " significant digits are not 0 to 5";
+  }
+  return {};
+}
+
 }  // namespace detail
 
 inline Histogram::Histogram(std::int64_t lowest, std::int64_t highest, int significant_digits)
     : lowest_(lowest), highest_(highest), digits_(significant_digits) {
-  if (lowest < 1) throw ConfigError("histogram", std::to_string(lowest), "lowest value must be >= 1");
-  if (highest < 2 * lowest) {
-    throw ConfigError("histogram", std::to_string(highest), "highest value must be >= 2 * lowest");
-  }
-  if (significant_digits < 0 || significant_digits > 5) {
-    throw ConfigError("histogram", std::to_string(significant_digits),
-                      "significant digits must be 0 to 5");
+  if (const auto problem = detail::histogram_layout_problem(lowest, highest, significant_digits);
+      !problem.empty()) {
+    throw ConfigError("histogram", "", problem);
   }
   std::int64_t largest_single_unit = 2;
   for (int i = 0; i < significant_digits; ++i) largest_single_unit *= 10;
@@ -179,8 +188,7 @@ inline double Histogram::stddev() const {
 inline std::int64_t Histogram::value_at_percentile(double percentile) const noexcept {
   if (total_ == 0) return 0;
   percentile = std::clamp(percentile, 0.0, 100.0);
-  auto rank =
-      static_cast<std::int64_t>(percentile / 100.0 * static_cast<double>(total_) + 0.5);
+  auto rank = static_cast<std::int64_t>(percentile / 100.0 * static_cast<double>(total_) + 0.5);
   rank = std::max<std::int64_t>(rank, 1);
   std::int64_t seen = 0;
   for (std::size_t i = 0; i < counts_.size(); ++i) {
@@ -269,6 +277,10 @@ inline Histogram Histogram::decode(std::string_view base64, const std::string& f
   const auto digits = static_cast<int>(detail::get_be(raw, 12, 4));
   const auto lowest = static_cast<std::int64_t>(detail::get_be(raw, 16, 8));
   const auto highest = static_cast<std::int64_t>(detail::get_be(raw, 24, 8));
+  if (const auto problem = detail::histogram_layout_problem(lowest, highest, digits);
+      !problem.empty()) {
+    return fail(problem);
+  }
   Histogram h(lowest, highest, digits);
 
   const std::string_view payload =
