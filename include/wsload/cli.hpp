@@ -616,125 +616,172 @@ inline int merge_and_report(const std::vector<std::string>& files, const OutputF
 inline void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("--url", o.url, "WebSocket URL, ws:// or wss://")
       ->envname("WSLOAD_URL")
-      ->required();
-  run.add_option("--origin", o.origin, "Origin header")->envname("WSLOAD_ORIGIN");
+      ->required()
+      ->group("Connection");
+  run.add_option("--origin", o.origin, "Origin header")
+      ->envname("WSLOAD_ORIGIN")
+      ->group("Connection");
   run.add_option("--prompts", o.prompts_file, "prompts file, one per line (blank lines skipped)")
-      ->envname("WSLOAD_PROMPTS");
-  run.add_option("--prompt", o.prompts, "a prompt (repeatable; instead of --prompts)");
+      ->envname("WSLOAD_PROMPTS")
+      ->group("Messages");
+  run.add_option("--prompt", o.prompts, "a prompt (repeatable; instead of --prompts)")
+      ->group("Messages");
   run.add_option("--connections,-c", o.connections, "concurrent connections")
       ->envname("WSLOAD_CONNECTIONS")
       ->check(detail::within(1, 100'000))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Load model");
   run.add_option("--iterations,-n", o.iterations, "times each connection sends every prompt")
       ->check(detail::within(1, 10'000'000))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Messages");
   run.add_option("--threads", o.threads, "engine threads (0: one per core)")
-      ->check(detail::within(0, 256));
+      ->check(detail::within(0, 256))
+      ->group("Load model");
   run.add_option("--max-latency", o.max_latency, "maximum average latency, seconds")
       ->envname("WSLOAD_MAX_LATENCY")
       ->check(detail::within(0.0, 3600.0, detail::Range::above_min))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Thresholds");
   run.add_option("--min-rps", o.min_rps, "minimum successful requests per second")
       ->envname("WSLOAD_MIN_RPS")
       ->check(detail::within(0.0, 1e9))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Thresholds");
   run.add_option("--min-success-rate", o.min_success_rate, "minimum success rate, percent")
       ->envname("WSLOAD_MIN_SUCCESS_RATE")
       ->check(detail::within(0.0, 100.0))
-      ->capture_default_str();
-  run.add_option("--header,-H", o.headers, "extra header 'Name: value' (repeatable)");
-  run.add_option("--subprotocol", o.subprotocols, "Sec-WebSocket-Protocol (repeatable)");
+      ->capture_default_str()
+      ->group("Thresholds");
+  run.add_option("--header,-H", o.headers, "extra header 'Name: value' (repeatable)")
+      ->group("Connection");
+  run.add_option("--subprotocol", o.subprotocols, "Sec-WebSocket-Protocol (repeatable)")
+      ->group("Connection");
   run.add_option("--timeout", o.reply_timeout, "seconds to wait for each reply")
       ->check(detail::within(0.001, 86'400.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Connection");
   run.add_option("--run-timeout", o.run_timeout, "seconds the whole run may take")
       ->check(detail::within(0.001, 604'800.0))
-      ->capture_default_str();
-  run.add_option("--ca-file", o.ca_file, "extra trusted CA certificates (PEM) for wss");
-  run.add_flag("--insecure", o.insecure, "do not verify the server's certificate");
-  run.add_option("--query", o.query, "query parameter NAME=VALUE added to the URL (repeatable)");
+      ->capture_default_str()
+      ->group("Connection");
+  run.add_option("--ca-file", o.ca_file, "extra trusted CA certificates (PEM) for wss")
+      ->group("Connection");
+  run.add_flag("--insecure", o.insecure, "do not verify the server's certificate")
+      ->group("Connection");
+  run.add_option("--query", o.query, "query parameter NAME=VALUE added to the URL (repeatable)")
+      ->group("Connection");
   run.add_option("--template", o.message_template,
                  "message body around each prompt, e.g. "
                  "'{\"action\":\"sendmessage\",\"prompt\":{{prompt}}}'; also {{connection}}, "
-                 "{{sequence}}, {{uuid}}");
+                 "{{sequence}}, {{uuid}}")
+      ->group("Messages");
   run.add_option("--complete", o.completion,
                  "when a reply is complete: first, frames=N, /pointer==value, /pointer, "
                  "regex:PATTERN")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Chat backends");
   run.add_option("--error-rule", o.error_rules,
                  "frames that fail a request: api-gateway (the default), /pointer==value, "
-                 "/pointer, regex:PATTERN (repeatable)");
-  run.add_flag("--no-error-rules", o.no_error_rules, "treat every frame as a reply");
+                 "/pointer, regex:PATTERN (repeatable)")
+      ->group("Chat backends");
+  run.add_flag("--no-error-rules", o.no_error_rules, "treat every frame as a reply")
+      ->group("Chat backends");
   run.add_option("--correlation", o.correlation,
-                 "JSON pointer to a request id the replies echo, e.g. /id");
+                 "JSON pointer to a request id the replies echo, e.g. /id")
+      ->group("Chat backends");
   run.add_option("--in-flight", o.in_flight,
                  "requests outstanding per connection (needs --correlation)")
       ->check(detail::within(std::size_t{1}, std::size_t{10'000}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Chat backends");
   run.add_option("--connect-rate", o.connect_rate, "new connections per second (0: no limit)")
-      ->check(detail::within(0.0, 1e6));
+      ->check(detail::within(0.0, 1e6))
+      ->group("Connection");
   run.add_option("--reconnect", o.reconnect,
                  "reopen a connection that dropped, up to N times each (0: never)")
       ->check(detail::within(std::size_t{0}, std::size_t{1'000'000}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Connection");
   run.add_option("--reconnect-backoff", o.reconnect_backoff,
                  "seconds before a reconnect, doubled after each failed attempt (to 5 s)")
       ->check(detail::within(0.001, 3600.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Connection");
   run.add_option("--rate", o.rate,
                  "open loop: requests per second over all connections, due on a schedule "
                  "whatever the replies do (0: closed loop)")
-      ->check(detail::within(0.0, 1e7));
+      ->check(detail::within(0.0, 1e7))
+      ->group("Load model");
   run.add_option("--stages", o.stages,
-                 "open loop: rate ramps DURATION:TARGET,..., e.g. 30s:100,1m:100,30s:0");
+                 "open loop: rate ramps DURATION:TARGET,..., e.g. 30s:100,1m:100,30s:0")
+      ->group("Load model");
   run.add_option("--duration", o.duration,
                  "seconds to send for (instead of every prompt --iterations times)")
-      ->check(detail::within(0.001, 604'800.0, detail::Range::or_zero));
+      ->check(detail::within(0.001, 604'800.0, detail::Range::or_zero))
+      ->group("Load model");
   run.add_option("--warmup", o.warmup, "seconds at the start left out of the figures")
-      ->check(detail::within(0.001, 604'800.0, detail::Range::or_zero));
+      ->check(detail::within(0.001, 604'800.0, detail::Range::or_zero))
+      ->group("Load model");
   run.add_option("--max-send-size", o.max_send_size,
                  "largest message to send, bytes (API Gateway: 131072)")
       ->check(detail::within(std::size_t{1}, std::size_t{1} << 30))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Messages");
   run.add_option("--keepalive", o.keepalive,
                  "open loop: message sent on a connection idle for --keepalive-interval, e.g. "
-                 "'{\"action\":\"keepalive\"}' to a route that does not answer");
+                 "'{\"action\":\"keepalive\"}' to a route that does not answer")
+      ->group("Connection");
   run.add_option("--keepalive-interval", o.keepalive_interval, "seconds, for --keepalive")
       ->check(detail::within(0.001, 86'400.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Connection");
   run.add_flag("--aws-sigv4", o.aws_sign,
                "presign each connect with AWS SigV4 (execute-api) from AWS_ACCESS_KEY_ID, "
-               "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION");
-  run.add_option("--aws-region", o.aws_region, "region for --aws-sigv4 (default: AWS_REGION)");
+               "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION")
+      ->group("Chat backends");
+  run.add_option("--aws-region", o.aws_region, "region for --aws-sigv4 (default: AWS_REGION)")
+      ->group("Chat backends");
   run.add_option("--threshold,-t", o.thresholds,
-                 "threshold expression, e.g. 'p99<800ms' (repeatable)");
+                 "threshold expression, e.g. 'p99<800ms' (repeatable)")
+      ->group("Thresholds");
   run.add_option("--shard", o.shard,
                  "run shard K of N (K from 0) of this load; default: WSLOAD_SHARD_INDEX (or "
-                 "JOB_COMPLETION_INDEX) and WSLOAD_SHARD_COUNT");
+                 "JOB_COMPLETION_INDEX) and WSLOAD_SHARD_COUNT")
+      ->group("Shards");
   run.add_option("--start-at", o.start_at,
                  "start at this UTC time (2026-11-25T12:00:00Z or Unix seconds), so shards "
                  "line up")
-      ->envname("WSLOAD_START_AT");
+      ->envname("WSLOAD_START_AT")
+      ->group("Shards");
   run.add_option("--summary", o.summary, "summary JSON file ('' for none, - for stdout)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Outputs");
   run.add_option("--report", o.report,
-                 "also write an HTML report with plots to this file (-: stdout)");
+                 "also write an HTML report with plots to this file (-: stdout)")
+      ->group("Outputs");
   run.add_option("--junit", o.junit,
-                 "also write JUnit XML (a test case per threshold) here (-: stdout)");
-  run.add_option("--name", o.name, "name of the run in reports");
-  run.add_flag("--quiet,-q", o.quiet, "no progress and no table: FAIL lines and the result");
-  run.add_flag("--json", o.json, "print the summary JSON on stdout instead of the table");
+                 "also write JUnit XML (a test case per threshold) here (-: stdout)")
+      ->group("Outputs");
+  run.add_option("--name", o.name, "name of the run in reports")->group("Outputs");
+  run.add_flag("--quiet,-q", o.quiet, "no progress and no table: FAIL lines and the result")
+      ->group("Outputs");
+  run.add_flag("--json", o.json, "print the summary JSON on stdout instead of the table")
+      ->group("Outputs");
   run.add_option("--progress-interval", o.progress_interval,
                  "seconds between progress lines when stderr is not a terminal")
       ->check(detail::within(0.05, 3600.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Outputs");
   run.add_option("--metrics-listen", o.metrics_listen,
                  "serve live metrics for Prometheus at http://[HOST:]PORT/metrics while the run "
-                 "goes (a bare port listens on 127.0.0.1 only)");
+                 "goes (a bare port listens on 127.0.0.1 only)")
+      ->group("Outputs");
   run.add_option("--metrics-linger", o.metrics_linger,
                  "seconds the metrics stay up after the run, for the last scrape")
       ->check(detail::within(0.0, 3600.0))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->group("Outputs");
 }
 
 }  // namespace detail

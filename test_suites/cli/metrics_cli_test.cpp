@@ -1,5 +1,6 @@
-// `wsload run --metrics-listen`: the endpoint a scraper reads while the program runs, and
-// the linger that lets the last scrape see the final figures.
+// Watching a run: `wsload run --metrics-listen` (the endpoint a scraper reads while the
+// program runs, the linger that lets the last scrape see the final figures), the live
+// progress line, and a help that groups the flags.
 #include <gtest/gtest.h>
 
 #include <wsload/testing/server.hpp>
@@ -64,6 +65,25 @@ TEST_F(MetricsCli, ProgressShowsLiveLatencyAndWhereTheScheduleStands) {
   EXPECT_NE(r.err.find(" ms  p99 "), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("target 40 req/s (stage 1/2)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("(stage 2/2)"), std::string::npos) << r.err;
+}
+
+TEST_F(MetricsCli, RunHelpGroupsItsFlags) {
+  const auto r = run_process({WSLOAD_CLI, "run", "--help"}, wsload::test::clean_wsload_env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto group_of = [&r](const std::string& flag) {
+    auto at = r.out.find("  " + flag + " ");
+    if (at == std::string::npos) at = r.out.find("," + flag + " ");  // -t,--threshold
+    const auto heading = r.out.rfind(":\n", at);
+    return r.out.substr(r.out.rfind('\n', heading - 1) + 1,
+                        heading - r.out.rfind('\n', heading - 1) - 1);
+  };
+  EXPECT_EQ(group_of("--url"), "Connection") << r.out;
+  EXPECT_EQ(group_of("--prompts"), "Messages");
+  EXPECT_EQ(group_of("--rate"), "Load model");
+  EXPECT_EQ(group_of("--threshold"), "Thresholds");
+  EXPECT_EQ(group_of("--metrics-listen"), "Outputs");
+  EXPECT_EQ(group_of("--correlation"), "Chat backends");
+  EXPECT_EQ(group_of("--shard"), "Shards");
 }
 
 }  // namespace
