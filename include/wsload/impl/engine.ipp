@@ -244,6 +244,7 @@ struct Engine::Impl {
     const Shard shard = config.shard.value_or(Shard{});
     for (std::size_t i = 0; i < threads; ++i) {
       workers.push_back(std::make_unique<Worker>(start + config.warmup));
+      workers.back()->state.series.keep_windows(thresholds);
       workers.back()->first_index = shard.connection(i);
       workers.back()->stride = threads * shard.count;
     }
@@ -298,6 +299,7 @@ struct Engine::Impl {
     Clock::time_point finished_at = start;
     Clock::time_point last_open = start;
     Histogram loop_lag{1, 60'000'000, 2};
+    summary.time_series.keep_windows(thresholds);
     for (auto& worker : workers) {
       auto& s = worker->state;
       summary.latency.merge(s.latency);
