@@ -184,8 +184,10 @@ TEST_P(Faults, ServerThatStopsReadingFailsPipelinedRequestsToo) {
   for (const auto& e : s.errors) {
     if (e.detail == "while sending: the server is not reading") while_sending += e.requests;
   }
-  EXPECT_EQ(while_sending, 8u) << "the big one and the one after it, on every connection: "
-                               << to_json(s)["errors"].dump();
+  // The big one and the one after it, on every connection; and a first reply that timed
+  // out (see above) while its writer was stuck.
+  EXPECT_GE(while_sending, 8u) << to_json(s)["errors"].dump();
+  EXPECT_LE(while_sending, 12u - s.successful_requests) << to_json(s)["errors"].dump();
 }
 
 // --- Reconnect policy --------------------------------------------------------------
