@@ -22,7 +22,6 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -30,6 +29,8 @@
 #include <unistd.h>
 
 #include <wsload/wsload.hpp>
+
+#include "process_memory.hpp"
 
 extern char** environ;
 
@@ -106,24 +107,8 @@ class ServerProcess {
   std::string ca_pem_;
 };
 
-/// Resident memory of this process, bytes: what the connections really cost, in a
-/// process that has not run a bigger load before (freed pages stay resident).
-double resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) * 1024;
-  }
-  return 0;
-}
-
-/// Heap in use, bytes: what malloc has handed out and not had back (OpenSSL's and the
-/// engine's alike). Unlike the resident size, memory freed by an earlier benchmark and
-/// reused does not hide in it.
-double heap_in_use() {
-  const auto m = mallinfo2();
-  return static_cast<double>(m.uordblks + m.hblkhd);
-}
+using wsload::bench::heap_in_use;
+using wsload::bench::resident_bytes;
 
 struct Measured {
   wsload::Summary summary;

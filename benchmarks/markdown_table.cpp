@@ -54,9 +54,19 @@ int main(int argc, char** argv) {
               << " | " << counter(b, "p50_ms", 2) << " | " << counter(b, "generator_busy", 2)
               << " |\n";
   }
+  std::cout << "\n| time series of a run (simulated seconds, 200 req/s) | series KiB | peak heap "
+               "KiB (with merge and JSON) | resident growth KiB | JSON KiB | interval s | one "
+               "dense histogram a second, KiB |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& b : benchmarks) {
+    if (!b.contains("series_kib")) continue;
+    std::cout << "| " << b.value("name", "") << " | " << counter(b, "series_kib", 0) << " | "
+              << counter(b, "peak_heap_kib", 0) << " | " << counter(b, "resident_growth_kib", 0)
+              << " | " << counter(b, "json_kib", 0) << " | " << counter(b, "interval_s", 0) << " | "
+              << counter(b, "dense_kib", 0) << " |\n";
+  }
   std::cout << "\n| per-message step | ns per operation |\n|---|---:|\n";
   for (const auto& b : benchmarks) {
-    if (b.contains("round_trips_per_s")) continue;
+    if (b.contains("round_trips_per_s") || b.contains("series_kib")) continue;
     const std::string unit = b.value("time_unit", "ns");
     const double scale = unit == "s" ? 1e9 : unit == "ms" ? 1e6 : unit == "us" ? 1e3 : 1;
     std::cout << "| " << b.value("name", "") << " | " << fixed(b.value("cpu_time", 0.0) * scale, 1)

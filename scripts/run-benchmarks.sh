@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every benchmark, then writes their figures as Markdown tables (the
 # README's performance section is made from them). About two minutes. The idle-connection
-# loads run each in a process of its own: memory freed by an earlier load stays resident
-# and would hide what the connections cost.
+# loads and the time-series lengths run each in a process of its own: memory freed by an
+# earlier load stays resident and would hide what the next one costs.
 # Usage: scripts/run-benchmarks.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +20,6 @@ run idle-ws 'IdleConnections/ws/'
 run idle-wss 'IdleConnections/wss/'
 run loads '^(RoundTrips|LatencyOverhead)'
 run steps '^(Histogram|Template|Frame|Regex)'
+for seconds in 10 60 3600 86400; do run "series-$seconds" "^TimeSeriesMemory/seconds:$seconds/"; done
 "$build/bin/wsload_benchmark_table" "${outputs[@]}" | tee "$build/benchmarks.md"
 echo "Tables written to $build/benchmarks.md"

@@ -92,6 +92,15 @@ class Histogram {
   /// libraries in Java, C, Go, Python, JavaScript...
   std::string encode() const;
 
+  /// The counts alone, as the V2 encoding's payload (ZigZag LEB128 varints, a run of zeros
+  /// as its negative length) without header, compression or base64: about a byte per
+  /// occupied bucket, for holding many histograms of one known layout. "" when empty.
+  std::string packed_counts() const;
+  /// Adds counts from packed_counts() of a histogram of this layout; min, max and sum
+  /// follow from their buckets, as after decode(). Returns "" or what is wrong with
+  /// `packed` (the counts read until then stay added).
+  std::string_view add_packed_counts(std::string_view packed) noexcept;
+
   /// Decodes a compressed V2 base64 string. Throws ConfigError (field `field`) when the
   /// text is not base64, not V2, truncated or corrupt, or counts more than max_exact_count.
   static Histogram decode(std::string_view base64, const std::string& field = "histogram");
@@ -113,7 +122,6 @@ class Histogram {
                                      << sub_bucket_half_count_magnitude_) +
                                     (sub_bucket - sub_bucket_half_count_));
   }
-  void recompute_bounds() noexcept;
 
   std::int64_t lowest_;
   std::int64_t highest_;

@@ -146,9 +146,19 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
     begin = first.measured_from;
     for (const auto& p : parts) begin = std::min(begin, p.summary.measured_from);
   }
+  const auto thresholds = detail::configured_thresholds(m.config, parts.front().source);
+  m.time_series.keep_windows(thresholds);
   std::map<std::pair<ErrorKind, std::string>, std::size_t> error_at;
   for (const auto& part : parts) {
     const auto& s = part.summary;
+    const double shift = timed ? s.measured_from - begin : 0;
+    if (shift + static_cast<double>(s.time_series.seconds().size()) >
+        static_cast<double>(TimeSeries::longest)) {
+      throw ConfigError(part.source, detail::format_number(s.measured_from, 3),
+                        "time_series.start is " + detail::format_number(shift, 0) +
+                            " s after the earliest shard's: the shards of one load run "
+                            "together, and a merged series spans a week at most");
+    }
     m.total_requests += s.total_requests;
     m.successful_requests += s.successful_requests;
     m.failed_requests += s.failed_requests;
@@ -206,14 +216,13 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
       r.not_sent += s.schedule->not_sent;
       r.max_send_lag = std::max(r.max_send_lag, s.schedule->max_send_lag);
     }
-    const auto offset = timed ? static_cast<std::size_t>(std::llround(s.measured_from - begin)) : 0;
-    m.time_series.merge(s.time_series, offset);
-    end = std::max(end, (timed ? s.measured_from - begin : 0) + s.total_time.count());
+    m.time_series.merge(s.time_series, static_cast<std::size_t>(std::llround(shift)));
+    end = std::max(end, shift + s.total_time.count());
   }
   m.measured_from = begin;
   // The whole load took from the first shard's start to the last one's end.
   m.total_time = Seconds(end);
-  m.judge(detail::configured_thresholds(m.config, parts.front().source));
+  m.judge(thresholds);
   return m;
 }
 

@@ -415,21 +415,23 @@ inline std::string distribution_section(const std::vector<ReportRun>& runs) {
 inline std::string time_sections(const std::vector<ReportRun>& runs) {
   std::vector<PlotSeries> rate, latency;
   for (std::size_t r = 0; r < runs.size(); ++r) {
-    const auto& seconds = runs[r].summary.time_series.seconds();
+    const auto& series = runs[r].summary.time_series;
     PlotSeries ok{runs[r].label + " req/s", color_of(r), {}, ""};
     PlotSeries errors{runs[r].label + " errors/s", color_of(r), {}, "2 3"};
     PlotSeries p50{runs[r].label + " p50", color_of(r), {}, ""};
     PlotSeries p95{runs[r].label + " p95", color_of(r), {}, "6 4"};
     PlotSeries p99{runs[r].label + " p99", color_of(r), {}, "2 3"};
-    for (std::size_t t = 0; t < seconds.size(); ++t) {
-      const auto& i = seconds[t];
-      const double at = static_cast<double>(t) + 0.5;
+    // One point per interval (a second, or more in a long run), read one at a time.
+    for (std::size_t t = 0; t < series.intervals(); ++t) {
+      const auto i = series.interval(t);
+      const double from = static_cast<double>(t * series.resolution());
+      const double at = from + i.seconds / 2;
       // The run ends inside its last second: a rate over the part it covered, unless that
       // is too short to be one beside whole seconds.
       const double covered =
-          t + 1 < seconds.size()
-              ? 1.0
-              : std::clamp(runs[r].summary.total_time.count() - static_cast<double>(t), 0.01, 1.0);
+          t + 1 < series.intervals()
+              ? i.seconds
+              : std::clamp(runs[r].summary.total_time.count() - from, 0.01, i.seconds);
       if (covered >= 0.5 || t == 0) {
         ok.points.emplace_back(at, static_cast<double>(i.succeeded) / covered);
         errors.points.emplace_back(at, static_cast<double>(i.failed) / covered);

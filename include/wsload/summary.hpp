@@ -308,25 +308,7 @@ inline nlohmann::json to_json(const Summary& s) {
                      {"fell_short", r.fell_short()}};
   }
   if (s.warmup_requests) j["warmup_requests"] = s.warmup_requests;
-  json intervals = json::array();
-  for (const auto& i : s.time_series.seconds()) {
-    const auto at = [&i](double p) {
-      // Bucket-level values: the same before and after the histogram's JSON round trip.
-      return i.latency.empty() ? json(nullptr)
-                               : json(static_cast<double>(i.latency.highest_equivalent(
-                                          i.latency.value_at_percentile(p))) /
-                                      1e6);
-    };
-    intervals.push_back({{"requests", i.requests()},
-                         {"succeeded", i.succeeded},
-                         {"failed", i.failed},
-                         {"rps", static_cast<double>(i.succeeded) / i.seconds},
-                         {"p50", at(50)},
-                         {"p95", at(95)},
-                         {"p99", at(99)},
-                         {"histogram", i.latency.encode()}});
-  }
-  j["time_series"] = {{"interval", 1}, {"unit", "seconds"}, {"intervals", intervals}};
+  j["time_series"] = time_series_json(s.time_series);
   if (s.measured_from > 0) j["time_series"]["start"] = s.measured_from;
   const auto per_reply = [&s](std::uint64_t n) {
     return s.successful_requests
@@ -749,17 +731,17 @@ inline void check_figures_agree(const Summary& s, const std::string& file) {
     fail("schedule.late_sends: " + n(s.schedule->late_sends) + " is more than schedule.sent " +
          n(s.schedule->sent));
   }
-  const auto& seconds = s.time_series.seconds();
-  if (seconds.empty()) return;  // written by hand or by a library user: nothing to add up
+  if (s.time_series.empty()) return;  // written by hand or by a library user: nothing to add up
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
-  for (std::size_t i = 0; i < seconds.size(); ++i) {
-    succeeded = add(succeeded, seconds[i].succeeded);
-    failed = add(failed, seconds[i].failed);
-    const auto count = static_cast<std::uint64_t>(seconds[i].latency.count());
-    if (count > seconds[i].succeeded) {
+  for (std::size_t i = 0; i < s.time_series.intervals(); ++i) {
+    const auto interval = s.time_series.interval(i);
+    succeeded = add(succeeded, interval.succeeded);
+    failed = add(failed, interval.failed);
+    const auto count = static_cast<std::uint64_t>(interval.latency.count());
+    if (count > interval.succeeded) {
       fail("time_series.intervals[" + std::to_string(i) + "].histogram: holds " + n(count) +
-           " samples, more than its succeeded " + n(seconds[i].succeeded));
+           " samples, more than its succeeded " + n(interval.succeeded));
     }
   }
   if (succeeded != s.successful_requests) {
@@ -857,15 +839,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
       s.shard = detail::checked_shard(index, count, field, Shard{index, count}.text());
     }
     if (j.contains("time_series")) {
-      s.measured_from = j.at("time_series").value("start", 0.0);
-      for (const auto& i : j.at("time_series").at("intervals")) {
-        Interval interval;
-        interval.succeeded = i.at("succeeded").get<std::uint64_t>();
-        interval.failed = i.at("failed").get<std::uint64_t>();
-        interval.latency = Histogram::decode(i.at("histogram").get<std::string>(),
-                                             field + ": time_series.intervals.histogram");
-        s.time_series.seconds().push_back(std::move(interval));
-      }
+      s.measured_from = time_series_start(j.at("time_series"), field);
+      s.time_series = time_series_from_json(j.at("time_series"), field);
     }
     if (j.contains("replies")) {
       const auto& r = j.at("replies");

@@ -191,7 +191,8 @@ TEST_P(Faults, ServerThatStopsReadingFailsPipelinedRequestsToo) {
   // The big one on every connection, with the first when its reply was not read in time;
   // the third goes on a fresh connection and is answered.
   EXPECT_GE(while_sending, 4u) << to_json(s)["errors"].dump();
-  EXPECT_EQ(while_sending, s.errors_of(ErrorKind::reply_timeout)) << to_json(s)["errors"].dump();
+  // Under load a first reply can also time out while its writer is stuck.
+  EXPECT_LE(while_sending, s.errors_of(ErrorKind::reply_timeout)) << to_json(s)["errors"].dump();
   EXPECT_GE(s.successful_requests, 4u);
   EXPECT_EQ(s.timeout_reconnects, 4u);
 }

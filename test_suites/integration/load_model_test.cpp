@@ -25,6 +25,14 @@ LoadConfig base(const Server& server, std::size_t connections) {
   return config;
 }
 
+// ThreadSanitizer slows the engine 5 to 15 times: whether it then sends within 10 ms of
+// the schedule says nothing of the code, so there the tests check everything but that.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool keeps_real_time = false;
+#else
+constexpr bool keeps_real_time = true;
+#endif
+
 double p99(const wsload::Histogram& h) {
   return static_cast<double>(h.value_at_percentile(99)) / 1e6;
 }
@@ -77,8 +85,10 @@ TEST(OpenLoop, KeepsToTheRateWhenTheServerKeepsUp) {
   EXPECT_EQ(s.total_requests, 600u);
   EXPECT_EQ(s.successful_requests, 600u);
   EXPECT_NEAR(s.schedule->achieved_rate, 200, 200 * 0.02);
-  EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
-  EXPECT_EQ(wsload::format_report(s).find("fell behind"), std::string::npos);
+  if (keeps_real_time) {
+    EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
+    EXPECT_EQ(wsload::format_report(s).find("fell behind"), std::string::npos);
+  }
   const auto j = to_json(s);
   EXPECT_EQ(j["schedule"]["sent"], 600);
   EXPECT_TRUE(j.contains("latency_uncorrected"));
@@ -124,7 +134,9 @@ TEST(OpenLoop, PipelinedRequestsKeepTheScheduleToo) {
   ASSERT_TRUE(s.schedule);
   EXPECT_EQ(s.successful_requests, 100u);
   EXPECT_EQ(s.schedule->sent, 100u);
-  EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
+  if (keeps_real_time) {
+    EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
+  }
   EXPECT_GE(static_cast<double>(s.latency.value_at_percentile(50)), 30'000.0);
 }
 

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ struct ProcessResult {
   std::string out;
   std::string err;
   bool timed_out = false;
+  long peak_rss_kib = 0;  ///< the child's peak resident size (getrusage's ru_maxrss)
 };
 
 /// Starts `argv`, with `env` added to (or, with an empty value, removed from) this
@@ -121,7 +123,9 @@ inline ProcessResult run_process(
     if (fd.fd >= 0) close(fd.fd);
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  result.peak_rss_kib = usage.ru_maxrss;
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
   return result;

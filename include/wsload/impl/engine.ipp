@@ -298,6 +298,7 @@ struct Engine::Impl {
       workers.clear();
       for (std::size_t i = 0; i < threads; ++i) {
         workers.push_back(std::make_unique<Worker>(start + config.warmup));
+        workers.back()->state.series.keep_windows(thresholds);
         workers.back()->first_index = shard.connection(i);
         workers.back()->stride = threads * shard.count;
       }
@@ -402,6 +403,7 @@ struct Engine::Impl {
     std::uint64_t unsent_failed = 0;
     Clock::time_point last_open = start;
     Histogram loop_lag{1, 60'000'000, 2};
+    summary.time_series.keep_windows(thresholds);
     for (auto& worker : workers) {
       auto& s = worker->state;
       summary.latency.merge(s.latency);
