@@ -224,13 +224,64 @@ inline int bad_input(const std::string& message) {
   return exit_bad_input;
 }
 
-inline int bad_input(const ConfigError& e) {
+/// The flags of the parsed subcommands whose value came from their environment variable
+/// (set, and the flag not on the command line), each with the variable's name.
+inline std::vector<std::pair<std::string, std::string>> flags_from_environment(
+    const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::pair<std::string, std::string>> found;
+  const auto given = [&](const CLI::Option& option) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg == "--") break;
+      for (const auto& name : option.get_lnames()) {
+        const std::string flag = "--" + name;
+        if (arg == flag || arg.rfind(flag + "=", 0) == 0) return true;
+      }
+      for (const auto& name : option.get_snames()) {
+        if (!arg.starts_with("--") && arg.rfind("-" + name, 0) == 0) return true;
+      }
+    }
+    return false;
+  };
+  for (const auto* sub : app.get_subcommands()) {
+    for (const auto* option : sub->get_options()) {
+      const auto variable = option->get_envname();
+      const char* value = variable.empty() ? nullptr : std::getenv(variable.c_str());
+      if (value && *value && !given(*option)) found.emplace_back(option->get_name(), variable);
+    }
+  }
+  return found;
+}
+
+/// "wsload: --connections: <reason>" as "wsload: WSLOAD_CONNECTIONS: <reason> (the variable
+/// stands for --connections)" when the value came from the variable.
+inline std::string named_by_source(const std::string& message,
+                                   const std::vector<std::pair<std::string, std::string>>& env) {
+  for (const auto& [flag, variable] : env) {
+    for (const auto& prefix : {"wsload: " + flag + ": ", flag + ": "}) {
+      if (message.rfind(prefix, 0) == 0) {
+        return "wsload: " + variable + ": " + message.substr(prefix.size()) +
+               " (the variable stands for " + flag + ")";
+      }
+    }
+  }
+  return message;
+}
+
+/// The error's text with its field named as the user gave it: a flag, or the variable
+/// in `env` the flag's value came from.
+inline std::string message_of(const ConfigError& e,
+                              const std::vector<std::pair<std::string, std::string>>& env = {}) {
   std::string text = e.what();
   const std::string prefix = "wsload: " + e.field() + ": ";
   if (text.rfind(prefix, 0) == 0) {
     text = "wsload: " + flag_of(e.field()) + ": " + text.substr(prefix.size());
   }
-  return bad_input(text);
+  return named_by_source(text, env);
+}
+
+inline int bad_input(const ConfigError& e) {
+  return bad_input(message_of(e));
 }
 
 /// A few prompts for the demo, so it runs from any directory.
@@ -467,10 +518,8 @@ inline int merge_and_report(const std::vector<std::string>& files, const OutputF
   if (reports) {
     document = merge_gtest_reports(documents);
     for (const auto& entry : document["entries"]) {
-      merged.push_back(summary_from_json(entry));
-      runs.push_back(
-          {entry.value("suite", std::string()) + "." + entry.value("test", std::string()),
-           merged.back()});
+      runs.push_back(report_run_of_case(entry, "merge"));
+      merged.push_back(runs.back().summary);
     }
   } else {
     std::vector<NamedSummary> parts;
@@ -708,6 +757,8 @@ inline int main(int argc, const char* const* argv) {
   report->add_option("SUMMARY", report_files, "summary files, overlaid in every plot")->required();
   report->add_option("--out", report_out, "the HTML file")->capture_default_str();
   report->add_option("--title", report_title, "the report's title")->capture_default_str();
+  std::string report_junit;
+  report->add_option("--junit", report_junit, "also write JUnit XML of the runs here");
   merge->add_flag("--json", merge_json, "print the merged JSON on stdout instead of the table");
   merge->add_flag("--quiet,-q", merge_quiet, "FAIL lines and the result only");
 
@@ -716,7 +767,10 @@ inline int main(int argc, const char* const* argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return detail::bad_input(std::string("wsload: ") + e.what() + " (see wsload --help)");
+    return detail::bad_input(
+        detail::named_by_source(std::string("wsload: ") + e.what(),
+                                detail::flags_from_environment(app, argc, argv)) +
+        " (see wsload --help)");
   }
 
   try {
@@ -730,6 +784,7 @@ inline int main(int argc, const char* const* argv) {
     }
     if (report->parsed()) {
       detail::check_summary_path(report_out, "--out");
+      detail::check_summary_path(report_junit, "--junit");
       std::vector<ReportRun> runs;
       std::vector<std::string> sources;
       for (const auto& file : report_files) {
@@ -742,6 +797,10 @@ inline int main(int argc, const char* const* argv) {
       write_file_atomically(report_out, html_report(runs, report_title));
       std::cout << "Report of " << runs.size() << (runs.size() == 1 ? " run" : " runs")
                 << " written to " << report_out << '\n';
+      if (!report_junit.empty()) {
+        write_file_atomically(report_junit, junit_xml(runs), "--junit");
+        std::cout << "JUnit XML written to " << report_junit << '\n';
+      }
       return exit_passed;
     }
     if (merge->parsed()) {
@@ -820,7 +879,8 @@ inline int main(int argc, const char* const* argv) {
     }
     return worst;
   } catch (const ConfigError& e) {
-    return detail::bad_input(e);
+    return detail::bad_input(
+        detail::message_of(e, detail::flags_from_environment(app, argc, argv)));
   } catch (const std::exception& e) {
     return detail::bad_input(std::string("wsload: ") + e.what());
   }

@@ -422,6 +422,22 @@ TEST_F(Cli, EnvironmentVariablesFillInAndFlagsWin) {
   const auto bad = run_process({WSLOAD_CLI, "run", "--summary", summary_}, env);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--min-success-rate"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("WSLOAD_MIN_SUCCESS_RATE"), std::string::npos) << bad.err;
+  env.erase("WSLOAD_MIN_SUCCESS_RATE");
+
+  // A bad value names where it came from: the variable, or the flag that overrode it.
+  env["WSLOAD_CONNECTIONS"] = "abc";
+  const auto bad_variable = run_process({WSLOAD_CLI, "run", "--summary", summary_}, env);
+  EXPECT_EQ(bad_variable.exit_code, 2);
+  EXPECT_NE(bad_variable.err.find("WSLOAD_CONNECTIONS"), std::string::npos) << bad_variable.err;
+  EXPECT_NE(bad_variable.err.find("'abc'"), std::string::npos) << bad_variable.err;
+  env["WSLOAD_CONNECTIONS"] = "3";
+  const auto bad_flag =
+      run_process({WSLOAD_CLI, "run", "--summary", summary_, "--connections", "abc"}, env);
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  EXPECT_NE(bad_flag.err.find("--connections"), std::string::npos) << bad_flag.err;
+  EXPECT_EQ(bad_flag.err.find("WSLOAD_CONNECTIONS"), std::string::npos) << bad_flag.err;
+  EXPECT_EQ(server.messages(), 9u + 6u) << "no bad value sent anything";
 }
 
 TEST_F(Cli, JsonPrintsTheSummaryOnStdout) {
