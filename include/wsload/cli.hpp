@@ -809,7 +809,8 @@ inline int main(int argc, const char* const* argv) {
     if (compare->parsed()) {
       const auto baseline = read_run_samples(baseline_file, "baseline");
       const auto current = read_run_samples(current_file, "new");
-      const auto comparison = compare_runs(baseline, current, metrics, max_regression);
+      const auto comparison =
+          compare_runs(baseline, current, metrics, max_regression, baseline_file, current_file);
       std::cout << (compare_json ? to_json(comparison).dump(2) + "\n"
                                  : format_comparison(comparison));
       return comparison.regressions() ? exit_threshold_failed : exit_passed;
