@@ -190,18 +190,13 @@ inline ::testing::AssertionResult MeetsThresholds(const Summary& s,
                                              return ::wsload::detail::judge;               \
                                            }),                                             \
                 on_failure)
-// `kind` is EXPECT or ASSERT, `fail` GoogleTest's failure of that kind.
+// `kind` is EXPECT or ASSERT, `fail` GoogleTest's failure of that kind, `name` the
+// macro's name after the kind and `judge` the detail function judging the summary.
 #define WSLOAD_DETAIL_LOAD_OK(kind, fail, summary) \
   WSLOAD_DETAIL_ASSERTION(#kind "_LOAD_OK(" #summary ")", summary, load_ok(wsload_summary_), fail)
-#define WSLOAD_DETAIL_P99_BELOW(kind, fail, summary, limit)                      \
-  WSLOAD_DETAIL_ASSERTION(#kind "_P99_BELOW(" #summary ", " #limit ")", summary, \
-                          p99_below(wsload_summary_, limit), fail)
-#define WSLOAD_DETAIL_RPS_AT_LEAST(kind, fail, summary, rps)                      \
-  WSLOAD_DETAIL_ASSERTION(#kind "_RPS_AT_LEAST(" #summary ", " #rps ")", summary, \
-                          rps_at_least(wsload_summary_, rps), fail)
-#define WSLOAD_DETAIL_SUCCESS_RATE_AT_LEAST(kind, fail, summary, percent)                      \
-  WSLOAD_DETAIL_ASSERTION(#kind "_SUCCESS_RATE_AT_LEAST(" #summary ", " #percent ")", summary, \
-                          success_rate_at_least(wsload_summary_, percent), fail)
+#define WSLOAD_DETAIL_WITH_LIMIT(kind, name, judge, fail, summary, limit)        \
+  WSLOAD_DETAIL_ASSERTION(#kind "_" #name "(" #summary ", " #limit ")", summary, \
+                          judge(wsload_summary_, limit), fail)
 #define WSLOAD_DETAIL_THRESHOLDS(kind, fail, summary, ...)                              \
   WSLOAD_DETAIL_ASSERTION(#kind "_THRESHOLDS(" #summary ", " #__VA_ARGS__ ")", summary, \
                           meets_thresholds(wsload_summary_, {__VA_ARGS__}), fail)
@@ -209,17 +204,20 @@ inline ::testing::AssertionResult MeetsThresholds(const Summary& s,
 #define EXPECT_LOAD_OK(summary) WSLOAD_DETAIL_LOAD_OK(EXPECT, GTEST_NONFATAL_FAILURE_, summary)
 #define ASSERT_LOAD_OK(summary) WSLOAD_DETAIL_LOAD_OK(ASSERT, GTEST_FATAL_FAILURE_, summary)
 #define EXPECT_P99_BELOW(summary, limit) \
-  WSLOAD_DETAIL_P99_BELOW(EXPECT, GTEST_NONFATAL_FAILURE_, summary, limit)
+  WSLOAD_DETAIL_WITH_LIMIT(EXPECT, P99_BELOW, p99_below, GTEST_NONFATAL_FAILURE_, summary, limit)
 #define ASSERT_P99_BELOW(summary, limit) \
-  WSLOAD_DETAIL_P99_BELOW(ASSERT, GTEST_FATAL_FAILURE_, summary, limit)
-#define EXPECT_RPS_AT_LEAST(summary, rps) \
-  WSLOAD_DETAIL_RPS_AT_LEAST(EXPECT, GTEST_NONFATAL_FAILURE_, summary, rps)
+  WSLOAD_DETAIL_WITH_LIMIT(ASSERT, P99_BELOW, p99_below, GTEST_FATAL_FAILURE_, summary, limit)
+#define EXPECT_RPS_AT_LEAST(summary, rps)                                                        \
+  WSLOAD_DETAIL_WITH_LIMIT(EXPECT, RPS_AT_LEAST, rps_at_least, GTEST_NONFATAL_FAILURE_, summary, \
+                           rps)
 #define ASSERT_RPS_AT_LEAST(summary, rps) \
-  WSLOAD_DETAIL_RPS_AT_LEAST(ASSERT, GTEST_FATAL_FAILURE_, summary, rps)
-#define EXPECT_SUCCESS_RATE_AT_LEAST(summary, percent) \
-  WSLOAD_DETAIL_SUCCESS_RATE_AT_LEAST(EXPECT, GTEST_NONFATAL_FAILURE_, summary, percent)
-#define ASSERT_SUCCESS_RATE_AT_LEAST(summary, percent) \
-  WSLOAD_DETAIL_SUCCESS_RATE_AT_LEAST(ASSERT, GTEST_FATAL_FAILURE_, summary, percent)
+  WSLOAD_DETAIL_WITH_LIMIT(ASSERT, RPS_AT_LEAST, rps_at_least, GTEST_FATAL_FAILURE_, summary, rps)
+#define EXPECT_SUCCESS_RATE_AT_LEAST(summary, percent)                           \
+  WSLOAD_DETAIL_WITH_LIMIT(EXPECT, SUCCESS_RATE_AT_LEAST, success_rate_at_least, \
+                           GTEST_NONFATAL_FAILURE_, summary, percent)
+#define ASSERT_SUCCESS_RATE_AT_LEAST(summary, percent)                           \
+  WSLOAD_DETAIL_WITH_LIMIT(ASSERT, SUCCESS_RATE_AT_LEAST, success_rate_at_least, \
+                           GTEST_FATAL_FAILURE_, summary, percent)
 #define EXPECT_THRESHOLDS(summary, ...) \
   WSLOAD_DETAIL_THRESHOLDS(EXPECT, GTEST_NONFATAL_FAILURE_, summary, __VA_ARGS__)
 #define ASSERT_THRESHOLDS(summary, ...) \
