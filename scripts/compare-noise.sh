@@ -26,13 +26,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-serve() {  # DELAY_MS -> prints the URL
+serve() {  # DELAY_MS -> sets url (not in a subshell: cleanup must know the server)
   local log="$work/serve-$1-${#servers[@]}.log"
   "$wsload" serve --port 0 --delay-ms "$1" >"$log" 2>&1 &
   servers+=($!)
   for _ in $(seq 100); do
     if grep -q "listening on" "$log"; then
-      sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log"
+      url=$(sed -n 's/.*listening on \(ws:[^ ]*\).*/\1/p' "$log")
       return
     fi
     sleep 0.1
@@ -52,7 +52,7 @@ compare() {  # BASE NEW -> exit code of wsload compare; its table into $work/las
   echo "$rc"
 }
 
-url=$(serve "$DELAY_MS")
+serve "$DELAY_MS"
 false_alarms=0
 for i in $(seq "$PAIRS"); do
   load "$url" "$work/a.json"
@@ -72,8 +72,10 @@ echo "same build, delay ${DELAY_MS} ms: $false_alarms false regressions in $PAIR
 
 base_delay=${SLOW_DELAY_MS%,*}
 slow_delay=${SLOW_DELAY_MS#*,}
-load "$(serve "$base_delay")" "$work/base.json"
-load "$(serve "$slow_delay")" "$work/slow.json"
+serve "$base_delay"
+load "$url" "$work/base.json"
+serve "$slow_delay"
+load "$url" "$work/slow.json"
 rc=$(compare "$work/base.json" "$work/slow.json")
 cat "$work/last.txt"
 # A single run resolves no change smaller than its generator's own lag (see README).
