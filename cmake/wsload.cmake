@@ -15,17 +15,19 @@ function(wsload_add_network_library name)
 endfunction()
 
 # wsload_add_load_test(NAME <name> SOURCES <file>... [ENDPOINT <url>] [LABELS <label>...]
-#                      [NETWORK_LIBRARY <target>])
+#                      [TEST_PREFIX <prefix>] [NETWORK_LIBRARY <target>])
 #
 # A GoogleTest program of load-test cases with wsload's main (JSON reporter installed).
 # Each case becomes a ctest test labelled `load` (plus LABELS) and RUN_SERIAL: two load
 # tests sharing the cores would measure each other. XML reports go to
 # ${CMAKE_BINARY_DIR}/wsload-reports/<name>/, the JSON summary of all cases to
 # ${CMAKE_BINARY_DIR}/wsload-reports/<name>.wsload.json. ENDPOINT sets WSLOAD_URL for
-# the cases. The network layer comes from NETWORK_LIBRARY, or from one library made by
+# the cases. TEST_PREFIX goes before each ctest name (as in gtest_discover_tests), so two
+# programs with the same case names (one per stage, say) do not collide. The network
+# layer comes from NETWORK_LIBRARY, or from one library made by
 # wsload_add_network_library the first time this is called.
 function(wsload_add_load_test)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;ENDPOINT;NETWORK_LIBRARY" "SOURCES;LABELS")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;ENDPOINT;NETWORK_LIBRARY;TEST_PREFIX" "SOURCES;LABELS")
   if(NOT arg_NAME OR NOT arg_SOURCES)
     message(FATAL_ERROR "wsload_add_load_test: NAME and SOURCES are required")
   endif()
@@ -48,12 +50,17 @@ function(wsload_add_load_test)
     list(APPEND environment "WSLOAD_URL=${arg_ENDPOINT}")
   endif()
   set(labels load ${arg_LABELS})
+  set(prefix)
+  if(arg_TEST_PREFIX)
+    set(prefix TEST_PREFIX "${arg_TEST_PREFIX}")
+  endif()
   include(GoogleTest)
   gtest_discover_tests(${arg_NAME}
     XML_OUTPUT_DIR "${reports}/${arg_NAME}"
     NO_PRETTY_VALUES  # test names carry the endpoint names already
     DISCOVERY_TIMEOUT 60
     TEST_LIST ${arg_NAME}_TESTS
+    ${prefix}
     PROPERTIES RUN_SERIAL TRUE TIMEOUT 900)
   # gtest_discover_tests flattens list-valued PROPERTIES (labels, environment), so they
   # are set by a script ctest includes after the discovered tests.

@@ -267,38 +267,63 @@ inline int bad_input(const std::string& message) {
   return exit_bad_input;
 }
 
-inline int bad_input(const ConfigError& e) {
+/// The flags of the parsed subcommands whose value came from their environment variable
+/// (set, and the flag not on the command line), each with the variable's name.
+inline std::vector<std::pair<std::string, std::string>> flags_from_environment(
+    const CLI::App& app, int argc, const char* const* argv) {
+  std::vector<std::pair<std::string, std::string>> found;
+  const auto given = [&](const CLI::Option& option) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view arg = argv[i];
+      if (arg == "--") break;
+      for (const auto& name : option.get_lnames()) {
+        const std::string flag = "--" + name;
+        if (arg == flag || arg.rfind(flag + "=", 0) == 0) return true;
+      }
+      for (const auto& name : option.get_snames()) {
+        if (!arg.starts_with("--") && arg.rfind("-" + name, 0) == 0) return true;
+      }
+    }
+    return false;
+  };
+  for (const auto* sub : app.get_subcommands()) {
+    for (const auto* option : sub->get_options()) {
+      const auto variable = option->get_envname();
+      const char* value = variable.empty() ? nullptr : std::getenv(variable.c_str());
+      if (value && *value && !given(*option)) found.emplace_back(option->get_name(), variable);
+    }
+  }
+  return found;
+}
+
+/// "wsload: --connections: <reason>" as "wsload: WSLOAD_CONNECTIONS (--connections):
+/// <reason>" when the value came from the variable.
+inline std::string named_by_source(const std::string& message,
+                                   const std::vector<std::pair<std::string, std::string>>& env) {
+  for (const auto& [flag, variable] : env) {
+    for (const auto& prefix : {"wsload: " + flag + ": ", flag + ": "}) {
+      if (message.rfind(prefix, 0) == 0) {
+        return "wsload: " + variable + " (" + flag + "): " + message.substr(prefix.size());
+      }
+    }
+  }
+  return message;
+}
+
+/// The error's text with its field named as the user gave it: a flag, or the variable
+/// in `env` the flag's value came from.
+inline std::string message_of(const ConfigError& e,
+                              const std::vector<std::pair<std::string, std::string>>& env = {}) {
   std::string text = e.what();
   const std::string prefix = "wsload: " + e.field() + ": ";
   if (text.rfind(prefix, 0) == 0) {
     text = "wsload: " + flag_of(e.field()) + ": " + text.substr(prefix.size());
   }
-  return bad_input(text);
+  return named_by_source(text, env);
 }
 
-/// CLI11's message for a bad value, naming the environment variable when the value came
-/// from one rather than from the flag: "WSLOAD_CONNECTIONS (--connections): ...".
-inline std::string parse_error_text(const CLI::App& app, const CLI::ParseError& e, int argc,
-                                    const char* const* argv) {
-  const std::string text = e.what();
-  for (const CLI::App* command : app.get_subcommands()) {
-    for (const CLI::Option* option : command->get_options()) {
-      const std::string& variable = option->get_envname();
-      const std::string name = option->get_name();
-      if (variable.empty() || std::getenv(variable.c_str()) == nullptr ||
-          text.rfind(name + ":", 0) != 0) {
-        continue;
-      }
-      const bool given = std::any_of(argv + 1, argv + argc, [&](const std::string& arg) {
-        return option->check_name(arg.substr(0, arg.find('=')));
-      });
-      if (!given) {
-        return "wsload: " + variable + " (" + name + ")" + text.substr(name.size()) +
-               " (see wsload --help)";
-      }
-    }
-  }
-  return "wsload: " + text + " (see wsload --help)";
+inline int bad_input(const ConfigError& e) {
+  return bad_input(message_of(e));
 }
 
 /// The one line for an exception that no input check turned into a ConfigError: the kind
@@ -571,10 +596,8 @@ inline int merge_and_report(const std::vector<std::string>& files, const OutputF
   if (reports) {
     document = merge_gtest_reports(documents);
     for (const auto& entry : document["entries"]) {
-      merged.push_back(summary_from_json(entry));
-      runs.push_back(
-          {entry.value("suite", std::string()) + "." + entry.value("test", std::string()),
-           merged.back()});
+      runs.push_back(report_run_of_case(entry, "merge"));
+      merged.push_back(runs.back().summary);
     }
   } else {
     std::vector<NamedSummary> parts;
@@ -876,6 +899,8 @@ inline int main(int argc, const char* const* argv) {
   report->add_option("SUMMARY", report_files, "summary files, overlaid in every plot")->required();
   report->add_option("--out", report_out, "the HTML file (-: stdout)")->capture_default_str();
   report->add_option("--title", report_title, "the report's title")->capture_default_str();
+  std::string report_junit;
+  report->add_option("--junit", report_junit, "also write JUnit XML of the runs here");
   merge->add_flag("--json", merge_json, "print the merged JSON on stdout instead of the table");
   merge->add_flag("--quiet,-q", merge_quiet, "FAIL lines and the result only");
 
@@ -884,7 +909,10 @@ inline int main(int argc, const char* const* argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
-    return detail::bad_input(detail::parse_error_text(app, e, argc, argv));
+    return detail::bad_input(
+        detail::named_by_source(std::string("wsload: ") + e.what(),
+                                detail::flags_from_environment(app, argc, argv)) +
+        " (see wsload --help)");
   }
 
   try {
@@ -901,6 +929,7 @@ inline int main(int argc, const char* const* argv) {
     }
     if (report->parsed()) {
       check_output_path(report_out, "--out");
+      check_output_path(report_junit, "--junit");
       std::vector<ReportRun> runs;
       std::vector<std::string> sources;
       for (const auto& file : report_files) {
@@ -914,6 +943,12 @@ inline int main(int argc, const char* const* argv) {
       (report_out == "-" ? std::cerr : std::cout)
           << "Report of " << runs.size() << (runs.size() == 1 ? " run" : " runs") << " written to "
           << (report_out == "-" ? "standard output" : report_out) << '\n';
+      if (!report_junit.empty()) {
+        write_file_atomically(report_junit, junit_xml(runs), "--junit");
+        (report_out == "-" ? std::cerr : std::cout)
+            << "JUnit XML written to " << (report_junit == "-" ? "standard output" : report_junit)
+            << '\n';
+      }
       return exit_passed;
     }
     if (merge->parsed()) {
@@ -922,7 +957,8 @@ inline int main(int argc, const char* const* argv) {
     if (compare->parsed()) {
       const auto baseline = read_run_samples(baseline_file, "baseline");
       const auto current = read_run_samples(current_file, "new");
-      const auto comparison = compare_runs(baseline, current, metrics, max_regression);
+      const auto comparison =
+          compare_runs(baseline, current, metrics, max_regression, baseline_file, current_file);
       std::cout << (compare_json ? to_json(comparison).dump(2) + "\n"
                                  : format_comparison(comparison));
       return comparison.regressions() ? exit_threshold_failed : exit_passed;
@@ -993,7 +1029,8 @@ inline int main(int argc, const char* const* argv) {
     }
     return worst;
   } catch (const ConfigError& e) {
-    return detail::bad_input(e);
+    return detail::bad_input(
+        detail::message_of(e, detail::flags_from_environment(app, argc, argv)));
   } catch (const std::exception& e) {
     const auto parsed = app.get_subcommands();
     return detail::bad_input(

@@ -48,14 +48,37 @@ inline std::string load_context(const Summary& s) {
   return text;
 }
 
-inline ::testing::AssertionResult judge(const Summary& s,
-                                        const std::vector<Threshold>& thresholds) {
-  // A skipped case (no URL) has nothing to judge; its skip message says why. A shard's
-  // figures are a part of the load's: `wsload merge` judges the whole.
-  if (::testing::Test::IsSkipped() || s.shard) return ::testing::AssertionSuccess();
+/// A summary that holds no run: what RunLoad returns when it refused the configuration
+/// (a run's summary always carries its configuration).
+inline bool holds_no_run(const Summary& s) {
+  return s.config.empty() && s.total_requests == 0;
+}
+
+/// What one assertion judged: its verdicts, or why it could not judge.
+struct Judgement {
+  std::vector<Verdict> verdicts;
+  std::string error;  ///< a malformed threshold expression
+};
+
+/// Nothing to judge: a skipped case (no URL; its skip message says why), a shard (its
+/// figures are a part of the load's: `wsload merge` judges the whole), or a load RunLoad
+/// refused to run, whose failure already says why (one failure, not one per assertion).
+inline bool nothing_to_judge(const Summary& s) {
+  return ::testing::Test::IsSkipped() || s.shard ||
+         (holds_no_run(s) && ::testing::Test::HasFailure());
+}
+
+inline Judgement judge(const Summary& s, const std::vector<Threshold>& thresholds) {
+  Judgement j;
+  if (nothing_to_judge(s)) return j;
+  for (const auto& t : thresholds) j.verdicts.push_back(s.verdict(t));
+  return j;
+}
+
+inline ::testing::AssertionResult result_of(const Summary& s, const Judgement& j) {
+  if (!j.error.empty()) return ::testing::AssertionFailure() << j.error;
   std::string failures;
-  for (const auto& t : thresholds) {
-    const Verdict v = s.verdict(t);
+  for (const auto& v : j.verdicts) {
     if (!v.passed) failures += "\n  " + v.expression + ": " + v.message;
   }
   if (failures.empty()) return ::testing::AssertionSuccess();
@@ -63,70 +86,142 @@ inline ::testing::AssertionResult judge(const Summary& s,
          << "load thresholds not met:" << failures << "\n  (" << load_context(s) << ")";
 }
 
-/// "800ms" for whole milliseconds, else seconds: the limit as a threshold literal.
+/// "800ms" for whole milliseconds, "250us" for whole microseconds, else seconds: the
+/// limit as a threshold literal.
 inline std::string latency_literal(Seconds limit) {
   const double ms = limit.count() * 1e3;
   if (ms >= 1 && ms == std::floor(ms)) return format_number(ms, 0) + "ms";
+  const double us = ms * 1e3;
+  if (us >= 1 && us == std::floor(us)) return format_number(us, 0) + "us";
   return format_number(limit.count(), 9) + "s";
+}
+
+inline Judgement load_ok(const Summary& s) {
+  Judgement j;
+  if (!nothing_to_judge(s)) j.verdicts = s.verdicts;
+  return j;
+}
+
+inline Judgement p99_below(const Summary& s, Seconds limit) {
+  return judge(s, {parse_threshold("p99<" + latency_literal(limit))});
+}
+
+inline Judgement rps_at_least(const Summary& s, double rps) {
+  return judge(s, {min_rps(rps)});
+}
+
+inline Judgement success_rate_at_least(const Summary& s, double percent) {
+  return judge(s, {min_success_rate(percent)});
+}
+
+inline Judgement meets_thresholds(const Summary& s, std::initializer_list<std::string_view> exprs) {
+  std::vector<Threshold> thresholds;
+  try {
+    for (auto e : exprs) thresholds.push_back(parse_threshold(e));
+  } catch (const ConfigError& e) {
+    return {{}, e.what()};
+  }
+  return judge(s, thresholds);
+}
+
+/// An assertion macro as written and where it is.
+struct AssertionSite {
+  const char* text;
+  const char* file;
+  int line;
+};
+
+/// Judges `s` with `judgement` (a callable taking the summary), records the verdicts in
+/// the case's entry of the JSON report, and returns the assertion's result, its failure
+/// message headed by the assertion as written.
+template <class Judge>
+::testing::AssertionResult asserted(const AssertionSite& site, const Summary& s,
+                                    const Judge& judgement) {
+  Judgement j = judgement(s);
+  const std::string source = std::string(site.file) + ":" + std::to_string(site.line);
+  for (auto& v : j.verdicts) {
+    v.assertion = site.text;
+    v.source = source;
+  }
+  const auto result = result_of(s, j);
+  std::string message;
+  if (!result) message = std::string(site.text) + ": " + result.message();
+  Report::instance().record_assertion(s, j.verdicts, message);
+  if (result) return result;
+  return ::testing::AssertionFailure() << message;
 }
 
 }  // namespace detail
 
 /// Every threshold of the run's configuration passed (the verdicts in the summary).
 inline ::testing::AssertionResult LoadOk(const Summary& s) {
-  if (::testing::Test::IsSkipped() || s.shard) return ::testing::AssertionSuccess();
-  std::string failures;
-  for (const auto& v : s.verdicts) {
-    if (!v.passed) failures += "\n  " + v.expression + ": " + v.message;
-  }
-  if (failures.empty()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "load thresholds not met:" << failures << "\n  (" << detail::load_context(s) << ")";
+  return detail::result_of(s, detail::load_ok(s));
 }
 
 /// The p99 latency is below `limit`, e.g. P99Below(summary, 800ms).
 inline ::testing::AssertionResult P99Below(const Summary& s, Seconds limit) {
-  return detail::judge(s, {parse_threshold("p99<" + detail::latency_literal(limit))});
+  return detail::result_of(s, detail::p99_below(s, limit));
 }
 
 /// At least `rps` successful requests per second.
 inline ::testing::AssertionResult RpsAtLeast(const Summary& s, double rps) {
-  return detail::judge(s, {min_rps(rps)});
+  return detail::result_of(s, detail::rps_at_least(s, rps));
 }
 
 /// At least `percent` % of the requests succeeded.
 inline ::testing::AssertionResult SuccessRateAtLeast(const Summary& s, double percent) {
-  return detail::judge(s, {min_success_rate(percent)});
+  return detail::result_of(s, detail::success_rate_at_least(s, percent));
 }
 
 /// Every expression holds, e.g. MeetsThresholds(summary, {"p95<300ms", "errors==0"}).
 /// A malformed expression fails the assertion with its parse error.
 inline ::testing::AssertionResult MeetsThresholds(const Summary& s,
                                                   std::initializer_list<std::string_view> exprs) {
-  std::vector<Threshold> thresholds;
-  try {
-    for (auto e : exprs) thresholds.push_back(parse_threshold(e));
-  } catch (const ConfigError& e) {
-    return ::testing::AssertionFailure() << e.what();
-  }
-  return detail::judge(s, thresholds);
+  return detail::result_of(s, detail::meets_thresholds(s, exprs));
 }
 
+// The macros below also record each verdict, with the macro as written and its file and
+// line, in the case's entry of the JSON report (so its HTML and JUnit show them). The
+// summary argument is evaluated once. The functions above judge without recording.
 // NOLINTBEGIN(cppcoreguidelines-macro-usage): assertion macros, as GoogleTest's own.
-#define EXPECT_LOAD_OK(summary) EXPECT_TRUE(::wsload::LoadOk(summary))
-#define ASSERT_LOAD_OK(summary) ASSERT_TRUE(::wsload::LoadOk(summary))
-#define EXPECT_P99_BELOW(summary, limit) EXPECT_TRUE(::wsload::P99Below(summary, limit))
-#define ASSERT_P99_BELOW(summary, limit) ASSERT_TRUE(::wsload::P99Below(summary, limit))
-#define EXPECT_RPS_AT_LEAST(summary, rps) EXPECT_TRUE(::wsload::RpsAtLeast(summary, rps))
-#define ASSERT_RPS_AT_LEAST(summary, rps) ASSERT_TRUE(::wsload::RpsAtLeast(summary, rps))
-#define EXPECT_SUCCESS_RATE_AT_LEAST(summary, percent) \
-  EXPECT_TRUE(::wsload::SuccessRateAtLeast(summary, percent))
-#define ASSERT_SUCCESS_RATE_AT_LEAST(summary, percent) \
-  ASSERT_TRUE(::wsload::SuccessRateAtLeast(summary, percent))
+#define WSLOAD_DETAIL_ASSERTION(text, summary, judge, on_failure)                          \
+  GTEST_ASSERT_(::wsload::detail::asserted({text, __FILE__, __LINE__}, summary,            \
+                                           [&](const ::wsload::Summary& wsload_summary_) { \
+                                             return ::wsload::detail::judge;               \
+                                           }),                                             \
+                on_failure)
+// `kind` is EXPECT or ASSERT, `fail` GoogleTest's failure of that kind, `name` the
+// macro's name after the kind and `judge` the detail function judging the summary.
+#define WSLOAD_DETAIL_LOAD_OK(kind, fail, summary) \
+  WSLOAD_DETAIL_ASSERTION(#kind "_LOAD_OK(" #summary ")", summary, load_ok(wsload_summary_), fail)
+#define WSLOAD_DETAIL_WITH_LIMIT(kind, name, judge, fail, summary, limit)        \
+  WSLOAD_DETAIL_ASSERTION(#kind "_" #name "(" #summary ", " #limit ")", summary, \
+                          judge(wsload_summary_, limit), fail)
+#define WSLOAD_DETAIL_THRESHOLDS(kind, fail, summary, ...)                              \
+  WSLOAD_DETAIL_ASSERTION(#kind "_THRESHOLDS(" #summary ", " #__VA_ARGS__ ")", summary, \
+                          meets_thresholds(wsload_summary_, {__VA_ARGS__}), fail)
+
+#define EXPECT_LOAD_OK(summary) WSLOAD_DETAIL_LOAD_OK(EXPECT, GTEST_NONFATAL_FAILURE_, summary)
+#define ASSERT_LOAD_OK(summary) WSLOAD_DETAIL_LOAD_OK(ASSERT, GTEST_FATAL_FAILURE_, summary)
+#define EXPECT_P99_BELOW(summary, limit) \
+  WSLOAD_DETAIL_WITH_LIMIT(EXPECT, P99_BELOW, p99_below, GTEST_NONFATAL_FAILURE_, summary, limit)
+#define ASSERT_P99_BELOW(summary, limit) \
+  WSLOAD_DETAIL_WITH_LIMIT(ASSERT, P99_BELOW, p99_below, GTEST_FATAL_FAILURE_, summary, limit)
+#define EXPECT_RPS_AT_LEAST(summary, rps)                                                        \
+  WSLOAD_DETAIL_WITH_LIMIT(EXPECT, RPS_AT_LEAST, rps_at_least, GTEST_NONFATAL_FAILURE_, summary, \
+                           rps)
+#define ASSERT_RPS_AT_LEAST(summary, rps) \
+  WSLOAD_DETAIL_WITH_LIMIT(ASSERT, RPS_AT_LEAST, rps_at_least, GTEST_FATAL_FAILURE_, summary, rps)
+#define EXPECT_SUCCESS_RATE_AT_LEAST(summary, percent)                           \
+  WSLOAD_DETAIL_WITH_LIMIT(EXPECT, SUCCESS_RATE_AT_LEAST, success_rate_at_least, \
+                           GTEST_NONFATAL_FAILURE_, summary, percent)
+#define ASSERT_SUCCESS_RATE_AT_LEAST(summary, percent)                           \
+  WSLOAD_DETAIL_WITH_LIMIT(ASSERT, SUCCESS_RATE_AT_LEAST, success_rate_at_least, \
+                           GTEST_FATAL_FAILURE_, summary, percent)
 #define EXPECT_THRESHOLDS(summary, ...) \
-  EXPECT_TRUE(::wsload::MeetsThresholds(summary, {__VA_ARGS__}))
+  WSLOAD_DETAIL_THRESHOLDS(EXPECT, GTEST_NONFATAL_FAILURE_, summary, __VA_ARGS__)
 #define ASSERT_THRESHOLDS(summary, ...) \
-  ASSERT_TRUE(::wsload::MeetsThresholds(summary, {__VA_ARGS__}))
+  WSLOAD_DETAIL_THRESHOLDS(ASSERT, GTEST_FATAL_FAILURE_, summary, __VA_ARGS__)
 // NOLINTEND(cppcoreguidelines-macro-usage)
 
 /// A fixture for load-test cases. `config_` starts from the environment overrides
@@ -147,7 +242,7 @@ class LoadTest : public ::testing::Test {
     auto& report = detail::Report::instance();
     if (!report.installed()) {
       const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-      report.finish(*test, IsSkipped() ? "skipped" : HasFailure() ? "failed" : "passed");
+      report.finish(*test);
     }
   }
 
@@ -156,15 +251,11 @@ class LoadTest : public ::testing::Test {
   /// to the XML as properties and prints them as CTest measurements. Invalid
   /// configuration fails the case (ADD_FAILURE) and returns an empty summary.
   Summary RunLoad(LoadConfig config) {
-    if (!environment_error_.empty()) {
-      ADD_FAILURE() << environment_error_;
-      return Summary();
-    }
+    if (!environment_error_.empty()) return refused(environment_error_);
     try {
       apply_environment(config);
     } catch (const ConfigError& e) {
-      ADD_FAILURE() << e.what();
-      return Summary();
+      return refused(e.what());
     }
     if (config.url.empty()) {
       [] {
@@ -177,8 +268,7 @@ class LoadTest : public ::testing::Test {
     try {
       summary = Engine(config).run();
     } catch (const ConfigError& e) {
-      ADD_FAILURE() << e.what();
-      return Summary();
+      return refused(e.what());
     }
     const std::string endpoint =
         config.name.empty() ? parse_url(config.url).redacted() : redact(config.name);
@@ -191,6 +281,13 @@ class LoadTest : public ::testing::Test {
   Summary RunLoad() { return RunLoad(config_); }
 
   LoadConfig config_;
+
+  /// Fails the case once for a load that cannot run; the assertions on the empty summary
+  /// returned add no failure of their own.
+  static Summary refused(const std::string& why) {
+    ADD_FAILURE() << why << " (the load did not run)";
+    return Summary();
+  }
 
  private:
   static void record_figures(const Summary& s) {
@@ -336,15 +433,11 @@ class EndpointLoadTest : public LoadTest, public ::testing::WithParamInterface<E
   /// Runs `config_` with the endpoint's fields applied.
   Summary RunLoad() { return RunLoad(config_); }
   Summary RunLoad(const LoadConfig& base) {
-    if (!GetParam().error.empty()) {
-      ADD_FAILURE() << GetParam().error;
-      return Summary();
-    }
+    if (!GetParam().error.empty()) return refused(GetParam().error);
     try {
       return LoadTest::RunLoad(GetParam().apply_to(base));
     } catch (const ConfigError& e) {
-      ADD_FAILURE() << e.what();
-      return Summary();
+      return refused(e.what());
     }
   }
 };

@@ -20,10 +20,27 @@
 
 namespace wsload {
 
-/// One run in a report: a summary and the name it goes by there.
+/// A failure of a GoogleTest case that no wsload assertion recorded as a verdict (an
+/// EXPECT_EQ, a configuration RunLoad refused): where it is and what gtest said.
+struct CaseFailure {
+  std::string source;  ///< "file:line"
+  std::string message;
+};
+
+/// One run in a report: a summary and the name it goes by there; for a GoogleTest case,
+/// also how the case ended and its failures besides the verdicts.
 struct ReportRun {
   std::string label;
   Summary summary;
+  /// "passed", "failed", "skipped", or "running" when the case never finished (it
+  /// crashed); empty for a run's own summary, which its verdicts judge.
+  std::string status{};
+  std::vector<CaseFailure> failures{};
+
+  /// The case failed although no verdict did (an assertion of another kind, a crash).
+  bool failed_besides_verdicts() const {
+    return !failures.empty() || status == "failed" || status == "running";
+  }
 };
 
 namespace detail {
@@ -251,10 +268,13 @@ inline std::string headline_table(const std::vector<ReportRun>& runs) {
     std::size_t failed = 0;
     for (const auto& v : s.verdicts) failed += v.passed ? 0 : 1;
     const std::string verdict =
-        s.verdicts.empty() ? "<span class=\"none\">none judged</span>"
-        : failed           ? "<span class=\"fail\">FAIL " + std::to_string(failed) + " of " +
+        runs[r].status == "running" ? "<span class=\"fail\">did not finish</span>"
+        : failed ? "<span class=\"fail\">FAIL " + std::to_string(failed) + " of " +
                        std::to_string(s.verdicts.size()) + "</span>"
-                 : "<span class=\"pass\">PASS " + std::to_string(s.verdicts.size()) + "</span>";
+        : runs[r].failed_besides_verdicts() ? "<span class=\"fail\">FAIL (the case)</span>"
+        : s.verdicts.empty()
+            ? "<span class=\"none\">none judged</span>"
+            : "<span class=\"pass\">PASS " + std::to_string(s.verdicts.size()) + "</span>";
     html += "<tr><td><span class=\"swatch\" style=\"background:" + std::string(color_of(r)) +
             "\"></span>" + escape_markup(runs[r].label) + "</td><td>" +
             std::to_string(s.total_requests) + "</td><td>" + std::to_string(s.failed_requests) +
@@ -310,12 +330,35 @@ inline std::string run_notes(const Summary& s) {
   return html;
 }
 
+/// A GoogleTest case's failures besides its verdicts, and a case that never finished.
+inline std::string case_outcome_html(const ReportRun& run) {
+  std::string html;
+  if (run.status == "running") {
+    html +=
+        "<p class=\"warning\">The test case did not finish (it crashed or was killed): "
+        "the figures are those its load recorded.</p>";
+  }
+  if (run.failures.empty()) {
+    if (run.status == "failed" && run.summary.passed()) {
+      html += "<p class=\"fail\">The test case failed; see its GoogleTest output.</p>";
+    }
+    return html;
+  }
+  html += "<ul class=\"verdicts\">";
+  for (const auto& f : run.failures) {
+    html += "<li class=\"fail\"><b>FAIL</b> <code>" + escape_markup(f.source) + "</code> " +
+            escape_markup(f.message) + "</li>";
+  }
+  return html + "</ul>";
+}
+
 inline std::string verdicts_html(const std::vector<ReportRun>& runs) {
   std::string html;
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const auto& s = runs[r].summary;
     html += "<h3><span class=\"swatch\" style=\"background:" + std::string(color_of(r)) +
             "\"></span>" + escape_markup(runs[r].label) + "</h3>" + run_notes(s);
+    html += case_outcome_html(runs[r]);
     if (s.verdicts.empty()) {
       html += s.shard ? "<p>A shard judges no threshold; the merge of the shards does.</p>"
                       : "<p>No thresholds were set.</p>";
@@ -323,9 +366,14 @@ inline std::string verdicts_html(const std::vector<ReportRun>& runs) {
     }
     html += "<ul class=\"verdicts\">";
     for (const auto& v : s.verdicts) {
-      html += std::string("<li class=\"") + (v.passed ? "pass" : "fail") + "\"><b>" +
-              (v.passed ? "PASS" : "FAIL") + "</b> <code>" + escape_markup(v.expression) +
-              "</code> " + escape_markup(v.message) + "</li>";
+      html +=
+          std::string("<li class=\"") + (v.passed ? "pass" : "fail") + "\"><b>" +
+          (v.passed ? "PASS" : "FAIL") + "</b> <code>" + escape_markup(v.expression) + "</code> " +
+          escape_markup(v.message) +
+          (v.assertion.empty() ? ""
+                               : " <span class=\"notes\">by <code>" + escape_markup(v.assertion) +
+                                     "</code> at " + escape_markup(v.source) + "</span>") +
+          "</li>";
     }
     html += "</ul>";
     if (!s.errors.empty()) {
@@ -489,6 +537,24 @@ inline std::string first_frame_section(const std::vector<ReportRun>& runs) {
 
 }  // namespace detail
 
+/// The run of one entry of a GoogleTest report: its summary, labelled "Suite.Test", with
+/// the case's status and failures. Throws ConfigError naming `source` when malformed.
+inline ReportRun report_run_of_case(const nlohmann::json& entry, const std::string& source) {
+  ReportRun run{entry.value("suite", std::string()) + "." + entry.value("test", std::string()),
+                summary_of_entry(entry, source)};
+  try {
+    run.status = entry.value("status", std::string());
+    for (const auto& f : entry.value("failures", nlohmann::json::array())) {
+      run.failures.push_back(
+          {f.at("source").get<std::string>(), f.at("message").get<std::string>()});
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError(source, run.label,
+                      "malformed status or failures: " + detail::json_problem(e));
+  }
+  return run;
+}
+
 /// The runs of a summary file: a run's or a merge's summary (one run), or a GoogleTest
 /// report (one run per test case that ran a load). Throws ConfigError naming the file.
 inline std::vector<ReportRun> read_report_runs(const std::filesystem::path& file) {
@@ -496,12 +562,7 @@ inline std::vector<ReportRun> read_report_runs(const std::filesystem::path& file
   std::vector<ReportRun> runs;
   if (j.is_object() && j.value("schema", "") == gtest_report_schema && j.contains("entries") &&
       j["entries"].is_array()) {
-    for (const auto& entry : j["entries"]) {
-      auto summary = summary_of_entry(entry, file.string());
-      std::string label =
-          entry.value("suite", std::string()) + "." + entry.value("test", std::string());
-      runs.push_back({std::move(label), std::move(summary)});
-    }
+    for (const auto& entry : j["entries"]) runs.push_back(report_run_of_case(entry, file.string()));
     return runs;
   }
   auto summary = summary_from_json(j, file.string());
@@ -598,8 +659,10 @@ footer{margin-top:40px;color:#888;font-size:12px}
 }
 
 /// JUnit XML: a test suite per run and a test case per threshold, its failure text the
-/// verdict's sentence. A run that was interrupted or cut short by its deadline gets an
-/// error case too, so CI shows the figures are partial.
+/// verdict's sentence; an assertion's verdict is named by the assertion. A run that was
+/// interrupted or cut short by its deadline gets an error case too, so CI shows the
+/// figures are partial; a GoogleTest case's other failures are failing cases, and a case
+/// that never finished an error.
 inline std::string junit_xml(const std::vector<ReportRun>& runs) {
   using detail::escape_markup;
   std::size_t tests = 0, failures = 0, errors = 0;
@@ -610,17 +673,44 @@ inline std::string junit_xml(const std::vector<ReportRun>& runs) {
     std::string cases;
     std::size_t suite_failures = 0, suite_errors = 0, suite_tests = 0;
     const std::string classname = "wsload." + run.label;
+    const auto failing_case = [&](const std::string& name, const std::string& message,
+                                  const std::string& type, const std::string& text) {
+      ++suite_tests;
+      ++suite_failures;
+      cases += "    <testcase classname=\"" + escape_markup(classname) + "\" name=\"" +
+               escape_markup(name) + "\" time=\"0\">\n      <failure message=\"" +
+               escape_markup(message) + "\" type=\"" + type + "\">" + escape_markup(text) +
+               "</failure>\n    </testcase>\n";
+    };
     for (const auto& v : s.verdicts) {
+      // An assertion's verdict is named by the assertion; a configured one by its expression.
+      const std::string name =
+          v.assertion.empty() ? v.expression : v.assertion + " [" + v.expression + "]";
+      if (!v.passed) {
+        failing_case(name, v.message, v.assertion.empty() ? "threshold" : "assertion",
+                     (v.assertion.empty() ? "" : v.assertion + " at " + v.source + ": ") +
+                         v.expression + ": " + v.message);
+        continue;
+      }
       ++suite_tests;
       cases += "    <testcase classname=\"" + escape_markup(classname) + "\" name=\"" +
-               escape_markup(v.expression) + "\" time=\"0\">";
-      if (!v.passed) {
-        ++suite_failures;
-        cases += "\n      <failure message=\"" + escape_markup(v.message) +
-                 "\" type=\"threshold\">" + escape_markup(v.expression + ": " + v.message) +
-                 "</failure>\n    ";
-      }
-      cases += "</testcase>\n";
+               escape_markup(name) + "\" time=\"0\"></testcase>\n";
+    }
+    for (const auto& f : run.failures) {
+      failing_case("failure at " + f.source, f.message, "assertion", f.source + ": " + f.message);
+    }
+    if (run.failures.empty() && s.passed() && run.status == "failed") {
+      failing_case("test case", "the test case failed", "test_case",
+                   "the GoogleTest case failed; see its output");
+    }
+    if (run.status == "running") {
+      ++suite_tests;
+      ++suite_errors;
+      cases += "    <testcase classname=\"" + escape_markup(classname) +
+               "\" name=\"test case finished\" time=\"0\">\n      <error message=\"the test "
+               "case did not finish\" type=\"crashed\">the test case did not finish (it crashed "
+               "or was killed); the figures are those its load recorded</error>\n    "
+               "</testcase>\n";
     }
     if (s.interrupted || s.deadline_exceeded) {
       ++suite_tests;
@@ -633,7 +723,8 @@ inline std::string junit_xml(const std::vector<ReportRun>& runs) {
                (s.interrupted ? "interrupted" : "run_deadline") + "\">" + escape_markup(why) +
                "; the figures cover the part that ran</error>\n    </testcase>\n";
     }
-    if (suite_tests == 0) {
+    const bool skipped = suite_tests == 0;
+    if (skipped) {
       ++suite_tests;
       cases += "    <testcase classname=\"" + escape_markup(classname) +
                "\" name=\"no thresholds\" time=\"0\">\n      <skipped message=\"" +
@@ -657,8 +748,8 @@ inline std::string junit_xml(const std::vector<ReportRun>& runs) {
     suites += "  <testsuite name=\"" + escape_markup(run.label) + "\" tests=\"" +
               std::to_string(suite_tests) + "\" failures=\"" + std::to_string(suite_failures) +
               "\" errors=\"" + std::to_string(suite_errors) + "\" skipped=\"" +
-              std::to_string(s.verdicts.empty() && !s.interrupted && !s.deadline_exceeded) +
-              "\" time=\"" + detail::num(s.total_time.count(), 3) + "\"" +
+              std::to_string(skipped ? 1 : 0) + "\" time=\"" +
+              detail::num(s.total_time.count(), 3) + "\"" +
               (s.started_at.empty() ? "" : " timestamp=\"" + escape_markup(s.started_at) + "\"") +
               ">\n" + properties + cases + "    <system-out>" + escape_markup(format_report(s)) +
               "</system-out>\n  </testsuite>\n";

@@ -242,6 +242,21 @@ struct Summary {
 /// Percentiles reported in every summary, besides min / mean / max.
 inline constexpr double reported_percentiles[] = {50, 90, 95, 99, 99.9};
 
+/// A verdict as the summary's `thresholds` list holds it; `assertion` and `source` only
+/// for a GoogleTest assertion's.
+inline nlohmann::json to_json(const Verdict& v) {
+  nlohmann::json j = {{"expression", v.expression},
+                      {"passed", v.passed},
+                      {"actual", v.actual ? nlohmann::json(*v.actual) : nlohmann::json(nullptr)},
+                      {"limit", v.limit},
+                      {"message", v.message}};
+  if (!v.assertion.empty()) {
+    j["assertion"] = v.assertion;
+    j["source"] = v.source;
+  }
+  return j;
+}
+
 inline nlohmann::json to_json(const Summary& s) {
   using nlohmann::json;
   auto seconds_or_null = [](std::optional<double> v) { return v ? json(*v) : json(nullptr); };
@@ -343,13 +358,7 @@ inline nlohmann::json to_json(const Summary& s) {
                       {"timeout_reconnects", s.timeout_reconnects},
                       {"close_timeouts", s.close_timeouts}};
   json verdicts = json::array();
-  for (const auto& v : s.verdicts) {
-    verdicts.push_back({{"expression", v.expression},
-                        {"passed", v.passed},
-                        {"actual", v.actual ? json(*v.actual) : json(nullptr)},
-                        {"limit", v.limit},
-                        {"message", v.message}});
-  }
+  for (const auto& v : s.verdicts) verdicts.push_back(to_json(v));
   j["thresholds"] = verdicts;
   j["generator"] = {{"threads", s.threads},
                     {"cpu_user_seconds", s.cpu_user.count()},
@@ -876,6 +885,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
       if (!v.at("actual").is_null()) verdict.actual = v.at("actual").get<double>();
       verdict.limit = v.at("limit").get<double>();
       verdict.message = v.at("message").get<std::string>();
+      verdict.assertion = v.value("assertion", std::string());
+      verdict.source = v.value("source", std::string());
       s.verdicts.push_back(std::move(verdict));
     }
     const auto& g = j.at("generator");

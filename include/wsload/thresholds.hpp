@@ -52,6 +52,10 @@ struct Verdict {
   std::optional<double> actual;  ///< empty when the figure has no samples
   double limit = 0;
   std::string message;  ///< a sentence a person can act on
+  /// The GoogleTest assertion that judged it, as written ("EXPECT_P99_BELOW(summary, 1us)");
+  /// empty for a threshold of the run's configuration.
+  std::string assertion{};
+  std::string source{};  ///< where that assertion is: "file:line"
 };
 
 namespace detail {

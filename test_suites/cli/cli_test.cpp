@@ -584,6 +584,83 @@ TEST_F(Cli, EnvironmentVariablesFillInAndFlagsWin) {
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_EQ(bad.err, says);
   }
+  // A bad value names where it came from: the variable, or the flag that overrode it.
+  env["WSLOAD_CONNECTIONS"] = "abc";
+  const auto bad_variable = run_process({WSLOAD_CLI, "run", "--summary", summary_}, env);
+  EXPECT_EQ(bad_variable.exit_code, 2);
+  EXPECT_NE(bad_variable.err.find("WSLOAD_CONNECTIONS"), std::string::npos) << bad_variable.err;
+  EXPECT_NE(bad_variable.err.find("'abc'"), std::string::npos) << bad_variable.err;
+  env["WSLOAD_CONNECTIONS"] = "3";
+  const auto bad_flag =
+      run_process({WSLOAD_CLI, "run", "--summary", summary_, "--connections", "abc"}, env);
+  EXPECT_EQ(bad_flag.exit_code, 2);
+  EXPECT_NE(bad_flag.err.find("--connections"), std::string::npos) << bad_flag.err;
+  EXPECT_EQ(bad_flag.err.find("WSLOAD_CONNECTIONS"), std::string::npos) << bad_flag.err;
+  EXPECT_EQ(server.messages(), 9u + 6u) << "no bad value sent anything";
+}
+
+// `wsload compare` of single runs: summaries are judged against the confidence bounds of
+// their histograms, Google Benchmark JSON without repetitions is said not to be
+// noise-aware, and a figure that is not a number is an error naming it.
+TEST_F(Cli, CompareOfSingleRunsKnowsItsNoise) {
+  const auto summary = [this](const std::string& file, std::int64_t base_us, int n) {
+    wsload::Summary s;
+    s.name = "chat";
+    s.total_requests = s.successful_requests = static_cast<std::uint64_t>(n);
+    s.connections_configured = s.connections_opened = 4;
+    s.total_time = wsload::Seconds(4);
+    for (int i = 0; i < n; ++i) {
+      const auto us = base_us + (i * 37) % 400;
+      s.latency.record(us);
+      s.time_series.record(static_cast<std::size_t>(i * 4 / n), us);
+    }
+    wsload::write_summary(s, dir_ / file);
+    return (dir_ / file).string();
+  };
+  const auto compare = [](std::vector<std::string> args) {
+    args.insert(args.begin(), {WSLOAD_CLI, "compare"});
+    return run_process(args);
+  };
+  // 20 requests a side, 20 % apart at the median: what 20 samples can say.
+  const auto few = compare({summary("few.json", 1'000, 20), summary("few2.json", 1'200, 20)});
+  EXPECT_EQ(few.exit_code, 0) << few.out << few.err;
+  EXPECT_NE(few.out.find("99 % confidence bounds"), std::string::npos) << few.out;
+  EXPECT_EQ(few.out.find("NOT noise-aware"), std::string::npos) << few.out;
+  const auto slower =
+      compare({summary("base.json", 1'000, 4'000), summary("slow.json", 1'400, 4'000)});
+  EXPECT_EQ(slower.exit_code, 1) << slower.out << slower.err;
+
+  const auto benchmark = [this](const std::string& file, const std::string& p50) {
+    std::ofstream(dir_ / file) << R"({"benchmarks": [{"name": "Chat", "run_type": "iteration",
+        "real_time": 100, "time_unit": "ms", "p50_ms": )"
+                               << p50 << "}]}";
+    return (dir_ / file).string();
+  };
+  const auto a = benchmark("a.json", "1.0");
+  const auto unaware = compare({a, benchmark("b.json", "1.25"), "--metrics", "p50"});
+  EXPECT_EQ(unaware.exit_code, 0) << unaware.out << unaware.err;
+  EXPECT_NE(unaware.out.find("NOT noise-aware"), std::string::npos) << unaware.out;
+  EXPECT_EQ(compare({a, benchmark("c.json", "1.4"), "--metrics", "p50"}).exit_code, 1);
+
+  for (const auto& [value, said] : std::vector<std::pair<std::string, std::string>>{
+           {"null", "p50_ms is null or NaN"},
+           {"NaN", "p50_ms is null or NaN"},
+           {R"("1.2")", R"(p50_ms is not a number: "1.2")"}}) {
+    const auto bad = compare({a, benchmark("bad.json", value), "--metrics", "p50"});
+    EXPECT_EQ(bad.exit_code, 2) << value << bad.out;
+    EXPECT_NE(bad.err.find("NEW"), std::string::npos) << bad.err;
+    EXPECT_NE(bad.err.find(said), std::string::npos) << bad.err;
+  }
+  // A summary in which nothing succeeded has no median to compare.
+  wsload::Summary down;
+  down.name = "chat";
+  down.total_requests = down.failed_requests = 4;
+  down.errors = {{wsload::ErrorKind::connect, "refused", 4}};
+  down.total_time = wsload::Seconds(1);
+  wsload::write_summary(down, dir_ / "down.json");
+  const auto none = compare({(dir_ / "base.json").string(), (dir_ / "down.json").string()});
+  EXPECT_EQ(none.exit_code, 2) << none.out;
+  EXPECT_NE(none.err.find("case 'chat' has no value of p50"), std::string::npos) << none.err;
 }
 
 TEST_F(Cli, JsonPrintsTheSummaryOnStdout) {
@@ -738,7 +815,7 @@ TEST_F(Cli, NoRawExceptionTextReachesTheUser) {
       {{"compare", shards[0], no_latency},
        "wsload: " + no_latency + ": malformed summary: lacks the field 'latency'"},
       {{"compare", benchmark, benchmark},
-       "wsload: BASELINE: is malformed: lacks the field 'real_time' (got '" + benchmark + "')"},
+       "wsload: compare: the two files have no case (and metric) in common"},
   };
   for (const auto& [command, says] : cases) {
     std::vector<std::string> args = {WSLOAD_CLI};

@@ -80,6 +80,95 @@ TEST_F(GtestIntegration, PassFailAndSkipReadWellAndLandInXmlAndJson) {
   }
 }
 
+// The verdict of every assertion macro joins its case's entry, with the macro as written;
+// other failures of the case are listed too, and the HTML and JUnit reports of the file
+// show both cases failed, on what.
+TEST_F(GtestIntegration, AssertionVerdictsLandInTheEntryAndItsReports) {
+  auto env = clean_env();
+  const auto json = dir_ / "strict.json";
+  env["WSLOAD_SUMMARY"] = json.string();
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Strict.*"}, env);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("EXPECT_P99_BELOW(summary, 1us): load thresholds not met:\n"
+                       "  p99<1us: p99 latency "),
+            std::string::npos)
+      << r.out;
+
+  const auto report = read_json(json);
+  const auto* strict = entry(report, "MeetsItsThresholdsButNotAnAssertion");
+  ASSERT_TRUE(strict) << report.dump(2);
+  EXPECT_EQ((*strict)["status"], "failed");
+  const auto& listed = (*strict)["thresholds"];
+  ASSERT_EQ(listed.size(), 2u) << listed.dump(2);
+  EXPECT_EQ(listed[0]["expression"], "errors==0");
+  EXPECT_TRUE(listed[0]["passed"].get<bool>());
+  EXPECT_EQ(listed[0]["assertion"], "EXPECT_LOAD_OK(summary)") << "judged again, listed once";
+  EXPECT_EQ(listed[1]["expression"], "p99<1us");
+  EXPECT_EQ(listed[1]["assertion"], "EXPECT_P99_BELOW(summary, 1us)");
+  EXPECT_NE(listed[1]["source"].get<std::string>().find("load_cases.cpp:"), std::string::npos);
+  EXPECT_FALSE(listed[1]["passed"].get<bool>());
+  EXPECT_GT(listed[1]["actual"].get<double>(), 1e-6);
+  EXPECT_DOUBLE_EQ(listed[1]["limit"].get<double>(), 1e-6);
+  EXPECT_NE(listed[1]["message"].get<std::string>().find("is above the 1 us limit"),
+            std::string::npos);
+  EXPECT_FALSE(strict->contains("failures")) << "its one failure is the verdict";
+
+  const auto* plain = entry(report, "FailsAPlainAssertion");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ((*plain)["status"], "failed");
+  ASSERT_EQ((*plain)["thresholds"].size(), 1u);
+  EXPECT_TRUE((*plain)["thresholds"][0]["passed"].get<bool>());
+  ASSERT_EQ((*plain)["failures"].size(), 1u) << plain->dump(2);
+  EXPECT_NE((*plain)["failures"][0]["message"].get<std::string>().find("wrong on purpose"),
+            std::string::npos);
+  EXPECT_NE((*plain)["failures"][0]["source"].get<std::string>().find("load_cases.cpp:"),
+            std::string::npos);
+#ifdef WSLOAD_CLI
+  const auto html = dir_ / "strict.html";
+  const auto xml = dir_ / "strict.xml";
+  const auto shown = run_process(
+      {WSLOAD_CLI, "report", json.string(), "--out", html.string(), "--junit", xml.string()},
+      clean_env());
+  ASSERT_EQ(shown.exit_code, 0) << shown.out << shown.err;
+  const auto page = read_text(html);
+  EXPECT_EQ(page.find("class=\"pass\">PASS"), std::string::npos) << "neither case is green";
+  EXPECT_NE(page.find("FAIL 1 of 2"), std::string::npos);
+  EXPECT_NE(page.find("FAIL (the case)"), std::string::npos);
+  EXPECT_NE(page.find("FAIL</b> <code>p99&lt;1us</code>"), std::string::npos);
+  EXPECT_NE(page.find("<code>EXPECT_P99_BELOW(summary, 1us)</code>"), std::string::npos);
+  EXPECT_NE(page.find("wrong on purpose"), std::string::npos);
+  const auto junit = read_text(xml);
+  EXPECT_NE(junit.find("<testsuites name=\"wsload\" tests=\"4\" failures=\"2\""), std::string::npos)
+      << junit;
+  EXPECT_NE(junit.find("name=\"EXPECT_P99_BELOW(summary, 1us) [p99&lt;1us]\" time=\"0\">\n"
+                       "      <failure"),
+            std::string::npos)
+      << junit;
+  EXPECT_NE(junit.find("type=\"assertion\">"), std::string::npos);
+  EXPECT_NE(junit.find("wrong on purpose"), std::string::npos);
+#endif
+}
+
+// A bad value of a WSLOAD_* variable fails each case once, naming the variable: no
+// assertion adds a "no samples" failure about the load that did not run.
+TEST_F(GtestIntegration, ABadEnvironmentValueFailsTheCaseOnce) {
+  auto env = clean_env();
+  env["WSLOAD_CONNECTIONS"] = "abc";
+  env["WSLOAD_SUMMARY"] = (dir_ / "summary.json").string();
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("WSLOAD_CONNECTIONS"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'abc'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the load did not run"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("no samples"), std::string::npos) << r.out;
+  std::size_t failures = 0;
+  for (auto at = r.out.find(": Failure\n"); at != std::string::npos;
+       at = r.out.find(": Failure\n", at + 1)) {
+    ++failures;
+  }
+  EXPECT_EQ(failures, 1u) << r.out;
+}
+
 TEST_F(GtestIntegration, EnvironmentOverridesTakeEffect) {
   wsload::testing::Server server;
   auto env = clean_env();

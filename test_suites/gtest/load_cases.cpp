@@ -44,6 +44,32 @@ TEST_F(Slow, MissesAP99ItCannotMeet) {
   EXPECT_LOAD_OK(summary);
 }
 
+class Strict : public wsload::LoadTest {};
+
+// Meets the thresholds of its configuration but not an assertion's: the case fails, and
+// its entry in the report must say on what.
+TEST_F(Strict, MeetsItsThresholdsButNotAnAssertion) {
+  Server server;
+  config_.url = server.url("/strict");
+  config_.prompts = {"one"};
+  config_.connections = 1;
+  config_.thresholds = {"errors==0"};
+  const auto summary = RunLoad();
+  EXPECT_LOAD_OK(summary);
+  EXPECT_P99_BELOW(summary, 1us);
+}
+
+// Fails on one of GoogleTest's own assertions after a load that met everything.
+TEST_F(Strict, FailsAPlainAssertion) {
+  Server server;
+  config_.url = server.url("/plain");
+  config_.prompts = {"one"};
+  config_.connections = 1;
+  const auto summary = RunLoad();
+  EXPECT_SUCCESS_RATE_AT_LEAST(summary, 100.0);
+  EXPECT_EQ(summary.total_requests, 2u) << "wrong on purpose";
+}
+
 class HtmlFromCode : public wsload::LoadTest {};
 
 // What a main() would do before RUN_ALL_TESTS: ask for the HTML report in code.

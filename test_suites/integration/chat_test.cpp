@@ -159,7 +159,9 @@ TEST(Chat, StreamedRepliesAreTimedToFirstFrameAndToCompletion) {
   ASSERT_EQ(s.successful_requests, 4u) << wsload::format_report(s);
   const double expected = std::chrono::duration<double>(chunk_delay * chunks).count();
   EXPECT_GE(*s.latency_at(0), expected * 0.99);  // histogram precision
-  EXPECT_LE(*s.latency_at(50), expected * 1.10);
+  // Timed at its own end frame, not a later event: a second reply would end at twice
+  // this. (How late a busy machine fires the server's chunk timers is not the timing's.)
+  EXPECT_LT(*s.latency_at(100), expected * 2);
   EXPECT_LT(s.ttfb.max(), s.latency.min());
   EXPECT_GE(static_cast<double>(s.ttfb.min()) / 1e6, 0.040 * 0.99);
   wsload::Threshold ttfb = wsload::parse_threshold("ttfb_p95<150ms");

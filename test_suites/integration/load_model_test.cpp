@@ -25,16 +25,17 @@ LoadConfig base(const Server& server, std::size_t connections) {
   return config;
 }
 
-// ThreadSanitizer slows the engine 5 to 15 times: whether it then sends within 10 ms of
-// the schedule says nothing of the code, so there the tests check everything but that.
-#if defined(__SANITIZE_THREAD__)
-constexpr bool keeps_real_time = false;
-#else
-constexpr bool keeps_real_time = true;
-#endif
-
 double p99(const wsload::Histogram& h) {
   return static_cast<double>(h.value_at_percentile(99)) / 1e6;
+}
+
+/// Samples of `h` (microseconds) that took at least `seconds`.
+std::int64_t at_least(const wsload::Histogram& h, double seconds) {
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < h.counts().size(); ++i) {
+    if (static_cast<double>(h.value_at_index(i)) >= seconds * 1e6) n += h.counts()[i];
+  }
+  return n;
 }
 
 // The service freezes for 1 s in the middle of a 5 s run.
@@ -60,10 +61,13 @@ TEST(OpenLoop, AStallIsChargedToEveryRequestItHeldUp) {
 
   ASSERT_EQ(o.failed_requests, 0u);
   ASSERT_EQ(c.failed_requests, 0u);
-  // 200 requests were due during the freeze: a fifth of the run waited up to a second.
+  // 200 requests were due during the freeze: a fifth of the run waited up to a second,
+  // the hundred due in its first half at least half a second.
   EXPECT_GE(p99(o.latency), 0.5) << "corrected p99";
-  // A closed loop sends nothing while it waits: ten slow requests among thousands.
-  EXPECT_LT(p99(c.latency) * 5, p99(o.latency)) << "closed-loop p99 " << p99(c.latency);
+  EXPECT_GE(at_least(o.latency, 0.5), 90);
+  // A closed loop sends nothing while it waits: only the request in flight on each of
+  // its ten connections was held up, however many the machine managed around them.
+  EXPECT_LE(at_least(c.latency, 0.5), 10) << "closed-loop p99 " << p99(c.latency);
   EXPECT_LE(p99(o.latency_uncorrected), p99(o.latency));
 
   ASSERT_EQ(o.verdicts.size(), 2u);
@@ -84,11 +88,15 @@ TEST(OpenLoop, KeepsToTheRateWhenTheServerKeepsUp) {
   EXPECT_EQ(s.schedule->sent, 600u);
   EXPECT_EQ(s.total_requests, 600u);
   EXPECT_EQ(s.successful_requests, 600u);
-  EXPECT_NEAR(s.schedule->achieved_rate, 200, 200 * 0.02);
-  if (keeps_real_time) {
-    EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
-    EXPECT_EQ(wsload::format_report(s).find("fell behind"), std::string::npos);
-  }
+  // Never faster than asked; ten connections to an echo server carry 200/s with room to
+  // spare, so sends lag only as much as a busy machine delays them, never by the growing
+  // backlog of a generator short of connections. A few sends 10 ms late (which behind()
+  // counts) say how busy the machine was, not how the schedule is kept; the report warns
+  // exactly when behind() holds.
+  EXPECT_LE(s.schedule->achieved_rate, 200 * 1.001);
+  EXPECT_LT(s.schedule->max_send_lag, 0.25) << s.schedule->late_sends << " late";
+  EXPECT_EQ(wsload::format_report(s).find("fell behind") != std::string::npos,
+            s.schedule->behind());
   const auto j = to_json(s);
   EXPECT_EQ(j["schedule"]["sent"], 600);
   EXPECT_TRUE(j.contains("latency_uncorrected"));
@@ -134,9 +142,11 @@ TEST(OpenLoop, PipelinedRequestsKeepTheScheduleToo) {
   ASSERT_TRUE(s.schedule);
   EXPECT_EQ(s.successful_requests, 100u);
   EXPECT_EQ(s.schedule->sent, 100u);
-  if (keeps_real_time) {
-    EXPECT_FALSE(s.schedule->behind()) << s.schedule->late_sends << " late";
-  }
+  // One request at a time, the two connections would carry 66 of the 100 req/s and the
+  // last sends would lag a third of a second and more. Eight in flight keep up: sends lag
+  // only as much as a busy machine delays them (a few 10 ms late, which behind() counts,
+  // say how busy it was, not whether requests were pipelined).
+  EXPECT_LT(s.schedule->max_send_lag, 0.25) << s.schedule->late_sends << " late";
   EXPECT_GE(static_cast<double>(s.latency.value_at_percentile(50)), 30'000.0);
 }
 
@@ -185,10 +195,13 @@ TEST(Stages, RampsShowInTheTimeSeries) {
   EXPECT_EQ(s.total_requests, 1200u);
   const auto& seconds = s.time_series.seconds();
   ASSERT_GE(seconds.size(), 3u);
-  // The mid-second rates of the ramp, and then the plateau.
+  // The mid-second rates of the ramp, and then the plateau. Requests count in the second
+  // they end: at most the slowest one's latency (from when it was due, so with its send
+  // lag) of the 600/s near a boundary ends in the next second.
+  const double moved = 600 * static_cast<double>(s.latency.max()) / 1e6;
   const double expected[] = {150, 450, 600};
   for (std::size_t i = 0; i < 3; ++i) {
-    EXPECT_NEAR(static_cast<double>(seconds[i].requests()), expected[i], expected[i] * 0.05)
+    EXPECT_NEAR(static_cast<double>(seconds[i].requests()), expected[i], expected[i] * 0.05 + moved)
         << "second " << i;
   }
   EXPECT_EQ(to_json(s)["time_series"]["intervals"][1]["requests"], seconds[1].requests());

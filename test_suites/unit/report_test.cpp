@@ -113,4 +113,33 @@ TEST(JUnit, EachThresholdIsACaseAndAFailureSaysWhy) {
             std::string::npos);
 }
 
+// GoogleTest cases: one that crashed after its load, one that failed on an assertion no
+// verdict records. Neither may read as passed.
+TEST(JUnit, ACaseThatFailedBesidesItsVerdictsFails) {
+  auto met = streamed_run(1'000);
+  met.judge({parse_threshold("p99<20ms")});
+  ReportRun crashed{"Chat.Crashed", met};
+  crashed.status = "running";
+  ReportRun plain{"Chat.Plain", met};
+  plain.status = "failed";
+  ReportRun listed{"Chat.Listed", met};
+  listed.status = "failed";
+  listed.failures = {{"chat_test.cpp:12", "Expected equality <of> these values"}};
+  const auto xml = junit_xml({crashed, plain, listed});
+  EXPECT_NE(xml.find("<testsuites name=\"wsload\" tests=\"6\" failures=\"2\" errors=\"1\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("type=\"crashed\">the test case did not finish"), std::string::npos);
+  EXPECT_NE(xml.find("name=\"test case\""), std::string::npos);
+  EXPECT_NE(xml.find("name=\"failure at chat_test.cpp:12\""), std::string::npos);
+  EXPECT_NE(xml.find("chat_test.cpp:12: Expected equality &lt;of&gt; these values"),
+            std::string::npos);
+
+  const auto html = html_report({crashed, plain, listed});
+  EXPECT_EQ(html.find("class=\"pass\">PASS"), std::string::npos) << "no case reads as passed";
+  EXPECT_NE(html.find("did not finish"), std::string::npos);
+  EXPECT_NE(html.find("FAIL (the case)"), std::string::npos);
+  EXPECT_NE(html.find("Expected equality &lt;of&gt; these values"), std::string::npos);
+}
+
 }  // namespace

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cerrno>  // program_invocation_short_name (GNU)
+#include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -95,23 +97,74 @@ class Report {
     // Without install_reporter() the same file is written, found when first needed.
     if (!installed_ && path_.empty()) path_ = report_path(program_invocation_short_name);
     entries_.push_back(std::move(entry));
+    fingerprints_.push_back(fingerprint(summary));
     flush_locked();
   }
 
-  /// Called at the end of each test: its entries get the test's outcome.
-  void finish(const ::testing::TestInfo& test) {
-    const auto* result = test.result();
-    finish(test, result->Skipped() ? "skipped" : result->Failed() ? "failed" : "passed");
+  /// Called by the assertion macros: the verdicts join the `thresholds` of the entry of
+  /// the current case whose load `summary` is. A verdict equal to one there that no
+  /// assertion judged yet (EXPECT_LOAD_OK judges the configured thresholds again) only
+  /// gets the assertion's name. `failure` is the message gtest shows when it failed.
+  void record_assertion(const Summary& summary, const std::vector<Verdict>& verdicts,
+                        const std::string& failure) {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    if (!test) return;
+    const auto print = fingerprint(summary);
+    std::lock_guard lock(mutex_);
+    for (std::size_t i = entries_.size(); i-- > 0;) {
+      auto& e = entries_[i];
+      if (fingerprints_[i] != print || e["suite"] != test->test_suite_name() ||
+          e["test"] != test->name()) {
+        continue;
+      }
+      if (!failure.empty()) asserted_failures_.push_back(failure);
+      auto& listed = e["thresholds"];
+      for (const auto& v : verdicts) {
+        auto j = to_json(v);
+        const auto same = std::find_if(listed.begin(), listed.end(), [&](const auto& l) {
+          return !l.contains("assertion") && l["expression"] == j["expression"] &&
+                 l["passed"] == j["passed"] && l["actual"] == j["actual"] &&
+                 l["limit"] == j["limit"];
+        });
+        if (same != listed.end()) {
+          (*same)["assertion"] = j["assertion"];
+          (*same)["source"] = j["source"];
+        } else {
+          listed.push_back(std::move(j));
+        }
+      }
+      if (!verdicts.empty()) flush_locked();
+      return;
+    }
   }
 
-  void finish(const ::testing::TestInfo& test, const char* status) {
+  /// Called at the end of each test: its entries get the test's outcome, and the
+  /// failures no assertion macro recorded (an EXPECT_EQ, a refused configuration).
+  void finish(const ::testing::TestInfo& test) {
+    const auto* result = test.result();
+    const char* status = result->Skipped() ? "skipped" : result->Failed() ? "failed" : "passed";
+    nlohmann::json failures = nlohmann::json::array();
     std::lock_guard lock(mutex_);
+    for (int i = 0; i < result->total_part_count(); ++i) {
+      const auto& part = result->GetTestPartResult(i);
+      if (!part.failed()) continue;
+      const std::string message = part.summary();
+      const bool asserted =
+          std::any_of(asserted_failures_.begin(), asserted_failures_.end(),
+                      [&](const std::string& f) { return message.rfind(f, 0) == 0; });
+      if (asserted) continue;
+      failures.push_back({{"source", std::string(part.file_name() ? part.file_name() : "") + ":" +
+                                         std::to_string(part.line_number())},
+                          {"message", message}});
+    }
+    asserted_failures_.clear();
     bool any = false;
     for (auto& e : entries_) {
       if (e["status"] == "running" && e["suite"] == test.test_suite_name() &&
           e["test"] == test.name()) {
         e["status"] = status;
         e["passed"] = std::string_view(status) == "passed";
+        if (!failures.empty()) e["failures"] = failures;
         any = true;
       }
     }
@@ -119,6 +172,15 @@ class Report {
   }
 
  private:
+  /// What tells one load's summary from another's: all of it but the verdicts, which a
+  /// case may judge again.
+  static std::size_t fingerprint(const Summary& summary) {
+    auto j = to_json(summary);
+    j.erase("thresholds");
+    j.erase("passed");
+    return std::hash<std::string>{}(j.dump());
+  }
+
   // Each ctest test runs one case in its own process; they share one file. Entries of
   // the cases this process ran replace older ones; the others are kept.
   void flush_locked() {
@@ -166,8 +228,7 @@ class Report {
     if (html.empty()) return;
     std::vector<ReportRun> runs;
     for (const auto& e : entries) {
-      runs.push_back({e.value("suite", std::string()) + "." + e.value("test", std::string()),
-                      summary_of_entry(e, path_.string())});
+      runs.push_back(report_run_of_case(e, path_.string()));
     }
     write_file_atomically(html, html_report(runs, "wsload: " + path_.filename().string()),
                           "HTML report");
@@ -179,6 +240,8 @@ class Report {
   std::filesystem::path html_path_;
   bool installed_ = false;
   std::vector<nlohmann::json> entries_;
+  std::vector<std::size_t> fingerprints_;       ///< of entries_' summaries, one each
+  std::vector<std::string> asserted_failures_;  ///< of the current case, by the macros
 };
 
 class ReportListener : public ::testing::EmptyTestEventListener {
