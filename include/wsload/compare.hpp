@@ -191,9 +191,11 @@ inline void add_summary_samples(RunSamples& runs, const std::string& name, const
       // wide.
       const double enough = std::max(10.0, 1 / (1 - p / 100));
       m[metric].push_back(bounded_by_seconds(
-          ms(value), {ms(low), ms(high)}, s, [&](const Interval& i) -> std::optional<double> {
+          ms(value), {ms(low), ms(high)}, s,
+          // p by value: clang 14 cannot capture a structured binding.
+          [&, percentile = p](const Interval& i) -> std::optional<double> {
             if (static_cast<double>(i.latency.count()) < enough) return std::nullopt;
-            return ms(static_cast<double>(i.latency.value_at_percentile(p)));
+            return ms(static_cast<double>(i.latency.value_at_percentile(percentile)));
           }));
     }
   }
