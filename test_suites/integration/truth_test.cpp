@@ -182,9 +182,12 @@ TEST(Truth, AnInterruptedOpenLoopFailsOnlyWhatWasInFlight) {
   EXPECT_LE(s.failed_requests, 2u) << "at most one request in flight per connection";
   EXPECT_GT(s.success_rate(), 90.0);
   EXPECT_EQ(s.total_requests, s.schedule->sent);
-  EXPECT_FALSE(s.schedule->behind());
+  EXPECT_LT(s.schedule->due, 1'000u) << "what came due before the interrupt, not 30 s of it";
+  // The interrupt itself makes no shortfall: only a request already 10 ms late when it came
+  // is not sent (a machine too busy to send on time is behind, interrupt or not).
+  EXPECT_EQ(s.schedule->due, s.schedule->sent + s.schedule->not_sent);
   const auto report = wsload::format_report(s);
-  EXPECT_FALSE(contains(report, "fell behind")) << report;
+  EXPECT_EQ(contains(report, "fell behind"), s.schedule->behind()) << report;
   EXPECT_TRUE(contains(report, "INTERRUPTED")) << report;
 }
 

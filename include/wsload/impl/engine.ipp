@@ -470,7 +470,9 @@ struct Engine::Impl {
       r.due = std::min<std::uint64_t>(expected, sent + unsent_failed + schedule_not_sent);
       const double planned = run.schedule->duration().count();
       r.target_rate = planned > 0 ? static_cast<double>(expected) / planned : 0;
-      const double span = std::max(planned, Seconds(last_send - start).count());
+      // An interrupted run sent over the time it ran, not over the whole schedule.
+      const double span = stop_requested ? Seconds(last_send - start).count()
+                                         : std::max(planned, Seconds(last_send - start).count());
       r.achieved_rate = span > 0 ? static_cast<double>(sent) / span : 0;
       r.late_sends = late_sends;
       r.max_send_lag = Seconds(max_send_lag).count();
