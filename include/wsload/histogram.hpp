@@ -115,12 +115,12 @@ class Histogram {
 
  private:
   std::size_t index_of(std::int64_t value) const noexcept {
-    const int bucket = leading_zero_base_ - std::countl_zero(static_cast<std::uint64_t>(
-                                                value | sub_bucket_mask_));
+    const int bucket =
+        leading_zero_base_ - std::countl_zero(static_cast<std::uint64_t>(value | sub_bucket_mask_));
     const auto sub_bucket = value >> (bucket + unit_magnitude_);
-    return static_cast<std::size_t>(((static_cast<std::int64_t>(bucket) + 1)
-                                     << sub_bucket_half_count_magnitude_) +
-                                    (sub_bucket - sub_bucket_half_count_));
+    return static_cast<std::size_t>(
+        ((static_cast<std::int64_t>(bucket) + 1) << sub_bucket_half_count_magnitude_) +
+        (sub_bucket - sub_bucket_half_count_));
   }
 
   std::int64_t lowest_;
