@@ -431,12 +431,15 @@ inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
                                             const KeepaliveSender& keepalive,
                                             const Clock::time_point& last_sent);
 
+/// A send this long after its due time is late (ScheduleReport::late_sends).
+inline constexpr auto late_send = std::chrono::milliseconds(10);
+
 /// Counts an open-loop send against its schedule.
 inline void note_send(ThreadState& state, Clock::time_point due, Clock::time_point now) {
   const auto lag = now - due;
   ++state.sent;
   state.last_send = now;
-  if (lag > std::chrono::milliseconds(10)) ++state.late_sends;
+  if (lag > late_send) ++state.late_sends;
   state.max_send_lag = std::max(state.max_send_lag, lag);
 }
 
@@ -880,7 +883,7 @@ inline void settle_unsent(const RunContext& run, ThreadState& state, const Curso
                           std::uint64_t index, Clock::time_point now) {
   for (auto k = cursor.next; k < cursor.end; ++k) {
     const auto due = run.start + to_clock(run.schedule->at(k * run.config.connections + index));
-    if (due + std::chrono::milliseconds(10) > now) break;
+    if (due + late_send > now) break;
     ++state.schedule_not_sent;
   }
 }

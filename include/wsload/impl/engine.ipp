@@ -117,6 +117,17 @@ struct Engine::Impl {
     }
   }
 
+  /// The threads' latest copies of their live figures, added up. Call with metrics_mutex
+  /// held: it guards the workers.
+  LiveFigures threads_live_figures() {
+    LiveFigures total;
+    for (auto& worker : workers) {
+      std::lock_guard figures(worker->state.live_mutex);
+      total += worker->state.live_figures;
+    }
+    return total;
+  }
+
   /// The live figures in Prometheus' text format: the threads' latest copies while the
   /// run goes, the final figures after it.
   std::string scrape() {
@@ -125,10 +136,7 @@ struct Engine::Impl {
     {
       std::lock_guard lock(metrics_mutex);
       if (metrics_running) {
-        for (auto& worker : workers) {
-          std::lock_guard figures(worker->state.live_mutex);
-          total += worker->state.live_figures;
-        }
+        total = threads_live_figures();
         total.running = true;
         if (metrics_schedule) {
           total.target_rate = metrics_schedule->rate_at(Clock::now() - metrics_start);
@@ -349,10 +357,7 @@ struct Engine::Impl {
             LiveFigures figures;
             {
               std::lock_guard metrics_lock(metrics_mutex);
-              for (auto& worker : workers) {
-                std::lock_guard figures_lock(worker->state.live_mutex);
-                figures += worker->state.live_figures;
-              }
+              figures = threads_live_figures();
             }
             if (figures.latency.count() != previous_figures.latency.count()) {
               shown_p50 = interval_percentile(figures.latency, previous_figures.latency, 50);
@@ -500,10 +505,7 @@ struct Engine::Impl {
     if (!config.shard) summary.judge(thresholds);
     {
       std::lock_guard lock(metrics_mutex);
-      for (auto& worker : workers) {
-        std::lock_guard figures(worker->state.live_mutex);
-        final_figures += worker->state.live_figures;
-      }
+      final_figures = threads_live_figures();
       metrics_running = false;
       workers.clear();
     }
