@@ -1,5 +1,5 @@
-// The wsload command line; everything lives in <wsload/cli.hpp>, where tests reach it.
-#include <wsload/cli.hpp>
+// The wsload command line; its parts live in tools/cli/, the program's own headers.
+#include "cli/options.hpp"
 
 int main(int argc, char** argv) {
   return wsload::cli::main(argc, argv);

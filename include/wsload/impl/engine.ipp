@@ -14,8 +14,8 @@
 
 #include <sys/resource.h>
 
-#include <wsload/client.hpp>
-#include <wsload/detail/metrics_server.hpp>
+#include <wsload/detail/net/state.hpp>
+#include <wsload/detail/net/metrics_server.hpp>
 #include <wsload/engine.hpp>
 
 namespace wsload {

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <wsload/detail/asio.hpp>
+#include <wsload/detail/net/asio.hpp>
 #include <wsload/testing/certificate.hpp>
 #include <wsload/testing/server.hpp>
 

@@ -10,7 +10,7 @@
 #include <utility>
 
 #include <wsload/config.hpp>
-#include <wsload/detail/asio.hpp>
+#include <wsload/detail/net/asio.hpp>
 
 namespace wsload::detail {
 

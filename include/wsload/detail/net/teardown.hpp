@@ -14,7 +14,7 @@
 #include <functional>
 #include <utility>
 
-#include <wsload/detail/asio.hpp>
+#include <wsload/detail/net/asio.hpp>
 
 namespace wsload::detail {
 

@@ -27,8 +27,8 @@
 
 #include <wsload/aws_sigv4.hpp>
 #include <wsload/config.hpp>
-#include <wsload/detail/asio.hpp>
-#include <wsload/detail/tls_socket.hpp>
+#include <wsload/detail/net/asio.hpp>
+#include <wsload/detail/net/tls_socket.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
@@ -61,7 +61,7 @@ struct ConnectionSlot {
   std::function<void(Clock::time_point)> expire;
   const Cursor* cursor = nullptr;  ///< its requests, for the live figures
   /// Beast failed or closed the connection and waits for the server to close TCP
-  /// (detail/teardown.hpp): the read's error, not a deadline, says what ended it.
+  /// (teardown.hpp): the read's error, not a deadline, says what ended it.
   bool tearing_down = false;
 
   /// That wait, bounded by the close timeout whatever the connection was waiting for (the

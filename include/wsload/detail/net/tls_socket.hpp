@@ -29,8 +29,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include <wsload/detail/asio.hpp>
-#include <wsload/detail/teardown.hpp>
+#include <wsload/detail/net/asio.hpp>
+#include <wsload/detail/net/teardown.hpp>
 
 namespace wsload::detail {
 
@@ -133,7 +133,7 @@ class TlsSocket : public TeardownNotice {
   ~TlsSocket() { SSL_free(ssl_); }
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
-  /// Reads asked of this stream (see PlainSocket in client.hpp).
+  /// Reads asked of this stream (see PlainSocket in teardown.hpp).
   std::uint64_t reads = 0;
 
   tcp::socket& next_layer() noexcept { return socket_; }
