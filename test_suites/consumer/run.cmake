@@ -18,6 +18,15 @@ endfunction()
 
 if(MODE STREQUAL "package")
   step("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}")
+  # The package never finds CLI11: no installed header may need it (the program's own
+  # headers stay in tools/).
+  file(GLOB_RECURSE installed_headers "${prefix}/include/wsload/*")
+  foreach(header IN LISTS installed_headers)
+    file(STRINGS "${header}" cli11_include REGEX "^#include <CLI/")
+    if(cli11_include)
+      message(FATAL_ERROR "consumer test: ${header} is installed but needs CLI11")
+    endif()
+  endforeach()
   list(APPEND args "-DCMAKE_PREFIX_PATH=${prefix}")
 else()
   list(APPEND args "-DWSLOAD_SOURCE_DIR=${SOURCE_DIR}")

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <wsload/detail/open_files.hpp>
 #include <wsload/testing/server.hpp>
 #include <wsload/wsload.hpp>
 
@@ -237,10 +238,10 @@ TEST(Engine, WatchesItsOwnLoadAndTrustsAnIdleGenerator) {
 TEST(Engine, RaisesTheOpenFileLimitOrSaysWhyItCannot) {
   rlimit limit{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
-  EXPECT_NO_THROW(wsload::ensure_open_files(limit.rlim_cur));
+  EXPECT_NO_THROW(wsload::detail::ensure_open_files(limit.rlim_cur));
   if (limit.rlim_max == RLIM_INFINITY) GTEST_SKIP() << "no hard limit to run into";
   try {
-    wsload::ensure_open_files(limit.rlim_max + 1);
+    wsload::detail::ensure_open_files(limit.rlim_max + 1);
     ADD_FAILURE() << "more files than the hard limit allowed";
   } catch (const wsload::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("ulimit -n"), std::string::npos) << e.what();

@@ -14,8 +14,19 @@
 
 #include <sys/resource.h>
 
+// The network detail headers, each after those it builds on.
+#include <wsload/detail/net/asio.hpp>
 #include <wsload/detail/net/state.hpp>
+#include <wsload/detail/net/classify.hpp>
+#include <wsload/detail/net/frames.hpp>
+#include <wsload/detail/net/connection.hpp>
+#include <wsload/detail/net/pacing.hpp>
+#include <wsload/detail/net/sequential.hpp>
+#include <wsload/detail/net/pipelined.hpp>
+#include <wsload/detail/net/run_connection.hpp>
 #include <wsload/detail/net/metrics_server.hpp>
+#include <wsload/detail/net/tls_socket.hpp>
+#include <wsload/detail/open_files.hpp>
 #include <wsload/engine.hpp>
 
 namespace wsload {
@@ -105,7 +116,7 @@ struct Engine::Impl {
 
   explicit Impl(LoadConfig c)
       : config(std::move(c)), url(validate(config)), thresholds(thresholds_of(config)) {
-    ensure_open_files(open_files_needed(config));
+    detail::ensure_open_files(detail::open_files_needed(config));
     if (config.aws.enabled) {
       credentials = aws::credentials_from_environment();
       if (!config.aws.region.empty()) credentials->region = config.aws.region;
@@ -272,20 +283,22 @@ struct Engine::Impl {
       if (!config.shard) summary.judge(thresholds);
       return summary;
     }
-    RunContext run{config,
-                   url,
-                   std::move(endpoints),
-                   tls ? &*tls : nullptr,
-                   run_deadline,
-                   start,
-                   MessageTemplate::parse(config.message_template, "message template"),
-                   Completion::parse(config.completion),
-                   ErrorRules::parse(config.error_rules),
-                   std::nullopt,
-                   credentials,
-                   false,
-                   schedule_of(config),
-                   sending.count() > 0 ? start + to_clock(sending) : Clock::time_point::max()};
+    RunContext run{
+        .config = config,
+        .url = url,
+        .endpoints = std::move(endpoints),
+        .tls = tls ? &*tls : nullptr,
+        .run_deadline = run_deadline,
+        .start = start,
+        .message = MessageTemplate::parse(config.message_template, "message template"),
+        .completion = Completion::parse(config.completion),
+        .error_rules = ErrorRules::parse(config.error_rules),
+        .correlation = std::nullopt,  // set below, with id_without_prompt
+        .aws = credentials,
+        .parse_frames = false,  // set below, once the rules are parsed
+        .schedule = schedule_of(config),
+        .send_until = sending.count() > 0 ? start + to_clock(sending) : Clock::time_point::max(),
+    };
     if (!config.correlation.empty()) {
       run.correlation.emplace(config.correlation);
       run.id_without_prompt = id_independent_of_prompt(run.message, *run.correlation);
