@@ -28,7 +28,7 @@
 #include <wsload/compare.hpp>
 #include <wsload/engine.hpp>
 #include <wsload/merge.hpp>
-#include <wsload/report.hpp>
+#include <wsload/render/html.hpp>
 #include <wsload/testing/server.hpp>
 
 namespace wsload::cli {

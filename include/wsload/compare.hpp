@@ -28,7 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include <wsload/errors.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 
 namespace wsload {
 

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 
 namespace wsload {
 

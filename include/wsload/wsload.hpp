@@ -6,7 +6,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/schedule.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>

@@ -1,4 +1,4 @@
-#include <wsload/report.hpp>
+#include <wsload/render/html.hpp>
 
 #include <regex>
 

@@ -1,4 +1,4 @@
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 #include <wsload/timeseries.hpp>
 
 #include <malloc.h>

@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 
 #include <wsload/merge.hpp>
-#include <wsload/report.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/render/html.hpp>
+#include <wsload/results/summary.hpp>
 
 namespace wsload {
 

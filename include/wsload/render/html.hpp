@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <wsload/merge.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 
 namespace wsload {
 

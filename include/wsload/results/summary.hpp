@@ -21,7 +21,7 @@
 
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
-#include <wsload/output.hpp>
+#include <wsload/results/output.hpp>
 #include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/timeseries.hpp>
