@@ -28,7 +28,10 @@
 #include <wsload/compare.hpp>
 #include <wsload/engine.hpp>
 #include <wsload/merge.hpp>
+#include <wsload/render/console.hpp>
 #include <wsload/render/html.hpp>
+#include <wsload/render/junit.hpp>
+#include <wsload/results/runs.hpp>
 #include <wsload/testing/server.hpp>
 
 namespace wsload::cli {
@@ -502,22 +505,21 @@ struct OutputFiles {
 
   /// Writes every file asked for; returns what was written, or throws the first
   /// ConfigError after trying them all (a failed report must not cost the summary).
-  std::vector<std::string> write(const nlohmann::json& summary_document,
-                                 const std::vector<ReportRun>& runs) const {
+  std::vector<std::string> write(const std::vector<RunRecord>& runs) const {
     std::vector<std::string> written;
     std::optional<ConfigError> failed;
-    const auto attempt = [&](const std::string& path, const std::string& flag, const auto& text) {
+    const auto attempt = [&](const std::string& path, const auto& write_it) {
       if (path.empty()) return;
       try {
-        write_file_atomically(path, text(), flag);
+        write_it();
         written.push_back(path);
       } catch (const ConfigError& e) {
         if (!failed) failed = e;
       }
     };
-    attempt(summary, summary_flag, [&] { return summary_document.dump(2) + "\n"; });
-    attempt(report, "--report", [&] { return html_report(runs); });
-    attempt(junit, "--junit", [&] { return junit_xml(runs); });
+    attempt(summary, [&] { write_runs(summary, runs, summary_flag); });
+    attempt(report, [&] { write_file_atomically(report, html_report(runs), "--report"); });
+    attempt(junit, [&] { write_file_atomically(junit, junit_xml(runs), "--junit"); });
     if (failed) throw *failed;
     return written;
   }
@@ -545,8 +547,8 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
   std::optional<ConfigError> write_error;
   std::vector<std::string> written;
   try {
-    const std::string label = summary.name.empty() ? "load" : summary.name;
-    written = files.write(to_json(summary), {{label, summary}});
+    written =
+        files.write({{.name = summary.name.empty() ? "load" : summary.name, .summary = summary}});
   } catch (const ConfigError& e) {
     write_error = e;
   }
@@ -586,37 +588,21 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
 inline int merge_and_report(const std::vector<std::string>& files, const OutputFiles& out,
                             bool json, bool quiet) {
   out.check(json);
-  std::vector<std::pair<std::string, nlohmann::json>> documents;
-  for (const auto& file : files) documents.emplace_back(file, read_json_file(file));
-  const bool reports = documents.front().second.is_object() &&
-                       documents.front().second.value("schema", "") == gtest_report_schema;
-  std::vector<Summary> merged;
-  std::vector<ReportRun> runs;
-  nlohmann::json document;
-  if (reports) {
-    document = merge_gtest_reports(documents);
-    for (const auto& entry : document["entries"]) {
-      runs.push_back(report_run_of_case(entry, "merge"));
-      merged.push_back(runs.back().summary);
-    }
-  } else {
-    std::vector<NamedSummary> parts;
-    for (const auto& [file, j] : documents) parts.push_back({file, summary_from_json(j, file)});
-    merged.push_back(merge_shards(parts));
-    document = to_json(merged.back());
-    runs.push_back({merged.back().name.empty() ? "merged" : merged.back().name, merged.back()});
-  }
-  const auto written = out.write(document, runs);
-  // A report's entries also fail for what a shard's case failed on besides thresholds.
-  bool passed = reports || merged.front().passed();
-  if (reports) {
-    for (const auto& entry : document["entries"]) passed = passed && entry["passed"].get<bool>();
-  }
+  std::vector<std::pair<std::string, std::vector<RunRecord>>> inputs;
+  for (const auto& file : files) inputs.emplace_back(file, read_runs(file));
+  auto runs = merge_runs(inputs);
+  const bool reports = runs.empty() || runs.front().is_case();
+  if (!reports && runs.front().summary.name.empty()) runs.front().name = "merged";
+  const auto written = out.write(runs);
+  // A report's cases also fail for what a shard's case failed on besides thresholds.
+  const bool passed =
+      std::all_of(runs.begin(), runs.end(), [](const RunRecord& run) { return run.passed(); });
   std::ostream& console = out.uses_stdout() ? std::cerr : std::cout;
   if (json) {
-    if (out.summary != "-") std::cout << document.dump(2) << '\n';
+    if (out.summary != "-") std::cout << runs_to_json(runs).dump(2) << '\n';
   } else {
-    for (const auto& s : merged) {
+    for (const auto& run : runs) {
+      const auto& s = run.summary;
       if (quiet) {
         for (const auto& v : s.verdicts) {
           if (!v.passed) console << "FAIL  " << v.expression << "  " << v.message << '\n';
@@ -930,15 +916,11 @@ inline int main(int argc, const char* const* argv) {
     if (report->parsed()) {
       check_output_path(report_out, "--out");
       check_output_path(report_junit, "--junit");
-      std::vector<ReportRun> runs;
-      std::vector<std::string> sources;
+      std::vector<RunRecord> runs;
       for (const auto& file : report_files) {
-        for (auto& run : read_report_runs(file)) {
-          runs.push_back(std::move(run));
-          sources.push_back(file);
-        }
+        for (auto& run : read_runs(file)) runs.push_back(std::move(run));
       }
-      distinguish_labels(runs, sources);
+      distinguish_labels(runs);
       write_file_atomically(report_out, html_report(runs, report_title), "--out");
       (report_out == "-" ? std::cerr : std::cout)
           << "Report of " << runs.size() << (runs.size() == 1 ? " run" : " runs") << " written to "

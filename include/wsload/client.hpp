@@ -33,6 +33,7 @@
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
 #include <wsload/metrics.hpp>
+#include <wsload/results/counters.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>
@@ -116,9 +117,10 @@ inline Clock::duration to_clock(Seconds s) {
   return std::chrono::duration_cast<Clock::duration>(s);
 }
 
-/// Statistics and live connections of one engine thread. Only that thread touches it,
-/// except the published_* counters, which it stores in batches for the progress reader.
-struct ThreadState {
+/// Statistics and live connections of one engine thread: its Counters and what the
+/// engine folds besides. Only that thread touches it, except the published_* counters,
+/// which it stores in batches for the progress reader.
+struct ThreadState : Counters {
   explicit ThreadState(Clock::time_point measure_from = {}) : measure_from(measure_from) {}
 
   Clock::time_point measure_from;  ///< requests ending earlier are the warm-up's
@@ -126,32 +128,15 @@ struct ThreadState {
   Histogram ttfb;                  // microseconds
   Histogram latency_uncorrected;   // microseconds from the send (open loop)
   TimeSeries series;
-  std::uint64_t warmup = 0;
   std::uint64_t sent = 0;  ///< open loop: sends, how many late, the longest lag
   std::uint64_t late_sends = 0;
   Clock::duration max_send_lag{};
   Clock::time_point last_send{};
-  std::uint64_t frames = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t unmatched = 0;
-  std::uint64_t late = 0;
   std::mt19937_64 random{std::random_device{}()};
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t opened = 0;
   Clock::time_point last_open{};  ///< when the latest connection opened
   /// How late the watchdog's timer fires, microseconds: a loop that cannot keep its
   /// timers cannot keep its measurements either.
   Histogram loop_lag{1, 60'000'000, 2};
-  std::uint64_t connections_failed = 0;
-  std::uint64_t reconnects = 0;
-  std::uint64_t reconnects_failed = 0;
-  std::uint64_t keepalives = 0;
-  std::uint64_t timeout_reconnects = 0;
-  std::uint64_t close_timeouts = 0;
-  std::uint64_t unconsumed_before_request = 0;
-  std::uint64_t unconsumed_at_close = 0;
-  std::uint64_t not_sent = 0;           ///< closed loop: planned, never sent (interrupted)
   std::uint64_t schedule_not_sent = 0;  ///< open loop: came due, never sent in time
   std::uint64_t unsent_failed = 0;      ///< open loop: failed with their connection, unsent
   bool deadline_cut = false;            ///< the run's deadline ended requests before their end
@@ -176,8 +161,8 @@ struct ThreadState {
   void publish_live();
 
   void publish() noexcept {
-    published_succeeded.store(succeeded, std::memory_order_relaxed);
-    published_failed.store(failed, std::memory_order_relaxed);
+    published_succeeded.store(successful_requests, std::memory_order_relaxed);
+    published_failed.store(failed_requests, std::memory_order_relaxed);
   }
 
   std::size_t second_of(Clock::time_point t) const noexcept {
@@ -190,11 +175,11 @@ struct ThreadState {
     traffic_end = std::max(traffic_end, now);
     if (kind == ErrorKind::run_deadline) deadline_cut = true;
     if (now < measure_from) {
-      warmup += requests;
+      warmup_requests += requests;
       return;
     }
     series.fail(second_of(now), requests);
-    failed += requests;
+    failed_requests += requests;
     // Details are few (status codes, close codes, error messages); cap them anyway.
     constexpr std::size_t max_details = 64;
     if (errors.size() >= max_details && !errors.count({kind, detail})) detail = "(other)";
@@ -330,7 +315,7 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   if (!done) return FrameVerdict::more;
   state.traffic_end = std::max(state.traffic_end, now);
   if (now < state.measure_from) {
-    ++state.warmup;
+    ++state.warmup_requests;
     return FrameVerdict::done;
   }
   using std::chrono::duration_cast;
@@ -342,9 +327,9 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   if (run.schedule) {
     state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
   }
-  state.frames += reply.frames;
-  state.bytes += reply.bytes;
-  ++state.succeeded;
+  state.frames_received += reply.frames;
+  state.bytes_received += reply.bytes;
+  ++state.successful_requests;
   return FrameVerdict::done;
 }
 
@@ -408,7 +393,7 @@ inline void ThreadState::publish_live() {
   }
   std::lock_guard lock(live_mutex);
   auto& f = live_figures;
-  f.succeeded = succeeded;
+  f.succeeded = successful_requests;
   f.failed.clear();
   for (const auto& [key, n] : errors) f.failed[key.first] += n;
   f.sent = written;
@@ -502,7 +487,7 @@ asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, Connec
     const std::string id = is_json ? id_in(parsed, *run.correlation) : std::string();
     const auto it = p.pending.find(id);
     if (it == p.pending.end()) {
-      ++(p.expired.count(id) ? state.late : state.unmatched);
+      ++(p.expired.count(id) ? state.late_replies : state.unmatched_replies);
     } else if (judge_frame(run, state, it->second.progress, frame, is_json ? &parsed : nullptr,
                            now) != FrameVerdict::more) {
       ++p.counted;
@@ -987,20 +972,21 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
       } else {
         ++(reopening_after_timeout ? state.timeout_reconnects
            : opened_before         ? state.reconnects
-                                   : state.opened);
+                                   : state.connections_opened);
         reopening_after_timeout = false;
         state.last_open = Clock::now();
         open.counted = true;
         ++state.open_now;
         opened_before = true;
-        const auto succeeded_before = state.succeeded;
+        const auto succeeded_before = state.successful_requests;
         const auto ec = run.correlation
                             ? co_await run_pipelined(run, state, slot, *ws, index, cursor)
                             : co_await run_sequential(run, state, slot, *ws, index, cursor);
         if (!ec) co_return;
         why = classify(ec, slot, ws->reason());
         // A connection that served requests before it dropped starts the backoff afresh.
-        failures_in_a_row = state.succeeded > succeeded_before ? 1 : failures_in_a_row + 1;
+        failures_in_a_row =
+            state.successful_requests > succeeded_before ? 1 : failures_in_a_row + 1;
       }
       boost::system::error_code ignored;
       slot.socket->close(ignored);

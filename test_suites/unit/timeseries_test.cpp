@@ -1,4 +1,4 @@
-#include <wsload/results/summary.hpp>
+#include <wsload/results/summary_json.hpp>
 #include <wsload/timeseries.hpp>
 
 #include <malloc.h>

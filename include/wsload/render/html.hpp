@@ -1,211 +1,24 @@
-// Reports people look at: one self-contained HTML file (inline CSS, SVG plots drawn here,
-// a few lines of script; nothing fetched when it is opened), and JUnit XML in which each
-// threshold is a test case, for CI systems that show JUnit without a plugin.
+// The HTML report people look at: one self-contained file (inline CSS, SVG plots drawn
+// here, a few lines of script; nothing fetched when it is opened) of one or more runs,
+// overlaid in every plot.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include <wsload/merge.hpp>
-#include <wsload/results/summary.hpp>
+#include <wsload/detail/format.hpp>
+#include <wsload/render/detail/svg.hpp>
+#include <wsload/results/runs.hpp>
 
 namespace wsload {
 
-/// A failure of a GoogleTest case that no wsload assertion recorded as a verdict (an
-/// EXPECT_EQ, a configuration RunLoad refused): where it is and what gtest said.
-struct CaseFailure {
-  std::string source;  ///< "file:line"
-  std::string message;
-};
-
-/// One run in a report: a summary and the name it goes by there; for a GoogleTest case,
-/// also how the case ended and its failures besides the verdicts.
-struct ReportRun {
-  std::string label;
-  Summary summary;
-  /// "passed", "failed", "skipped", or "running" when the case never finished (it
-  /// crashed); empty for a run's own summary, which its verdicts judge.
-  std::string status{};
-  std::vector<CaseFailure> failures{};
-
-  /// The case failed although no verdict did (an assertion of another kind, a crash).
-  bool failed_besides_verdicts() const {
-    return !failures.empty() || status == "failed" || status == "running";
-  }
-};
-
 namespace detail {
-
-/// Text for HTML and XML: markup characters escaped, and control characters other than
-/// tab and newline dropped (XML 1.0 cannot carry them).
-inline std::string escape_markup(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) >= 0x20 || c == '\n' || c == '\t') out += c;
-    }
-  }
-  return out;
-}
-
-inline std::string num(double v, int decimals = 2) {
-  return format_number(v, decimals);
-}
-
-/// Milliseconds of a histogram value in microseconds.
-inline double ms_of(std::int64_t us) {
-  return static_cast<double>(us) / 1e3;
-}
-/// Seconds of a histogram value in microseconds (what format_ms takes).
-inline double seconds_of(std::int64_t us) {
-  return static_cast<double>(us) / 1e6;
-}
-
-inline constexpr const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c",
-                                          "#9467bd", "#ff7f0e", "#17becf"};
-
-inline const char* color_of(std::size_t run) {
-  return palette[run % std::size(palette)];
-}
-
-struct PlotSeries {
-  std::string label;
-  std::string color;
-  std::vector<std::pair<double, double>> points;
-  std::string dash;  ///< SVG stroke-dasharray; empty: solid
-};
-
-struct PlotAxis {
-  std::string label;
-  double min = 0;
-  double max = 1;
-  bool log = false;  ///< the values are already log10; ticks say what they mean
-  std::vector<std::pair<double, std::string>> ticks;
-};
-
-/// 1, 2, 5, 10, 20, ... between `low` and `high` (both > 0), for a log10 axis.
-inline std::vector<std::pair<double, std::string>> log_ticks(double low, double high) {
-  std::vector<std::pair<double, std::string>> ticks;
-  for (int e = static_cast<int>(std::floor(std::log10(low))); e <= std::ceil(std::log10(high));
-       ++e) {
-    for (double m : {1.0, 2.0, 5.0}) {
-      if (m > 1 && std::log10(high / low) > 2.5) continue;  // many decades: powers of ten
-      const double v = m * std::pow(10.0, e);
-      if (v >= low * 0.999 && v <= high * 1.001) {
-        ticks.emplace_back(std::log10(v), format_number(v, v < 1 ? 3 : 0));
-      }
-    }
-  }
-  return ticks;
-}
-
-/// About six round ticks from `low` to `high`.
-inline std::vector<std::pair<double, std::string>> linear_ticks(double low, double high) {
-  std::vector<std::pair<double, std::string>> ticks;
-  const double span = high - low;
-  if (!(span > 0)) return {{low, format_number(low, 2)}};
-  const double raw = span / 6;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = magnitude;
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
-    if (raw <= m * magnitude) {
-      step = m * magnitude;
-      break;
-    }
-  }
-  for (double v = std::ceil(low / step) * step; v <= high + step * 1e-9; v += step) {
-    ticks.emplace_back(v, format_number(v, step < 1 ? 3 : 0));
-  }
-  return ticks;
-}
-
-/// A line plot in SVG. Each series is a polyline whose data-points attribute counts its
-/// points, which the page's script and the tests read.
-inline std::string svg_plot(const std::string& id, const PlotAxis& x, const PlotAxis& y,
-                            const std::vector<PlotSeries>& series) {
-  constexpr double width = 640, height = 300, left = 64, right = 16, top = 12, bottom = 44;
-  const double plot_w = width - left - right, plot_h = height - top - bottom;
-  const auto sx = [&](double v) {
-    return left + (x.max > x.min ? (v - x.min) / (x.max - x.min) : 0.5) * plot_w;
-  };
-  const auto sy = [&](double v) {
-    return top + plot_h - (y.max > y.min ? (v - y.min) / (y.max - y.min) : 0.5) * plot_h;
-  };
-  std::string svg = "<svg class=\"plot\" id=\"" + id + "\" viewBox=\"0 0 " + num(width, 0) + " " +
-                    num(height, 0) + "\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\">";
-  svg += "<rect class=\"frame\" x=\"" + num(left) + "\" y=\"" + num(top) + "\" width=\"" +
-         num(plot_w) + "\" height=\"" + num(plot_h) + "\"/>";
-  for (const auto& [v, text] : x.ticks) {
-    if (v < x.min - 1e-9 || v > x.max + 1e-9) continue;
-    svg += "<line class=\"grid\" x1=\"" + num(sx(v)) + "\" x2=\"" + num(sx(v)) + "\" y1=\"" +
-           num(top) + "\" y2=\"" + num(top + plot_h) + "\"/><text class=\"tick\" x=\"" +
-           num(sx(v)) + "\" y=\"" + num(top + plot_h + 16) + "\" text-anchor=\"middle\">" +
-           escape_markup(text) + "</text>";
-  }
-  for (const auto& [v, text] : y.ticks) {
-    if (v < y.min - 1e-9 || v > y.max + 1e-9) continue;
-    svg += "<line class=\"grid\" x1=\"" + num(left) + "\" x2=\"" + num(left + plot_w) + "\" y1=\"" +
-           num(sy(v)) + "\" y2=\"" + num(sy(v)) + "\"/><text class=\"tick\" x=\"" + num(left - 6) +
-           "\" y=\"" + num(sy(v) + 4) + "\" text-anchor=\"end\">" + escape_markup(text) + "</text>";
-  }
-  svg += "<text class=\"axis\" x=\"" + num(left + plot_w / 2) + "\" y=\"" + num(height - 6) +
-         "\" text-anchor=\"middle\">" + escape_markup(x.label) + "</text>";
-  svg += "<text class=\"axis\" transform=\"translate(14," + num(top + plot_h / 2) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + escape_markup(y.label) + "</text>";
-  for (const auto& s : series) {
-    std::string points;
-    for (const auto& [px, py] : s.points) {
-      if (!std::isfinite(px) || !std::isfinite(py)) continue;
-      points +=
-          num(sx(std::clamp(px, x.min, x.max))) + "," + num(sy(std::clamp(py, y.min, y.max))) + " ";
-    }
-    svg += "<polyline class=\"series\" data-points=\"" + std::to_string(s.points.size()) +
-           "\" fill=\"none\" stroke=\"" + s.color + "\" stroke-width=\"2\"" +
-           (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") + " points=\"" + points +
-           "\"><title>" + escape_markup(s.label) + "</title></polyline>";
-  }
-  svg += "</svg>";
-  return svg;
-}
-
-inline std::string legend(const std::vector<PlotSeries>& series) {
-  std::string html = "<div class=\"legend\">";
-  for (const auto& s : series) {
-    html +=
-        "<span><svg width=\"28\" height=\"10\"><line x1=\"0\" y1=\"5\" x2=\"28\" y2=\"5\" "
-        "stroke=\"" +
-        s.color + "\" stroke-width=\"2\"" +
-        (s.dash.empty() ? "" : " stroke-dasharray=\"" + s.dash + "\"") + "/></svg>" +
-        escape_markup(s.label) + "</span>";
-  }
-  return html + "</div>";
-}
 
 /// The latency at quantiles spread evenly on log10(1 / (1 - q)), as HdrHistogram plots it.
 inline std::vector<std::pair<double, double>> spectrum(const Histogram& h, double x_max) {
@@ -242,23 +55,11 @@ inline std::vector<std::pair<double, double>> distribution(const Histogram& h, d
   return points;
 }
 
-inline double latest_point(const std::vector<PlotSeries>& series, bool y) {
-  double m = 0;
-  for (const auto& s : series) {
-    for (const auto& p : s.points) m = std::max(m, y ? p.second : p.first);
-  }
-  return m;
-}
-
-inline bool streamed(const Summary& s) {
-  return !s.ttfb.empty() && s.frames_received > s.successful_requests;
-}
-
 inline std::string figure_cell(std::optional<double> seconds) {
   return seconds ? format_ms(*seconds) : std::string("&ndash;");
 }
 
-inline std::string headline_table(const std::vector<ReportRun>& runs) {
+inline std::string headline_table(const std::vector<RunRecord>& runs) {
   std::string html =
       "<table class=\"figures\"><tr><th>run</th><th>requests</th><th>failed</th>"
       "<th>success</th><th>req/s</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th>"
@@ -276,12 +77,13 @@ inline std::string headline_table(const std::vector<ReportRun>& runs) {
             ? "<span class=\"none\">none judged</span>"
             : "<span class=\"pass\">PASS " + std::to_string(s.verdicts.size()) + "</span>";
     html += "<tr><td><span class=\"swatch\" style=\"background:" + std::string(color_of(r)) +
-            "\"></span>" + escape_markup(runs[r].label) + "</td><td>" +
+            "\"></span>" + escape_markup(runs[r].label()) + "</td><td>" +
             std::to_string(s.total_requests) + "</td><td>" + std::to_string(s.failed_requests) +
-            "</td><td>" + num(s.success_rate()) + " %</td><td>" + num(s.requests_per_second(), 1) +
-            "</td><td>" + figure_cell(s.latency_mean()) + "</td><td>" +
-            figure_cell(s.latency_at(50)) + "</td><td>" + figure_cell(s.latency_at(95)) +
-            "</td><td>" + figure_cell(s.latency_at(99)) + "</td><td>" +
+            "</td><td>" + format_number(s.success_rate()) + " %</td><td>" +
+            format_number(s.requests_per_second(), 1) + "</td><td>" +
+            figure_cell(s.latency_mean()) + "</td><td>" + figure_cell(s.latency_at(50)) +
+            "</td><td>" + figure_cell(s.latency_at(95)) + "</td><td>" +
+            figure_cell(s.latency_at(99)) + "</td><td>" +
             figure_cell(s.latency.empty() ? std::nullopt
                                           : std::optional<double>(seconds_of(s.latency.max()))) +
             "</td><td>" + verdict + "</td></tr>";
@@ -296,15 +98,15 @@ inline std::string run_notes(const Summary& s) {
   }
   if (!s.started_at.empty()) notes.push_back("started " + escape_markup(s.started_at));
   notes.push_back(std::to_string(s.connections_configured) + " connections, " +
-                  num(s.total_time.count()) + " s");
+                  format_number(s.total_time.count()) + " s");
   if (s.config.contains("shards"))
     notes.push_back("merged from " + s.config["shards"].dump() + " shards");
   if (s.shard) {
     notes.push_back("shard " + s.shard->text());
   }
   if (s.schedule) {
-    notes.push_back("open loop, " + num(s.schedule->achieved_rate, 1) + " of " +
-                    num(s.schedule->target_rate, 1) + " req/s");
+    notes.push_back("open loop, " + format_number(s.schedule->achieved_rate, 1) + " of " +
+                    format_number(s.schedule->target_rate, 1) + " req/s");
   }
   std::string html = "<p class=\"notes\">";
   for (std::size_t i = 0; i < notes.size(); ++i) html += (i ? " &middot; " : "") + notes[i];
@@ -331,7 +133,7 @@ inline std::string run_notes(const Summary& s) {
 }
 
 /// A GoogleTest case's failures besides its verdicts, and a case that never finished.
-inline std::string case_outcome_html(const ReportRun& run) {
+inline std::string case_outcome_html(const RunRecord& run) {
   std::string html;
   if (run.status == "running") {
     html +=
@@ -352,12 +154,12 @@ inline std::string case_outcome_html(const ReportRun& run) {
   return html + "</ul>";
 }
 
-inline std::string verdicts_html(const std::vector<ReportRun>& runs) {
+inline std::string verdicts_html(const std::vector<RunRecord>& runs) {
   std::string html;
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const auto& s = runs[r].summary;
     html += "<h3><span class=\"swatch\" style=\"background:" + std::string(color_of(r)) +
-            "\"></span>" + escape_markup(runs[r].label) + "</h3>" + run_notes(s);
+            "\"></span>" + escape_markup(runs[r].label()) + "</h3>" + run_notes(s);
     html += case_outcome_html(runs[r]);
     if (s.verdicts.empty()) {
       html += s.shard ? "<p>A shard judges no threshold; the merge of the shards does.</p>"
@@ -390,21 +192,21 @@ inline std::string verdicts_html(const std::vector<ReportRun>& runs) {
   return html;
 }
 
-inline std::string spectrum_section(const std::vector<ReportRun>& runs, bool first_frame) {
+inline std::string spectrum_section(const std::vector<RunRecord>& runs, bool first_frame) {
   std::vector<PlotSeries> series;
   double x_max = 1;
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const auto& s = runs[r].summary;
-    if (s.latency.empty() || (first_frame && !streamed(s))) continue;
+    if (s.latency.empty() || (first_frame && !s.streamed())) continue;
     // Beyond 1 / count there is no sample to plot.
     const double reach =
         std::min(5.0, std::log10(std::max<double>(static_cast<double>(s.latency.count()), 10.0)));
     x_max = std::max(x_max, reach);
-    series.push_back({runs[r].label + (first_frame ? " completion" : ""), color_of(r),
+    series.push_back({runs[r].label() + (first_frame ? " completion" : ""), color_of(r),
                       spectrum(s.latency, reach), ""});
     if (first_frame) {
       series.push_back(
-          {runs[r].label + " first frame", color_of(r), spectrum(s.ttfb, reach), "6 4"});
+          {runs[r].label() + " first frame", color_of(r), spectrum(s.ttfb, reach), "6 4"});
     }
   }
   if (series.empty()) return "";
@@ -416,7 +218,7 @@ inline std::string spectrum_section(const std::vector<ReportRun>& runs, bool fir
   return svg_plot(first_frame ? "ttfb-spectrum" : "spectrum", x, y, series) + legend(series);
 }
 
-inline std::string distribution_section(const std::vector<ReportRun>& runs) {
+inline std::string distribution_section(const std::vector<RunRecord>& runs) {
   double low = std::numeric_limits<double>::max(), high = 0;
   for (const auto& run : runs) {
     const auto& h = run.summary.latency;
@@ -433,7 +235,7 @@ inline std::string distribution_section(const std::vector<ReportRun>& runs) {
   const int bins = std::clamp(static_cast<int>(std::lround((high_log - low_log) * 40)), 20, 160);
   std::vector<PlotSeries> series;
   for (std::size_t r = 0; r < runs.size(); ++r) {
-    series.push_back({runs[r].label, color_of(r),
+    series.push_back({runs[r].label(), color_of(r),
                       distribution(runs[r].summary.latency, low_log, high_log, bins), ""});
   }
   // Shares on a log scale, so that the tail's few requests show beside the bulk.
@@ -460,15 +262,16 @@ inline std::string distribution_section(const std::vector<ReportRun>& runs) {
   return svg_plot("histogram", x, y, series) + legend(series);
 }
 
-inline std::string time_sections(const std::vector<ReportRun>& runs) {
+inline std::string time_sections(const std::vector<RunRecord>& runs) {
   std::vector<PlotSeries> rate, latency;
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const auto& series = runs[r].summary.time_series;
-    PlotSeries ok{runs[r].label + " req/s", color_of(r), {}, ""};
-    PlotSeries errors{runs[r].label + " errors/s", color_of(r), {}, "2 3"};
-    PlotSeries p50{runs[r].label + " p50", color_of(r), {}, ""};
-    PlotSeries p95{runs[r].label + " p95", color_of(r), {}, "6 4"};
-    PlotSeries p99{runs[r].label + " p99", color_of(r), {}, "2 3"};
+    const auto label = runs[r].label();
+    PlotSeries ok{label + " req/s", color_of(r), {}, ""};
+    PlotSeries errors{label + " errors/s", color_of(r), {}, "2 3"};
+    PlotSeries p50{label + " p50", color_of(r), {}, ""};
+    PlotSeries p95{label + " p95", color_of(r), {}, "6 4"};
+    PlotSeries p99{label + " p99", color_of(r), {}, "2 3"};
     // One point per interval (a second, or more in a long run), read one at a time.
     for (std::size_t t = 0; t < series.intervals(); ++t) {
       const auto i = series.interval(t);
@@ -508,25 +311,26 @@ inline std::string time_sections(const std::vector<ReportRun>& runs) {
          legend(latency);
 }
 
-inline std::string first_frame_section(const std::vector<ReportRun>& runs) {
+inline std::string first_frame_section(const std::vector<RunRecord>& runs) {
   std::string html =
       "<table class=\"figures\"><tr><th>run</th><th>frames per reply</th>"
       "<th>first frame p50 / p95 / p99 ms</th><th>completion p50 / p95 / p99 ms</th></tr>";
   bool any = false;
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const auto& s = runs[r].summary;
-    if (!streamed(s)) continue;
+    if (!s.streamed()) continue;
     any = true;
     const auto at = [](const Histogram& h) {
       return format_ms(seconds_of(h.value_at_percentile(50))) + " / " +
              format_ms(seconds_of(h.value_at_percentile(95))) + " / " +
              format_ms(seconds_of(h.value_at_percentile(99)));
     };
-    html += "<tr><td>" + escape_markup(runs[r].label) + "</td><td>" +
-            num(static_cast<double>(s.frames_received) /
-                    static_cast<double>(std::max<std::uint64_t>(s.successful_requests, 1)),
-                1) +
-            "</td><td>" + at(s.ttfb) + "</td><td>" + at(s.latency) + "</td></tr>";
+    html +=
+        "<tr><td>" + escape_markup(runs[r].label()) + "</td><td>" +
+        format_number(static_cast<double>(s.frames_received) /
+                          static_cast<double>(std::max<std::uint64_t>(s.successful_requests, 1)),
+                      1) +
+        "</td><td>" + at(s.ttfb) + "</td><td>" + at(s.latency) + "</td></tr>";
   }
   if (!any) {
     return "<p class=\"none\">No streamed replies: every reply was a single frame, so the "
@@ -537,57 +341,10 @@ inline std::string first_frame_section(const std::vector<ReportRun>& runs) {
 
 }  // namespace detail
 
-/// The run of one entry of a GoogleTest report: its summary, labelled "Suite.Test", with
-/// the case's status and failures. Throws ConfigError naming `source` when malformed.
-inline ReportRun report_run_of_case(const nlohmann::json& entry, const std::string& source) {
-  ReportRun run{entry.value("suite", std::string()) + "." + entry.value("test", std::string()),
-                summary_of_entry(entry, source)};
-  try {
-    run.status = entry.value("status", std::string());
-    for (const auto& f : entry.value("failures", nlohmann::json::array())) {
-      run.failures.push_back(
-          {f.at("source").get<std::string>(), f.at("message").get<std::string>()});
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(source, run.label,
-                      "malformed status or failures: " + detail::json_problem(e));
-  }
-  return run;
-}
-
-/// The runs of a summary file: a run's or a merge's summary (one run), or a GoogleTest
-/// report (one run per test case that ran a load). Throws ConfigError naming the file.
-inline std::vector<ReportRun> read_report_runs(const std::filesystem::path& file) {
-  const auto j = read_json_file(file);
-  std::vector<ReportRun> runs;
-  if (j.is_object() && j.value("schema", "") == gtest_report_schema && j.contains("entries") &&
-      j["entries"].is_array()) {
-    for (const auto& entry : j["entries"]) runs.push_back(report_run_of_case(entry, file.string()));
-    return runs;
-  }
-  auto summary = summary_from_json(j, file.string());
-  std::string label = summary.name.empty() ? file.filename().string() : summary.name;
-  runs.push_back({std::move(label), std::move(summary)});
-  return runs;
-}
-
-/// Runs with the same label (two files of the same load, say) get their file's name too.
-inline void distinguish_labels(std::vector<ReportRun>& runs,
-                               const std::vector<std::string>& sources) {
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    for (std::size_t k = 0; k < runs.size(); ++k) {
-      if (k != i && runs[k].label == runs[i].label && i < sources.size()) {
-        runs[i].label += " (" + std::filesystem::path(sources[i]).filename().string() + ")";
-        break;
-      }
-    }
-  }
-}
-
 /// The whole report: headline figures and verdicts, the latency percentile spectrum and
 /// histogram, requests, errors and latency over time, first frame against completion.
 /// Runs are overlaid in every plot, one colour each.
-inline std::string html_report(const std::vector<ReportRun>& runs,
+inline std::string html_report(const std::vector<RunRecord>& runs,
                                const std::string& title = "wsload report") {
   using detail::escape_markup;
   std::string html = R"(<!DOCTYPE html>
@@ -656,112 +413,6 @@ footer{margin-top:40px;color:#888;font-size:12px}
 </body></html>
 )";
   return html;
-}
-
-/// JUnit XML: a test suite per run and a test case per threshold, its failure text the
-/// verdict's sentence; an assertion's verdict is named by the assertion. A run that was
-/// interrupted or cut short by its deadline gets an error case too, so CI shows the
-/// figures are partial; a GoogleTest case's other failures are failing cases, and a case
-/// that never finished an error.
-inline std::string junit_xml(const std::vector<ReportRun>& runs) {
-  using detail::escape_markup;
-  std::size_t tests = 0, failures = 0, errors = 0;
-  double time = 0;
-  std::string suites;
-  for (const auto& run : runs) {
-    const auto& s = run.summary;
-    std::string cases;
-    std::size_t suite_failures = 0, suite_errors = 0, suite_tests = 0;
-    const std::string classname = "wsload." + run.label;
-    const auto failing_case = [&](const std::string& name, const std::string& message,
-                                  const std::string& type, const std::string& text) {
-      ++suite_tests;
-      ++suite_failures;
-      cases += "    <testcase classname=\"" + escape_markup(classname) + "\" name=\"" +
-               escape_markup(name) + "\" time=\"0\">\n      <failure message=\"" +
-               escape_markup(message) + "\" type=\"" + type + "\">" + escape_markup(text) +
-               "</failure>\n    </testcase>\n";
-    };
-    for (const auto& v : s.verdicts) {
-      // An assertion's verdict is named by the assertion; a configured one by its expression.
-      const std::string name =
-          v.assertion.empty() ? v.expression : v.assertion + " [" + v.expression + "]";
-      if (!v.passed) {
-        failing_case(name, v.message, v.assertion.empty() ? "threshold" : "assertion",
-                     (v.assertion.empty() ? "" : v.assertion + " at " + v.source + ": ") +
-                         v.expression + ": " + v.message);
-        continue;
-      }
-      ++suite_tests;
-      cases += "    <testcase classname=\"" + escape_markup(classname) + "\" name=\"" +
-               escape_markup(name) + "\" time=\"0\"></testcase>\n";
-    }
-    for (const auto& f : run.failures) {
-      failing_case("failure at " + f.source, f.message, "assertion", f.source + ": " + f.message);
-    }
-    if (run.failures.empty() && s.passed() && run.status == "failed") {
-      failing_case("test case", "the test case failed", "test_case",
-                   "the GoogleTest case failed; see its output");
-    }
-    if (run.status == "running") {
-      ++suite_tests;
-      ++suite_errors;
-      cases += "    <testcase classname=\"" + escape_markup(classname) +
-               "\" name=\"test case finished\" time=\"0\">\n      <error message=\"the test "
-               "case did not finish\" type=\"crashed\">the test case did not finish (it crashed "
-               "or was killed); the figures are those its load recorded</error>\n    "
-               "</testcase>\n";
-    }
-    if (s.interrupted || s.deadline_exceeded) {
-      ++suite_tests;
-      ++suite_errors;
-      const std::string why = s.interrupted ? "the run was interrupted"
-                                            : "the run's deadline ended it before it finished";
-      cases += "    <testcase classname=\"" + escape_markup(classname) +
-               "\" name=\"run completed\" time=\"" + detail::num(s.total_time.count(), 3) +
-               "\">\n      <error message=\"" + escape_markup(why) + "\" type=\"" +
-               (s.interrupted ? "interrupted" : "run_deadline") + "\">" + escape_markup(why) +
-               "; the figures cover the part that ran</error>\n    </testcase>\n";
-    }
-    const bool skipped = suite_tests == 0;
-    if (skipped) {
-      ++suite_tests;
-      cases += "    <testcase classname=\"" + escape_markup(classname) +
-               "\" name=\"no thresholds\" time=\"0\">\n      <skipped message=\"" +
-               (s.shard ? std::string("a shard judges no threshold; its merge does")
-                        : std::string("no threshold was set")) +
-               "\"/>\n    </testcase>\n";
-    }
-    std::string properties = "    <properties>\n";
-    const auto property = [&properties](const std::string& name, const std::string& value) {
-      properties += "      <property name=\"" + escape_markup(name) + "\" value=\"" +
-                    escape_markup(value) + "\"/>\n";
-    };
-    if (s.config.contains("url") && s.config["url"].is_string()) {
-      property("url", s.config["url"].get<std::string>());  // redacted in the summary
-    }
-    property("requests", std::to_string(s.total_requests));
-    property("failed_requests", std::to_string(s.failed_requests));
-    property("requests_per_second", detail::num(s.requests_per_second(), 3));
-    if (const auto p99 = s.latency_at(99)) property("p99_latency", detail::num(*p99, 6));
-    properties += "    </properties>\n";
-    suites += "  <testsuite name=\"" + escape_markup(run.label) + "\" tests=\"" +
-              std::to_string(suite_tests) + "\" failures=\"" + std::to_string(suite_failures) +
-              "\" errors=\"" + std::to_string(suite_errors) + "\" skipped=\"" +
-              std::to_string(skipped ? 1 : 0) + "\" time=\"" +
-              detail::num(s.total_time.count(), 3) + "\"" +
-              (s.started_at.empty() ? "" : " timestamp=\"" + escape_markup(s.started_at) + "\"") +
-              ">\n" + properties + cases + "    <system-out>" + escape_markup(format_report(s)) +
-              "</system-out>\n  </testsuite>\n";
-    tests += suite_tests;
-    failures += suite_failures;
-    errors += suite_errors;
-    time += s.total_time.count();
-  }
-  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wsload\" tests=\"" +
-         std::to_string(tests) + "\" failures=\"" + std::to_string(failures) + "\" errors=\"" +
-         std::to_string(errors) + "\" time=\"" + detail::num(time, 3) + "\">\n" + suites +
-         "</testsuites>\n";
 }
 
 }  // namespace wsload
