@@ -14,7 +14,7 @@
 #include <random>
 #include <string>
 
-#include <wsload/summary.hpp>
+#include <wsload/results/summary_json.hpp>
 
 #include "process_memory.hpp"
 

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <wsload/detail/format.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/message.hpp>
 #include <wsload/metrics.hpp>

@@ -19,7 +19,7 @@
 
 #include <wsload/config.hpp>
 #include <wsload/detail/linkage.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 
 namespace wsload {
 

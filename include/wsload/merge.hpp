@@ -13,18 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include <wsload/summary.hpp>
+#include <wsload/results/runs.hpp>
+#include <wsload/results/summary.hpp>
+#include <wsload/results/summary_json.hpp>
 
 namespace wsload {
-
-/// The layout of the GoogleTest reporter's file: one summary per test case.
-inline constexpr std::string_view gtest_report_schema = "wsload.gtest-report/1";
-
-/// A summary and where it came from (its file), which errors name.
-struct NamedSummary {
-  std::string source;
-  Summary summary;
-};
 
 namespace detail {
 
@@ -55,38 +48,39 @@ inline std::string first_difference(const nlohmann::json& a, const nlohmann::jso
 
 /// Checks that `parts` are every shard of one load, once each. Throws ConfigError naming
 /// the offending file.
-inline void check_shards(const std::vector<NamedSummary>& parts) {
+inline void check_shards(const std::vector<RunRecord>& parts) {
   if (parts.empty()) throw ConfigError("merge", "", "no summaries to merge");
   const auto& first = parts.front();
   const auto config = shared_config(first.summary.config);
-  std::map<std::size_t, const NamedSummary*> seen;
+  std::map<std::size_t, const RunRecord*> seen;
   for (const auto& part : parts) {
     const auto& s = part.summary;
     if (!s.shard) {
-      throw ConfigError(part.source, "",
+      throw ConfigError(part.where(), "",
                         "is not a shard's summary: run each shard with --shard K/N (or "
                         "WSLOAD_SHARD_INDEX and WSLOAD_SHARD_COUNT)");
     }
     if (s.shard->count != first.summary.shard->count) {
-      throw ConfigError(part.source, s.shard->text(),
+      throw ConfigError(part.where(), s.shard->text(),
                         "is a shard of " + std::to_string(s.shard->count) + ", but " +
-                            first.source + " is one of " +
+                            first.where() + " is one of " +
                             std::to_string(first.summary.shard->count));
     }
     if (s.name != first.summary.name) {
-      throw ConfigError(part.source, s.name,
-                        "is another load than " + first.source + " ('" + first.summary.name + "')");
+      throw ConfigError(
+          part.where(), s.name,
+          "is another load than " + first.where() + " ('" + first.summary.name + "')");
     }
     const auto mine = shared_config(s.config);
     if (mine != config) {
-      throw ConfigError(
-          part.source, "",
-          "has another configuration than " + first.source + ": " + first_difference(config, mine));
+      throw ConfigError(part.where(), "",
+                        "has another configuration than " + first.where() + ": " +
+                            first_difference(config, mine));
     }
     const auto [it, fresh] = seen.emplace(s.shard->index, &part);
     if (!fresh) {
-      throw ConfigError(part.source, s.shard->text(),
-                        "is the same shard as " + it->second->source +
+      throw ConfigError(part.where(), s.shard->text(),
+                        "is the same shard as " + it->second->where() +
                             "; each shard's summary may be merged once");
     }
   }
@@ -129,7 +123,7 @@ inline std::vector<Threshold> configured_thresholds(const nlohmann::json& config
 /// of the whole, judged on its configured thresholds. Throws ConfigError naming the file
 /// when the parts are not that: not shards, another configuration, a shard twice or one
 /// missing.
-inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
+inline Summary merge_shards(const std::vector<RunRecord>& parts) {
   detail::check_shards(parts);
   Summary m;
   const auto& first = parts.front().summary;
@@ -146,7 +140,7 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
     begin = first.measured_from;
     for (const auto& p : parts) begin = std::min(begin, p.summary.measured_from);
   }
-  const auto thresholds = detail::configured_thresholds(m.config, parts.front().source);
+  const auto thresholds = detail::configured_thresholds(m.config, parts.front().where());
   m.time_series.keep_windows(thresholds);
   std::map<std::pair<ErrorKind, std::string>, std::size_t> error_at;
   for (const auto& part : parts) {
@@ -154,33 +148,15 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
     const double shift = timed ? s.measured_from - begin : 0;
     if (shift + static_cast<double>(s.time_series.seconds().size()) >
         static_cast<double>(TimeSeries::longest)) {
-      throw ConfigError(part.source, detail::format_number(s.measured_from, 3),
+      throw ConfigError(part.where(), detail::format_number(s.measured_from, 3),
                         "time_series.start is " + detail::format_number(shift, 0) +
                             " s after the earliest shard's: the shards of one load run "
                             "together, and a merged series spans a week at most");
     }
-    m.total_requests += s.total_requests;
-    m.successful_requests += s.successful_requests;
-    m.failed_requests += s.failed_requests;
+    m += s;  // every count
     m.latency.merge(s.latency);
     m.ttfb.merge(s.ttfb);
     m.latency_uncorrected.merge(s.latency_uncorrected);
-    m.frames_received += s.frames_received;
-    m.bytes_received += s.bytes_received;
-    m.unmatched_replies += s.unmatched_replies;
-    m.late_replies += s.late_replies;
-    m.warmup_requests += s.warmup_requests;
-    m.connections_configured += s.connections_configured;
-    m.connections_opened += s.connections_opened;
-    m.connections_failed += s.connections_failed;
-    m.reconnects += s.reconnects;
-    m.reconnects_failed += s.reconnects_failed;
-    m.keepalives += s.keepalives;
-    m.timeout_reconnects += s.timeout_reconnects;
-    m.close_timeouts += s.close_timeouts;
-    m.unconsumed_before_request += s.unconsumed_before_request;
-    m.unconsumed_at_close += s.unconsumed_at_close;
-    m.not_sent += s.not_sent;
     // Shards send over the same window side by side.
     m.rate_window = std::max(m.rate_window, s.rate_window);
     m.interrupted = m.interrupted || s.interrupted;
@@ -226,61 +202,93 @@ inline Summary merge_shards(const std::vector<NamedSummary>& parts) {
   return m;
 }
 
-/// Merges GoogleTest reporter files (schema wsload.gtest-report/1) of every shard, case by
-/// case: each test case's summaries go through merge_shards. A case in some files but not
-/// all is refused (ConfigError naming the file that lacks it).
-inline nlohmann::json merge_gtest_reports(
-    const std::vector<std::pair<std::string, nlohmann::json>>& reports) {
-  using nlohmann::json;
+/// Merges the GoogleTest reports of every shard (each file's name and its runs, as
+/// read_runs gives them), case by case: each test case's summaries go through
+/// merge_shards. A case in some files but not all is refused (ConfigError naming the file
+/// that lacks it). A merged case failed when a shard's case failed (on an assertion, bad
+/// input) or the merge's thresholds do.
+inline std::vector<RunRecord> merge_gtest_reports(
+    const std::vector<std::pair<std::string, std::vector<RunRecord>>>& reports) {
   if (reports.empty()) throw ConfigError("merge", "", "no reports to merge");
-  // Cases in the order of the first report.
-  std::vector<std::pair<std::string, std::string>> order;
-  std::map<std::pair<std::string, std::string>, std::vector<std::pair<std::string, json>>> cases;
-  for (const auto& [source, report] : reports) {
-    if (!report.is_object() || report.value("schema", "") != gtest_report_schema ||
-        !report.contains("entries") || !report["entries"].is_array()) {
-      throw ConfigError(source, "", "is not a wsload GoogleTest report");
-    }
-    for (const auto& entry : report["entries"]) {
-      if (!entry.is_object()) throw ConfigError(source, "", "has an entry that is not an object");
-      const std::pair key(entry.value("suite", ""), entry.value("test", ""));
-      auto& runs = cases[key];
-      if (runs.empty()) order.push_back(key);
-      runs.emplace_back(source, entry);
-    }
-  }
-  json entries = json::array();
-  for (const auto& key : order) {
-    const auto& runs = cases[key];
-    const std::string name = key.first + "." + key.second;
-    if (runs.size() != reports.size()) {
-      for (const auto& [source, report] : reports) {
-        const bool has = std::any_of(runs.begin(), runs.end(),
-                                     [&](const auto& run) { return run.first == source; });
-        if (!has) {
-          throw ConfigError(source, name,
-                            "lacks this test case, which other shards ran; were they run "
-                            "with the same --gtest_filter?");
-        }
+  // Cases in the order of the first report, each with its shards' runs by report.
+  std::vector<std::vector<std::pair<std::size_t, const RunRecord*>>> cases;
+  for (std::size_t r = 0; r < reports.size(); ++r) {
+    for (const auto& run : reports[r].second) {
+      if (!run.is_case()) {
+        throw ConfigError(reports[r].first, "", "is not a wsload GoogleTest report");
+      }
+      const auto same = std::find_if(cases.begin(), cases.end(), [&](const auto& shards) {
+        return shards.front().second->suite == run.suite && shards.front().second->test == run.test;
+      });
+      if (same == cases.end()) {
+        cases.push_back({{r, &run}});
+      } else {
+        same->emplace_back(r, &run);
       }
     }
-    std::vector<NamedSummary> parts;
-    bool failed = false;
-    for (const auto& [source, entry] : runs) {
-      parts.push_back({source + " (" + name + ")", summary_of_entry(entry, source)});
-      failed = failed || entry.value("status", "") == "failed";
-    }
-    const auto merged = merge_shards(parts);
-    json out = to_json(merged);
-    out["suite"] = key.first;
-    out["test"] = key.second;
-    out["endpoint"] = runs.front().second.value("endpoint", "");
-    // A shard's case that failed for another reason (an assertion, bad input) fails it.
-    out["status"] = failed || !merged.passed() ? "failed" : "passed";
-    out["passed"] = out["status"] == "passed";
-    entries.push_back(std::move(out));
   }
-  return {{"schema", gtest_report_schema}, {"entries", entries}};
+  std::vector<RunRecord> merged;
+  for (const auto& shards : cases) {
+    const auto& first = *shards.front().second;
+    for (std::size_t r = 0; r < reports.size() && shards.size() != reports.size(); ++r) {
+      const bool has = std::any_of(shards.begin(), shards.end(),
+                                   [r](const auto& shard) { return shard.first == r; });
+      if (!has) {
+        throw ConfigError(reports[r].first, first.label(),
+                          "lacks this test case, which other shards ran; were they run "
+                          "with the same --gtest_filter?");
+      }
+    }
+    std::vector<RunRecord> parts;
+    bool failed = false;
+    for (const auto& shard : shards) {
+      parts.push_back(*shard.second);
+      failed = failed || shard.second->status == "failed";
+    }
+    RunRecord whole{.summary = merge_shards(parts),
+                    .suite = first.suite,
+                    .test = first.test,
+                    .endpoint = first.endpoint};
+    whole.status = failed || !whole.summary.passed() ? "failed" : "passed";
+    merged.push_back(std::move(whole));
+  }
+  return merged;
+}
+
+/// merge_gtest_reports of GoogleTest reports as JSON documents (each with the name of its
+/// file, which errors name); returns the merged report's document.
+inline nlohmann::json merge_gtest_reports(
+    const std::vector<std::pair<std::string, nlohmann::json>>& reports) {
+  std::vector<std::pair<std::string, std::vector<RunRecord>>> read;
+  for (const auto& [source, document] : reports) {
+    if (!is_gtest_report(document)) {
+      throw ConfigError(source, "", "is not a wsload GoogleTest report");
+    }
+    read.emplace_back(source, runs_from_json(document, source));
+  }
+  return runs_to_json(merge_gtest_reports(read));
+}
+
+/// Merges the files of every shard of one load, each file's name with its runs as
+/// read_runs gives them: run summaries into one (merge_shards), or GoogleTest reports case
+/// by case (merge_gtest_reports), as the first file is. Throws ConfigError naming the
+/// file of another kind, or as those do.
+inline std::vector<RunRecord> merge_runs(
+    const std::vector<std::pair<std::string, std::vector<RunRecord>>>& files) {
+  if (files.empty()) throw ConfigError("merge", "", "no summaries to merge");
+  const auto one_summary = [](const std::vector<RunRecord>& runs) {
+    return runs.size() == 1 && !runs.front().is_case();
+  };
+  if (!one_summary(files.front().second)) return merge_gtest_reports(files);
+  std::vector<RunRecord> parts;
+  for (const auto& [source, runs] : files) {
+    if (!one_summary(runs)) {
+      throw ConfigError(source, gtest_report_schema,
+                        "unsupported schema; expected " + std::string(summary_schema));
+    }
+    parts.push_back(runs.front());
+  }
+  return {RunRecord{.summary = merge_shards(parts)}};
 }
 
 }  // namespace wsload

@@ -48,19 +48,6 @@ inline std::optional<std::size_t> parse_count(std::string_view text) {
   return n;
 }
 
-/// UTC ISO 8601, with milliseconds when there are any: 2026-11-25T12:00:00.250Z.
-inline std::string iso8601(std::chrono::system_clock::time_point at) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(at);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at - seconds).count();
-  const std::time_t t = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[40];
-  const auto n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (ms != 0) std::snprintf(text + n, sizeof text - n, ".%03d", static_cast<int>(ms));
-  return std::string(text) + "Z";
-}
-
 inline Shard checked_shard(std::size_t index, std::size_t count, const std::string& field,
                            const std::string& shown) {
   if (count < 1 || count > 100'000) {

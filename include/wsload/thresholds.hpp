@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include <wsload/detail/format.hpp>
 #include <wsload/errors.hpp>
 
 namespace wsload {
@@ -63,33 +64,6 @@ namespace detail {
 inline bool is_latency(Figure f) noexcept {
   return f == Figure::latency_mean || f == Figure::latency_min || f == Figure::latency_max ||
          f == Figure::latency_percentile;
-}
-
-/// `value` with at most `decimals` decimals, trailing zeros dropped: 2.50 -> "2.5". What
-/// that cannot show readably takes the form 1e+300: from 10^15 up, and below 10^-6 where
-/// it would read 0 (an absurd input must be echoed as given, not as 300 digits or "0").
-inline std::string format_number(double value, int decimals) {
-  char text[64];
-  const double magnitude = std::fabs(value);
-  if (std::isfinite(value) && (magnitude >= 1e15 || (magnitude > 0 && magnitude < 1e-6 &&
-                                                     magnitude < 0.5 * std::pow(10, -decimals)))) {
-    std::snprintf(text, sizeof text, "%.3g", value);
-    return text;
-  }
-  std::snprintf(text, sizeof text, "%.*f", decimals, value);
-  std::string s = text;
-  if (s.find('.') != std::string::npos) {
-    while (s.back() == '0') s.pop_back();
-    if (s.back() == '.') s.pop_back();
-  }
-  return s;
-}
-
-/// 0.0009123 -> "912.3 us", 0.9123 -> "912.3 ms", 12.5 -> "12.5 s".
-inline std::string format_seconds(double seconds) {
-  if (seconds < 1e-3) return format_number(seconds * 1e6, 1) + " us";
-  if (seconds < 10) return format_number(seconds * 1e3, 1) + " ms";
-  return format_number(seconds, 2) + " s";
 }
 
 inline std::string percentile_label(double p) {

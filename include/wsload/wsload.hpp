@@ -6,7 +6,10 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/schedule.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/render/console.hpp>
+#include <wsload/results/runs.hpp>
+#include <wsload/results/summary.hpp>
+#include <wsload/results/summary_json.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <wsload/compare.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/results/runs.hpp>
 #include <wsload/testing/server.hpp>
 
 #include "../support/process.hpp"

@@ -1011,6 +1011,22 @@ TEST_F(Cli, EditedSummariesAreRefusedByMergeReportAndCompareNamingTheFileAndFiel
 
 namespace {
 
+// A "schema" that is no text is neither a summary nor a GoogleTest report: refused as bad
+// input naming the file, by the same reader as every other summary.
+TEST_F(Cli, ASchemaThatIsNoTextIsRefusedNamingTheFile) {
+  const auto odd = write("odd.json", R"({"schema": 5})").string();
+  const auto out = (dir_ / "out").string();
+  for (const auto& command :
+       std::vector<std::vector<std::string>>{{WSLOAD_CLI, "report", odd, "--out", out},
+                                             {WSLOAD_CLI, "merge", odd, odd, "--out", out}}) {
+    const auto r = run_process(command, clean_env());
+    EXPECT_EQ(r.exit_code, 2) << command[1] << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("wsload: " + odd + ": malformed summary: ", 0), 0u)
+        << command[1] << ": " << r.err;
+    EXPECT_FALSE(fs::exists(out));
+  }
+}
+
 TEST_F(Cli, DashPutsTheSummaryReportOrJUnitOnStandardOutput) {
   wsload::testing::Server server;
   const bool stray_before = fs::exists("-");

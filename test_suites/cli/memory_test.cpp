@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <wsload/summary.hpp>
+#include <wsload/results/runs.hpp>
 
 #include "../support/process.hpp"
 #include "../support/scratch.hpp"

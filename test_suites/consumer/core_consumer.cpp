@@ -1,7 +1,7 @@
 // The core model alone: parse a threshold and a URL, judge a summary.
 #include <iostream>
 
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 #include <wsload/url.hpp>
 
 int main() {

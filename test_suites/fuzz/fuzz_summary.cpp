@@ -6,7 +6,7 @@
 #include <string>
 
 #include <wsload/compare.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/results/summary_json.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

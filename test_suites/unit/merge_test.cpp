@@ -114,7 +114,7 @@ TEST(StartAt, ParsesUtcAndUnixSeconds) {
 /// first shard also had 3 reply timeouts, the last 2 and a close with 1011.
 struct Dealt {
   Summary whole;
-  std::vector<NamedSummary> shards;
+  std::vector<RunRecord> shards;
 };
 
 Dealt deal(std::size_t count, std::uint64_t samples) {
@@ -133,7 +133,7 @@ Dealt deal(std::size_t count, std::uint64_t samples) {
     s.measured_from = 1'764'072'000.0 + 0.1 * static_cast<double>(k);
     s.total_time = Seconds(10);
     s.threads = 1;
-    d.shards.push_back({"shard-" + std::to_string(k) + ".json", std::move(s)});
+    d.shards.push_back({.summary = std::move(s), .source = "shard-" + std::to_string(k) + ".json"});
   }
   for (std::uint64_t i = 0; i < samples; ++i) {
     const auto us = static_cast<std::int64_t>(latency_us(random)) + 1;
@@ -231,7 +231,7 @@ TEST(Merge, LinesTimeSeriesUpByWallClock) {
   EXPECT_EQ(all, 2'000u);
 }
 
-std::string refusal(const std::vector<NamedSummary>& parts) {
+std::string refusal(const std::vector<RunRecord>& parts) {
   try {
     merge_shards(parts);
   } catch (const ConfigError& e) {

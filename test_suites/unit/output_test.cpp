@@ -1,7 +1,7 @@
 // The output writer: regular files replaced atomically, symbolic links kept, devices,
 // FIFOs and pipes written straight through, `-` as standard output, and unwritable paths
 // refused up front. Every node is made in the test's scratch directory.
-#include <wsload/output.hpp>
+#include <wsload/results/output.hpp>
 
 #include <cerrno>
 #include <chrono>

@@ -1,4 +1,5 @@
-#include <wsload/report.hpp>
+#include <wsload/render/html.hpp>
+#include <wsload/render/junit.hpp>
 
 #include <regex>
 
@@ -118,11 +119,11 @@ TEST(JUnit, EachThresholdIsACaseAndAFailureSaysWhy) {
 TEST(JUnit, ACaseThatFailedBesidesItsVerdictsFails) {
   auto met = streamed_run(1'000);
   met.judge({parse_threshold("p99<20ms")});
-  ReportRun crashed{"Chat.Crashed", met};
+  RunRecord crashed{"Chat.Crashed", met};
   crashed.status = "running";
-  ReportRun plain{"Chat.Plain", met};
+  RunRecord plain{"Chat.Plain", met};
   plain.status = "failed";
-  ReportRun listed{"Chat.Listed", met};
+  RunRecord listed{"Chat.Listed", met};
   listed.status = "failed";
   listed.failures = {{"chat_test.cpp:12", "Expected equality <of> these values"}};
   const auto xml = junit_xml({crashed, plain, listed});

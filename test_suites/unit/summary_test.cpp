@@ -1,4 +1,5 @@
-#include <wsload/summary.hpp>
+#include <wsload/render/console.hpp>
+#include <wsload/results/runs.hpp>
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include <wsload/summary.hpp>
+#include <wsload/results/summary_json.hpp>
 #include <wsload/timeseries.hpp>
 
 #include <malloc.h>

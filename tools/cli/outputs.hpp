@@ -10,8 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include <wsload/errors.hpp>
-#include <wsload/output.hpp>
-#include <wsload/report.hpp>
+#include <wsload/render/html.hpp>
+#include <wsload/render/junit.hpp>
+#include <wsload/results/output.hpp>
+#include <wsload/results/runs.hpp>
 
 namespace wsload::cli::detail {
 
@@ -45,22 +47,21 @@ struct OutputFiles {
 
   /// Writes every file asked for; returns what was written, or throws the first
   /// ConfigError after trying them all (a failed report must not cost the summary).
-  std::vector<std::string> write(const nlohmann::json& summary_document,
-                                 const std::vector<ReportRun>& runs) const {
+  std::vector<std::string> write(const std::vector<RunRecord>& runs) const {
     std::vector<std::string> written;
     std::optional<ConfigError> failed;
-    const auto attempt = [&](const std::string& path, const std::string& flag, const auto& text) {
+    const auto attempt = [&](const std::string& path, const auto& write_it) {
       if (path.empty()) return;
       try {
-        write_file_atomically(path, text(), flag);
+        write_it();
         written.push_back(path);
       } catch (const ConfigError& e) {
         if (!failed) failed = e;
       }
     };
-    attempt(summary, summary_flag, [&] { return summary_document.dump(2) + "\n"; });
-    attempt(report, "--report", [&] { return html_report(runs); });
-    attempt(junit, "--junit", [&] { return junit_xml(runs); });
+    attempt(summary, [&] { write_runs(summary, runs, summary_flag); });
+    attempt(report, [&] { write_file_atomically(report, html_report(runs), "--report"); });
+    attempt(junit, [&] { write_file_atomically(junit, junit_xml(runs), "--junit"); });
     if (failed) throw *failed;
     return written;
   }

@@ -6,7 +6,7 @@
 #include <string>
 
 #include <wsload/engine.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/results/summary.hpp>
 #include <wsload/thresholds.hpp>
 
 namespace wsload::cli::detail {

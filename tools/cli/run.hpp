@@ -18,7 +18,8 @@
 #include <wsload/config.hpp>
 #include <wsload/engine.hpp>
 #include <wsload/metrics.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/render/console.hpp>
+#include <wsload/results/summary.hpp>
 #include <wsload/testing/server.hpp>
 #include <wsload/thresholds.hpp>
 
@@ -52,8 +53,8 @@ inline int run_and_report(SignalWatcher& signals, const LoadConfig& config,
   std::optional<ConfigError> write_error;
   std::vector<std::string> written;
   try {
-    const std::string label = summary.name.empty() ? "load" : summary.name;
-    written = files.write(to_json(summary), {{label, summary}});
+    written =
+        files.write({{.name = summary.name.empty() ? "load" : summary.name, .summary = summary}});
   } catch (const ConfigError& e) {
     write_error = e;
   }

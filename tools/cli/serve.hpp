@@ -11,7 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <wsload/detail/open_files.hpp>
-#include <wsload/output.hpp>
+#include <wsload/results/output.hpp>
 #include <wsload/testing/server.hpp>
 
 #include "errors.hpp"

@@ -13,9 +13,11 @@
 
 #include <wsload/compare.hpp>
 #include <wsload/merge.hpp>
-#include <wsload/output.hpp>
-#include <wsload/report.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/render/console.hpp>
+#include <wsload/render/html.hpp>
+#include <wsload/render/junit.hpp>
+#include <wsload/results/output.hpp>
+#include <wsload/results/runs.hpp>
 
 #include "errors.hpp"
 #include "options.hpp"
@@ -27,37 +29,21 @@ namespace wsload::cli::detail {
 inline int merge_and_report(const std::vector<std::string>& files, const OutputFiles& out,
                             bool json, bool quiet) {
   out.check(json);
-  std::vector<std::pair<std::string, nlohmann::json>> documents;
-  for (const auto& file : files) documents.emplace_back(file, read_json_file(file));
-  const bool reports = documents.front().second.is_object() &&
-                       documents.front().second.value("schema", "") == gtest_report_schema;
-  std::vector<Summary> merged;
-  std::vector<ReportRun> runs;
-  nlohmann::json document;
-  if (reports) {
-    document = merge_gtest_reports(documents);
-    for (const auto& entry : document["entries"]) {
-      runs.push_back(report_run_of_case(entry, "merge"));
-      merged.push_back(runs.back().summary);
-    }
-  } else {
-    std::vector<NamedSummary> parts;
-    for (const auto& [file, j] : documents) parts.push_back({file, summary_from_json(j, file)});
-    merged.push_back(merge_shards(parts));
-    document = to_json(merged.back());
-    runs.push_back({merged.back().name.empty() ? "merged" : merged.back().name, merged.back()});
-  }
-  const auto written = out.write(document, runs);
-  // A report's entries also fail for what a shard's case failed on besides thresholds.
-  bool passed = reports || merged.front().passed();
-  if (reports) {
-    for (const auto& entry : document["entries"]) passed = passed && entry["passed"].get<bool>();
-  }
+  std::vector<std::pair<std::string, std::vector<RunRecord>>> inputs;
+  for (const auto& file : files) inputs.emplace_back(file, read_runs(file));
+  auto runs = merge_runs(inputs);
+  const bool reports = runs.empty() || runs.front().is_case();
+  if (!reports && runs.front().summary.name.empty()) runs.front().name = "merged";
+  const auto written = out.write(runs);
+  // A report's cases also fail for what a shard's case failed on besides thresholds.
+  const bool passed =
+      std::all_of(runs.begin(), runs.end(), [](const RunRecord& run) { return run.passed(); });
   std::ostream& console = out.uses_stdout() ? std::cerr : std::cout;
   if (json) {
-    if (out.summary != "-") std::cout << document.dump(2) << '\n';
+    if (out.summary != "-") std::cout << runs_to_json(runs).dump(2) << '\n';
   } else {
-    for (const auto& s : merged) {
+    for (const auto& run : runs) {
+      const auto& s = run.summary;
       if (quiet) {
         for (const auto& v : s.verdicts) {
           if (!v.passed) console << "FAIL  " << v.expression << "  " << v.message << '\n';
@@ -123,15 +109,11 @@ inline CLI::App* add_report_command(CLI::App& app, ReportOptions& o) {
 inline int report_command(const ReportOptions& o) {
   check_output_path(o.out, "--out");
   check_output_path(o.junit, "--junit");
-  std::vector<ReportRun> runs;
-  std::vector<std::string> sources;
+  std::vector<RunRecord> runs;
   for (const auto& file : o.files) {
-    for (auto& run : read_report_runs(file)) {
-      runs.push_back(std::move(run));
-      sources.push_back(file);
-    }
+    for (auto& run : read_runs(file)) runs.push_back(std::move(run));
   }
-  distinguish_labels(runs, sources);
+  distinguish_labels(runs);
   write_file_atomically(o.out, html_report(runs, o.title), "--out");
   (o.out == "-" ? std::cerr : std::cout)
       << "Report of " << runs.size() << (runs.size() == 1 ? " run" : " runs") << " written to "

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <functional>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -16,9 +15,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <wsload/merge.hpp>
-#include <wsload/report.hpp>
-#include <wsload/summary.hpp>
+#include <wsload/render/html.hpp>
+#include <wsload/results/runs.hpp>
+#include <wsload/results/summary_json.hpp>
 
 namespace wsload {
 
@@ -88,15 +87,16 @@ class Report {
   /// Called by LoadTest::RunLoad: the entry is written at once, marked "running".
   void record(const Summary& summary, const std::string& endpoint) {
     const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    nlohmann::json entry = to_json(summary);
-    entry["suite"] = test ? test->test_suite_name() : "";
-    entry["test"] = test ? test->name() : "";
-    entry["endpoint"] = endpoint;
-    entry["status"] = "running";
+    if (!test) return;  // outside a test case there is no case to file it under
+    RunRecord run{.summary = summary,
+                  .suite = test->test_suite_name(),
+                  .test = test->name(),
+                  .endpoint = endpoint,
+                  .status = "running"};
     std::lock_guard lock(mutex_);
     // Without install_reporter() the same file is written, found when first needed.
     if (!installed_ && path_.empty()) path_ = report_path(program_invocation_short_name);
-    entries_.push_back(std::move(entry));
+    runs_.push_back(std::move(run));
     fingerprints_.push_back(fingerprint(summary));
     flush_locked();
   }
@@ -111,26 +111,24 @@ class Report {
     if (!test) return;
     const auto print = fingerprint(summary);
     std::lock_guard lock(mutex_);
-    for (std::size_t i = entries_.size(); i-- > 0;) {
-      auto& e = entries_[i];
-      if (fingerprints_[i] != print || e["suite"] != test->test_suite_name() ||
-          e["test"] != test->name()) {
+    for (std::size_t i = runs_.size(); i-- > 0;) {
+      auto& run = runs_[i];
+      if (fingerprints_[i] != print || run.suite != test->test_suite_name() ||
+          run.test != test->name()) {
         continue;
       }
       if (!failure.empty()) asserted_failures_.push_back(failure);
-      auto& listed = e["thresholds"];
+      auto& listed = run.summary.verdicts;
       for (const auto& v : verdicts) {
-        auto j = to_json(v);
-        const auto same = std::find_if(listed.begin(), listed.end(), [&](const auto& l) {
-          return !l.contains("assertion") && l["expression"] == j["expression"] &&
-                 l["passed"] == j["passed"] && l["actual"] == j["actual"] &&
-                 l["limit"] == j["limit"];
+        const auto same = std::find_if(listed.begin(), listed.end(), [&](const Verdict& l) {
+          return l.assertion.empty() && l.expression == v.expression && l.passed == v.passed &&
+                 l.actual == v.actual && l.limit == v.limit;
         });
         if (same != listed.end()) {
-          (*same)["assertion"] = j["assertion"];
-          (*same)["source"] = j["source"];
+          same->assertion = v.assertion;
+          same->source = v.source;
         } else {
-          listed.push_back(std::move(j));
+          listed.push_back(v);
         }
       }
       if (!verdicts.empty()) flush_locked();
@@ -143,7 +141,7 @@ class Report {
   void finish(const ::testing::TestInfo& test) {
     const auto* result = test.result();
     const char* status = result->Skipped() ? "skipped" : result->Failed() ? "failed" : "passed";
-    nlohmann::json failures = nlohmann::json::array();
+    std::vector<CaseFailure> failures;
     std::lock_guard lock(mutex_);
     for (int i = 0; i < result->total_part_count(); ++i) {
       const auto& part = result->GetTestPartResult(i);
@@ -153,18 +151,17 @@ class Report {
           std::any_of(asserted_failures_.begin(), asserted_failures_.end(),
                       [&](const std::string& f) { return message.rfind(f, 0) == 0; });
       if (asserted) continue;
-      failures.push_back({{"source", std::string(part.file_name() ? part.file_name() : "") + ":" +
-                                         std::to_string(part.line_number())},
-                          {"message", message}});
+      failures.push_back({std::string(part.file_name() ? part.file_name() : "") + ":" +
+                              std::to_string(part.line_number()),
+                          message});
     }
     asserted_failures_.clear();
     bool any = false;
-    for (auto& e : entries_) {
-      if (e["status"] == "running" && e["suite"] == test.test_suite_name() &&
-          e["test"] == test.name()) {
-        e["status"] = status;
-        e["passed"] = std::string_view(status) == "passed";
-        if (!failures.empty()) e["failures"] = failures;
+    for (auto& run : runs_) {
+      if (run.status == "running" && run.suite == test.test_suite_name() &&
+          run.test == test.name()) {
+        run.status = status;
+        if (!failures.empty()) run.failures = failures;
         any = true;
       }
     }
@@ -181,37 +178,38 @@ class Report {
     return std::hash<std::string>{}(j.dump());
   }
 
-  // Each ctest test runs one case in its own process; they share one file. Entries of
-  // the cases this process ran replace older ones; the others are kept.
+  /// The cases of other processes in the file: each ctest test runs one case in its own
+  /// process, and they share one file. Only a regular file has cases to keep (a FIFO or a
+  /// device is written, never read back); one that is no report readable as such is
+  /// replaced.
+  std::vector<RunRecord> others_in_file_locked() const {
+    std::vector<RunRecord> others;
+    std::error_code not_a_file;
+    if (!std::filesystem::is_regular_file(path_, not_a_file)) return others;
+    try {
+      for (auto& old : read_runs(path_)) {
+        const bool mine = std::any_of(runs_.begin(), runs_.end(), [&](const RunRecord& run) {
+          return run.suite == old.suite && run.test == old.test;
+        });
+        if (old.is_case() && !mine) others.push_back(std::move(old));
+      }
+    } catch (const ConfigError&) {
+      others.clear();
+    }
+    return others;
+  }
+
+  // Entries of the cases this process ran replace older ones; the others are kept.
   void flush_locked() {
     if (path_.empty()) return;
-    nlohmann::json merged = nlohmann::json::array();
-    // Only a file has entries to keep: a FIFO or a device is written, never read back.
-    std::error_code not_a_file;
-    std::ifstream in;
-    if (std::filesystem::is_regular_file(path_, not_a_file)) in.open(path_);
-    if (in) {
-      const auto old = nlohmann::json::parse(in, nullptr, false);
-      if (old.is_object() && old.value("schema", "") == gtest_report_schema &&
-          old.contains("entries") && old["entries"].is_array()) {
-        for (const auto& e : old["entries"]) {
-          bool replaced = false;
-          for (const auto& mine : entries_) {
-            replaced = replaced || (e.value("suite", "") == mine["suite"] &&
-                                    e.value("test", "") == mine["test"]);
-          }
-          if (!replaced) merged.push_back(e);
-        }
-      }
-    }
-    for (const auto& e : entries_) merged.push_back(e);
-    const nlohmann::json doc = {{"schema", gtest_report_schema}, {"entries", merged}};
+    auto merged = others_in_file_locked();
+    merged.insert(merged.end(), runs_.begin(), runs_.end());
     try {
       // Before the first case ends, gtest has not yet made the directory of its XML.
       std::error_code ignored;
       if (path_.has_parent_path())
         std::filesystem::create_directories(path_.parent_path(), ignored);
-      write_file_atomically(path_, doc.dump(2) + "\n");
+      write_runs(path_, merged);
       write_html(merged);
     } catch (const ConfigError& e) {
       ADD_FAILURE() << e.what();
@@ -219,17 +217,13 @@ class Report {
     }
   }
 
-  void write_html(const nlohmann::json& entries) {
+  void write_html(const std::vector<RunRecord>& runs) {
     std::filesystem::path html = html_path_from_environment(path_);
     if (html_enabled_) {
       html = html_path_;
       if (html.empty()) html = std::filesystem::path(path_).replace_extension(".html");
     }
     if (html.empty()) return;
-    std::vector<ReportRun> runs;
-    for (const auto& e : entries) {
-      runs.push_back(report_run_of_case(e, path_.string()));
-    }
     write_file_atomically(html, html_report(runs, "wsload: " + path_.filename().string()),
                           "HTML report");
   }
@@ -239,8 +233,8 @@ class Report {
   bool html_enabled_ = false;
   std::filesystem::path html_path_;
   bool installed_ = false;
-  std::vector<nlohmann::json> entries_;
-  std::vector<std::size_t> fingerprints_;       ///< of entries_' summaries, one each
+  std::vector<RunRecord> runs_;                 ///< the cases this process ran
+  std::vector<std::size_t> fingerprints_;       ///< of runs_' summaries, one each
   std::vector<std::string> asserted_failures_;  ///< of the current case, by the macros
 };
 

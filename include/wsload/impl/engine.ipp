@@ -409,7 +409,6 @@ struct Engine::Impl {
     for (auto& t : pool) t.join();
 
     std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
-    std::uint64_t failed = 0;
     std::uint64_t sent = 0;
     std::uint64_t late_sends = 0;
     Clock::duration max_send_lag{};
@@ -428,29 +427,13 @@ struct Engine::Impl {
       summary.ttfb.merge(s.ttfb);
       summary.latency_uncorrected.merge(s.latency_uncorrected);
       summary.time_series.merge(s.series);
-      summary.warmup_requests += s.warmup;
+      summary += s;  // every count
       sent += s.sent;
       late_sends += s.late_sends;
       max_send_lag = std::max(max_send_lag, s.max_send_lag);
       last_send = std::max(last_send, s.last_send);
       last_open = std::max(last_open, s.last_open);
       loop_lag.merge(s.loop_lag);
-      summary.frames_received += s.frames;
-      summary.bytes_received += s.bytes;
-      summary.unmatched_replies += s.unmatched;
-      summary.late_replies += s.late;
-      summary.successful_requests += s.succeeded;
-      failed += s.failed;
-      summary.connections_opened += s.opened;
-      summary.connections_failed += s.connections_failed;
-      summary.reconnects += s.reconnects;
-      summary.reconnects_failed += s.reconnects_failed;
-      summary.keepalives += s.keepalives;
-      summary.timeout_reconnects += s.timeout_reconnects;
-      summary.close_timeouts += s.close_timeouts;
-      summary.unconsumed_before_request += s.unconsumed_before_request;
-      summary.unconsumed_at_close += s.unconsumed_at_close;
-      summary.not_sent += s.not_sent;
       schedule_not_sent += s.schedule_not_sent;
       unsent_failed += s.unsent_failed;
       if (s.traffic_end != Clock::time_point{}) {
@@ -466,19 +449,18 @@ struct Engine::Impl {
     }
     // Only a forced stop leaves requests of a closed loop unaccounted: they ran out of
     // time, or were never sent because of the interrupt. (An open loop's are not sent.)
-    const auto accounted =
-        summary.successful_requests + failed + summary.warmup_requests + summary.not_sent;
+    const auto accounted = summary.successful_requests + summary.failed_requests +
+                           summary.warmup_requests + summary.not_sent;
     if (!run.schedule && expected > 0 && accounted < expected) {
       if (stop_requested) {
         summary.not_sent += expected - accounted;
       } else {
         errors[{ErrorKind::run_deadline, ""}] += expected - accounted;
-        failed += expected - accounted;
+        summary.failed_requests += expected - accounted;
         summary.deadline_exceeded = true;
       }
     }
-    summary.total_requests = summary.successful_requests + failed;
-    summary.failed_requests = failed;
+    summary.total_requests = summary.successful_requests + summary.failed_requests;
     if (run.schedule) {
       ScheduleReport r;
       r.sent = sent;

@@ -50,7 +50,7 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   if (!done) return FrameVerdict::more;
   state.traffic_end = std::max(state.traffic_end, now);
   if (now < state.measure_from) {
-    ++state.warmup;
+    ++state.warmup_requests;
     return FrameVerdict::done;
   }
   using std::chrono::duration_cast;
@@ -62,9 +62,9 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   if (run.schedule) {
     state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
   }
-  state.frames += reply.frames;
-  state.bytes += reply.bytes;
-  ++state.succeeded;
+  state.frames_received += reply.frames;
+  state.bytes_received += reply.bytes;
+  ++state.successful_requests;
   return FrameVerdict::done;
 }
 

@@ -79,7 +79,7 @@ asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, Connec
     const std::string id = is_json ? id_in(parsed, *run.correlation) : std::string();
     const auto it = p.pending.find(id);
     if (it == p.pending.end()) {
-      ++(p.expired.count(id) ? state.late : state.unmatched);
+      ++(p.expired.count(id) ? state.late_replies : state.unmatched_replies);
     } else if (judge_frame(run, state, it->second.progress, frame, is_json ? &parsed : nullptr,
                            now) != FrameVerdict::more) {
       ++p.counted;

@@ -122,20 +122,21 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
       } else {
         ++(reopening_after_timeout ? state.timeout_reconnects
            : opened_before         ? state.reconnects
-                                   : state.opened);
+                                   : state.connections_opened);
         reopening_after_timeout = false;
         state.last_open = Clock::now();
         open.counted = true;
         ++state.open_now;
         opened_before = true;
-        const auto succeeded_before = state.succeeded;
+        const auto succeeded_before = state.successful_requests;
         const auto ec = run.correlation
                             ? co_await run_pipelined(run, state, slot, *ws, index, cursor)
                             : co_await run_sequential(run, state, slot, *ws, index, cursor);
         if (!ec) co_return;
         why = classify(ec, slot, ws->reason());
         // A connection that served requests before it dropped starts the backoff afresh.
-        failures_in_a_row = state.succeeded > succeeded_before ? 1 : failures_in_a_row + 1;
+        failures_in_a_row =
+            state.successful_requests > succeeded_before ? 1 : failures_in_a_row + 1;
       }
       boost::system::error_code ignored;
       slot.socket->close(ignored);

@@ -33,6 +33,7 @@
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
 #include <wsload/metrics.hpp>
+#include <wsload/results/counters.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>
@@ -116,9 +117,10 @@ inline Clock::duration to_clock(Seconds s) {
   return std::chrono::duration_cast<Clock::duration>(s);
 }
 
-/// Statistics and live connections of one engine thread. Only that thread touches it,
-/// except the published_* counters, which it stores in batches for the progress reader.
-struct ThreadState {
+/// Statistics and live connections of one engine thread: its Counters and what the
+/// engine folds besides. Only that thread touches it, except the published_* counters,
+/// which it stores in batches for the progress reader.
+struct ThreadState : Counters {
   explicit ThreadState(Clock::time_point measure_from = {}) : measure_from(measure_from) {}
 
   Clock::time_point measure_from;  ///< requests ending earlier are the warm-up's
@@ -126,32 +128,15 @@ struct ThreadState {
   Histogram ttfb;                  // microseconds
   Histogram latency_uncorrected;   // microseconds from the send (open loop)
   TimeSeries series;
-  std::uint64_t warmup = 0;
   std::uint64_t sent = 0;  ///< open loop: sends, how many late, the longest lag
   std::uint64_t late_sends = 0;
   Clock::duration max_send_lag{};
   Clock::time_point last_send{};
-  std::uint64_t frames = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t unmatched = 0;
-  std::uint64_t late = 0;
   std::mt19937_64 random{std::random_device{}()};
-  std::uint64_t succeeded = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t opened = 0;
   Clock::time_point last_open{};  ///< when the latest connection opened
   /// How late the watchdog's timer fires, microseconds: a loop that cannot keep its
   /// timers cannot keep its measurements either.
   Histogram loop_lag{1, 60'000'000, 2};
-  std::uint64_t connections_failed = 0;
-  std::uint64_t reconnects = 0;
-  std::uint64_t reconnects_failed = 0;
-  std::uint64_t keepalives = 0;
-  std::uint64_t timeout_reconnects = 0;
-  std::uint64_t close_timeouts = 0;
-  std::uint64_t unconsumed_before_request = 0;
-  std::uint64_t unconsumed_at_close = 0;
-  std::uint64_t not_sent = 0;           ///< closed loop: planned, never sent (interrupted)
   std::uint64_t schedule_not_sent = 0;  ///< open loop: came due, never sent in time
   std::uint64_t unsent_failed = 0;      ///< open loop: failed with their connection, unsent
   bool deadline_cut = false;            ///< the run's deadline ended requests before their end
@@ -176,8 +161,8 @@ struct ThreadState {
   void publish_live();
 
   void publish() noexcept {
-    published_succeeded.store(succeeded, std::memory_order_relaxed);
-    published_failed.store(failed, std::memory_order_relaxed);
+    published_succeeded.store(successful_requests, std::memory_order_relaxed);
+    published_failed.store(failed_requests, std::memory_order_relaxed);
   }
 
   std::size_t second_of(Clock::time_point t) const noexcept {
@@ -190,11 +175,11 @@ struct ThreadState {
     traffic_end = std::max(traffic_end, now);
     if (kind == ErrorKind::run_deadline) deadline_cut = true;
     if (now < measure_from) {
-      warmup += requests;
+      warmup_requests += requests;
       return;
     }
     series.fail(second_of(now), requests);
-    failed += requests;
+    failed_requests += requests;
     // Details are few (status codes, close codes, error messages); cap them anyway.
     constexpr std::size_t max_details = 64;
     if (errors.size() >= max_details && !errors.count({kind, detail})) detail = "(other)";
@@ -239,7 +224,7 @@ inline void ThreadState::publish_live() {
   }
   std::lock_guard lock(live_mutex);
   auto& f = live_figures;
-  f.succeeded = succeeded;
+  f.succeeded = successful_requests;
   f.failed.clear();
   for (const auto& [key, n] : errors) f.failed[key.first] += n;
   f.sent = written;
