@@ -13,6 +13,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <wsload/config_sources.hpp>
 #include <wsload/engine.hpp>
 
 namespace wsload {

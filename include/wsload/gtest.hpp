@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <wsload/config_sources.hpp>
 #include <wsload/engine.hpp>
 #include <wsload/gtest/reporter.hpp>
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <wsload/config.hpp>
+#include <wsload/config_sources.hpp>
+#include <wsload/config_validation.hpp>
 #include <wsload/engine.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>

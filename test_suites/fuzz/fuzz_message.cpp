@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include <wsload/config.hpp>
+#include <wsload/config_sources.hpp>
 #include <wsload/message.hpp>
 
 namespace {

@@ -1,4 +1,5 @@
-#include <wsload/config.hpp>
+#include <wsload/config_sources.hpp>
+#include <wsload/config_validation.hpp>
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include <wsload/config.hpp>
+#include <wsload/config_validation.hpp>
 #include <wsload/merge.hpp>
 
 #include <map>

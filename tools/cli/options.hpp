@@ -13,7 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include <wsload/config.hpp>
+#include <wsload/config_sources.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/shard.hpp>

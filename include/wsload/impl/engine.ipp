@@ -15,11 +15,13 @@
 #include <sys/resource.h>
 
 // The network detail headers, each after those it builds on.
+#include <wsload/config_validation.hpp>
 #include <wsload/detail/net/asio.hpp>
 #include <wsload/detail/net/state.hpp>
 #include <wsload/detail/net/classify.hpp>
 #include <wsload/detail/net/frames.hpp>
 #include <wsload/detail/net/connection.hpp>
+#include <wsload/detail/net/endpoints.hpp>
 #include <wsload/detail/net/pacing.hpp>
 #include <wsload/detail/net/sequential.hpp>
 #include <wsload/detail/net/pipelined.hpp>
@@ -32,53 +34,6 @@
 namespace wsload {
 
 namespace detail {
-
-/// Resolves on a detached thread so that a hung resolver cannot outlive the timeout
-/// (getaddrinfo cannot be cancelled).
-inline std::pair<std::vector<tcp::endpoint>, std::string> resolve(
-    const Url& url, std::chrono::milliseconds timeout) {
-  struct Shared {
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool done = false;
-    std::vector<tcp::endpoint> endpoints;
-    std::string error;
-  };
-  auto shared = std::make_shared<Shared>();
-  std::thread([shared, host = url.host, port = std::to_string(url.port)] {
-    asio::io_context ioc;
-    tcp::resolver resolver(ioc);
-    boost::system::error_code ec;
-    auto results = resolver.resolve(host, port, ec);
-    std::lock_guard lock(shared->mutex);
-    if (ec) shared->error = ec.message();
-    for (const auto& r : results) shared->endpoints.push_back(r.endpoint());
-    shared->done = true;
-    shared->cv.notify_all();
-  }).detach();
-  std::unique_lock lock(shared->mutex);
-  if (!shared->cv.wait_for(lock, timeout, [&] { return shared->done; })) {
-    return {{}, "timed out"};
-  }
-  if (shared->endpoints.empty() && shared->error.empty()) shared->error = "no addresses";
-  return {shared->endpoints, shared->error};
-}
-
-inline void load_trust(ssl::context& tls, const TlsOptions& options) {
-  boost::system::error_code ec;
-  tls.set_default_verify_paths(ec);  // a machine without a trust store still takes a CA file
-  if (!options.ca_file.empty()) {
-    tls.load_verify_file(options.ca_file, ec);
-    if (ec)
-      throw ConfigError("ca file", options.ca_file,
-                        "is not a PEM certificate file: " + ec.message());
-  }
-  if (!options.ca_pem.empty()) {
-    tls.add_certificate_authority(asio::buffer(options.ca_pem), ec);
-    if (ec) throw ConfigError("ca_pem", "", "is not a PEM certificate: " + ec.message());
-  }
-  tls.set_verify_mode(options.insecure ? ssl::verify_none : ssl::verify_peer);
-}
 
 /// The `percentile` of the values recorded in `now` since `before` (an earlier copy of
 /// the same histogram), in seconds; empty when none were.
@@ -234,6 +189,65 @@ struct Engine::Impl {
     finished_cv.notify_all();
   }
 
+  /// The latency percentiles the progress line shows: of the interval since they last
+  /// changed, kept for a second when no reply came.
+  struct ShownLatency {
+    LiveFigures figures;  ///< the threads' figures when they were taken
+    std::optional<double> p50;
+    std::optional<double> p99;
+    detail::Clock::time_point at;
+  };
+
+  /// What the progress callback gets at `now`, but the rate (the caller's to track).
+  Progress progress_at(detail::Clock::time_point now, detail::Clock::time_point start,
+                       std::uint64_t expected, Seconds sending, const detail::RunContext& run,
+                       ShownLatency& shown) {
+    using namespace detail;
+    Progress p;
+    p.expected = expected;
+    p.planned = sending;
+    for (auto& worker : workers) {
+      const auto ok = worker->state.published_succeeded.load(std::memory_order_relaxed);
+      const auto bad = worker->state.published_failed.load(std::memory_order_relaxed);
+      p.done += ok + bad;
+      p.failed += bad;
+    }
+    p.elapsed = now - start;
+    {
+      // The latencies of the last interval: this copy of the threads' figures less
+      // the one before.
+      LiveFigures figures;
+      {
+        std::lock_guard metrics_lock(metrics_mutex);
+        figures = threads_live_figures();
+      }
+      if (figures.latency.count() != shown.figures.latency.count()) {
+        shown.p50 = interval_percentile(figures.latency, shown.figures.latency, 50);
+        shown.p99 = interval_percentile(figures.latency, shown.figures.latency, 99);
+        shown.figures = std::move(figures);
+        shown.at = now;
+      } else if (now - shown.at > std::chrono::seconds(1)) {
+        shown.p50.reset();  // no reply for a second: no latency to show
+        shown.p99.reset();
+      }
+      p.latency_p50 = shown.p50;
+      p.latency_p99 = shown.p99;
+    }
+    if (run.schedule) {
+      p.target_rate = run.schedule->rate_at(now - start);
+      Seconds stage_end{0};
+      for (std::size_t i = 0; i < config.stages.size(); ++i) {
+        stage_end += config.stages[i].duration;
+        if (now - start < stage_end || i + 1 == config.stages.size()) {
+          p.stage = i + 1;
+          break;
+        }
+      }
+      p.stages = config.stages.size();
+    }
+    return p;
+  }
+
   Summary run(const ProgressCallback& on_progress, std::chrono::milliseconds interval) {
     using namespace detail;
     Summary summary;
@@ -339,11 +353,8 @@ struct Engine::Impl {
     const auto hard_stop = run_deadline + config.timeouts.close + std::chrono::seconds(2);
     std::uint64_t last_done = 0;
     auto last_time = start;
-    // The threads' figures when the shown percentiles were taken, and those percentiles.
-    LiveFigures previous_figures;
-    std::optional<double> shown_p50;
-    std::optional<double> shown_p99;
-    auto shown_at = start;
+    ShownLatency shown;
+    shown.at = start;
     {
       std::unique_lock lock(mutex);
       while (finished < threads) {
@@ -354,48 +365,7 @@ struct Engine::Impl {
         }
         if (on_progress && finished < threads) {
           lock.unlock();
-          Progress p;
-          p.expected = expected;
-          p.planned = sending;
-          for (auto& worker : workers) {
-            const auto ok = worker->state.published_succeeded.load(std::memory_order_relaxed);
-            const auto bad = worker->state.published_failed.load(std::memory_order_relaxed);
-            p.done += ok + bad;
-            p.failed += bad;
-          }
-          p.elapsed = now - start;
-          {
-            // The latencies of the last interval: this copy of the threads' figures less
-            // the one before.
-            LiveFigures figures;
-            {
-              std::lock_guard metrics_lock(metrics_mutex);
-              figures = threads_live_figures();
-            }
-            if (figures.latency.count() != previous_figures.latency.count()) {
-              shown_p50 = interval_percentile(figures.latency, previous_figures.latency, 50);
-              shown_p99 = interval_percentile(figures.latency, previous_figures.latency, 99);
-              previous_figures = std::move(figures);
-              shown_at = now;
-            } else if (now - shown_at > std::chrono::seconds(1)) {
-              shown_p50.reset();  // no reply for a second: no latency to show
-              shown_p99.reset();
-            }
-            p.latency_p50 = shown_p50;
-            p.latency_p99 = shown_p99;
-          }
-          if (run.schedule) {
-            p.target_rate = run.schedule->rate_at(now - start);
-            Seconds stage_end{0};
-            for (std::size_t i = 0; i < config.stages.size(); ++i) {
-              stage_end += config.stages[i].duration;
-              if (now - start < stage_end || i + 1 == config.stages.size()) {
-                p.stage = i + 1;
-                break;
-              }
-            }
-            p.stages = config.stages.size();
-          }
+          Progress p = progress_at(now, start, expected, sending, run, shown);
           const Seconds window = now - last_time;
           p.rate =
               window.count() > 0 ? static_cast<double>(p.done - last_done) / window.count() : 0;

@@ -17,6 +17,7 @@
 #include <wsload/results/detail/summary_checks.hpp>
 #include <wsload/results/summary.hpp>
 #include <wsload/shard.hpp>
+#include <wsload/results/time_series_json.hpp>
 #include <wsload/timeseries.hpp>
 
 namespace wsload {
