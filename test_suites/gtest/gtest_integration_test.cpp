@@ -227,6 +227,23 @@ TEST_F(GtestIntegration, CasesInSeparateProcessesShareOneReport) {
   EXPECT_EQ(report["entries"].size(), 2u) << "the rerun of Echo replaced its entry";
 }
 
+// A report file the reporter cannot read (hand-edited, another tool's) is not thrown
+// away with the cases it may hold: it is kept beside the new one, and the run says so.
+TEST_F(GtestIntegration, AnUnreadableReportIsKeptAsideNotLost) {
+  const auto shared = write(
+      "shared.json", "{\"schema\": \"wsload.gtest-report/1\", \"entries\": [{\"suite\": 1}]}");
+  auto env = clean_env();
+  env["WSLOAD_SUMMARY"] = shared.string();
+  const auto run = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env);
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(read_json(shared)["entries"].size(), 1u);
+  const auto kept = dir_ / "shared.json.unreadable";
+  ASSERT_TRUE(fs::exists(kept));
+  EXPECT_NE(read_text(kept).find("\"suite\": 1"), std::string::npos);
+  EXPECT_NE((run.out + run.err).find("shared.json.unreadable"), std::string::npos)
+      << run.out << run.err;
+}
+
 // Two shard processes of one test program, each with its own report, merged case by
 // case: a shard leaves judging to the merge, which judges the whole load.
 TEST_F(GtestIntegration, ShardReportsMergeCaseByCase) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -181,7 +182,7 @@ class Report {
   /// The cases of other processes in the file: each ctest test runs one case in its own
   /// process, and they share one file. Only a regular file has cases to keep (a FIFO or a
   /// device is written, never read back); one that is no report readable as such is
-  /// replaced.
+  /// kept aside as `<file>.unreadable`, said on stderr, and replaced.
   std::vector<RunRecord> others_in_file_locked() const {
     std::vector<RunRecord> others;
     std::error_code not_a_file;
@@ -193,8 +194,16 @@ class Report {
         });
         if (old.is_case() && !mine) others.push_back(std::move(old));
       }
-    } catch (const ConfigError&) {
+    } catch (const ConfigError& e) {
       others.clear();
+      auto aside = path_;
+      aside += ".unreadable";
+      std::error_code failed;
+      std::filesystem::rename(path_, aside, failed);
+      std::cerr << "wsload: " << e.what() << "; "
+                << (failed ? "it is replaced"
+                           : "kept as " + aside.string() + ", a new one is written")
+                << '\n';
     }
     return others;
   }
