@@ -451,14 +451,16 @@ class ErrorRules {
       const auto it = parsed->find("message");
       if (it != parsed->end() && it->is_string()) message = it->get<std::string>();
     }
-    return match(std::move(message), [&](const FrameRule& r) { return r.matches(frame, parsed); });
+    return first_match(std::move(message),
+                       [&](const FrameRule& r) { return r.matches(frame, parsed); });
   }
   /// The same from a scan of the frame that asked for add_paths().
   std::optional<std::pair<ErrorKind, std::string>> match(std::string_view frame,
                                                          const detail::FrameScan& scanned) const {
     const auto& at = scanned.at(message_path());
     std::string message = at.is_string() ? at.string_value() : std::string();
-    return match(std::move(message), [&](const FrameRule& r) { return r.matches(frame, scanned); });
+    return first_match(std::move(message),
+                       [&](const FrameRule& r) { return r.matches(frame, scanned); });
   }
 
  private:
@@ -468,8 +470,8 @@ class ErrorRules {
   }
 
   template <class RuleMatches>
-  std::optional<std::pair<ErrorKind, std::string>> match(std::string message,
-                                                         const RuleMatches& rule_matches) const {
+  std::optional<std::pair<ErrorKind, std::string>> first_match(
+      std::string message, const RuleMatches& rule_matches) const {
     auto result = [&](std::string detail) -> std::pair<ErrorKind, std::string> {
       if (message == integration_timeout_message) return {ErrorKind::integration_timeout, message};
       return {ErrorKind::error_reply, detail};

@@ -194,7 +194,9 @@ std::string id_of(std::string_view pointer, std::string_view frame) {
   return from_scan;
 }
 
-FrameRule end_rule() { return FrameRule::parse(R"(/type=="end")", "c"); }
+FrameRule end_rule() {
+  return FrameRule::parse(R"(/type=="end")", "c");
+}
 
 TEST(FrameScan, EqualityIsJsonValueEquality) {
   EXPECT_TRUE(matches(FrameRule::parse("/n==1", "c"), R"({"n":1.0})"));
@@ -246,15 +248,33 @@ TEST(FrameScan, PointersReadKeysIndexesAndTheLastOfRepeatedKeys) {
 
 TEST(FrameScan, MalformedFramesAreNotJson) {
   const auto done = FrameRule::parse("/done", "c");
-  for (const char* frame : {
-           R"({"done":1)", R"({"done":1,})", R"({"done":1} x)", R"({"done":01})",
-           R"({"done":1.})", R"({"done":1e})", R"({"done":-})", R"({"done":tru})",
-           R"({"done":1e400})", R"({"done":"\x"})", R"({"done":"\u12"})",
-           R"({"done":"\ud800"})", R"({"done":"\udc00"})", R"({"done":"\ud800\u0041"})",
-           R"({done:1})", R"({"done" 1})", R"([{"done":1}])", R"({"done":[1,]})",
-           R"({"done":1}})", R"({"done":1]})", R"({"done":/*c*/1})", "{\"done\":\"\x01\"}",
-           "{\"done\":\"\xC0\xAF\"}", "{\"done\":\"\xED\xA0\x80\"}", "{\"done\":\"\xF4\x90\x80\x80\"}",
-           "{\"done\":\"\xE2\x82\"}", "\xEF\xBB\xBF{\"done\":1}"}) {
+  for (const char* frame : {R"({"done":1)",
+                            R"({"done":1,})",
+                            R"({"done":1} x)",
+                            R"({"done":01})",
+                            R"({"done":1.})",
+                            R"({"done":1e})",
+                            R"({"done":-})",
+                            R"({"done":tru})",
+                            R"({"done":1e400})",
+                            R"({"done":"\x"})",
+                            R"({"done":"\u12"})",
+                            R"({"done":"\ud800"})",
+                            R"({"done":"\udc00"})",
+                            R"({"done":"\ud800\u0041"})",
+                            R"({done:1})",
+                            R"({"done" 1})",
+                            R"([{"done":1}])",
+                            R"({"done":[1,]})",
+                            R"({"done":1}})",
+                            R"({"done":1]})",
+                            R"({"done":/*c*/1})",
+                            "{\"done\":\"\x01\"}",
+                            "{\"done\":\"\xC0\xAF\"}",
+                            "{\"done\":\"\xED\xA0\x80\"}",
+                            "{\"done\":\"\xF4\x90\x80\x80\"}",
+                            "{\"done\":\"\xE2\x82\"}",
+                            "\xEF\xBB\xBF{\"done\":1}"}) {
     EXPECT_FALSE(matches(done, frame)) << frame;
   }
   EXPECT_FALSE(matches(done, std::string_view("{\"done\":1,\0}", 12)));

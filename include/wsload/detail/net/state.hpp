@@ -99,9 +99,6 @@ struct RunContext {
   std::optional<nlohmann::json::json_pointer> correlation;
   std::optional<aws::Credentials> aws;  ///< sign each connect when set
   bool parse_frames = false;            ///< some rule reads a frame's JSON
-  /// The pointers judging a frame reads (rules, "message", correlation id), one scan each.
-  std::vector<JsonPath> frame_paths;
-  std::optional<JsonPath> correlation_path;
   std::optional<Schedule> schedule;     ///< open loop: when each request is due
   /// Closed loop with a duration: no request starts after this.
   Clock::time_point send_until = Clock::time_point::max();
@@ -113,6 +110,9 @@ struct RunContext {
   /// it elsewhere), so it is read from the template filled with an empty prompt: a
   /// megabyte prompt is not parsed to find an id.
   bool id_without_prompt = false;
+  /// The pointers judging a frame reads (rules, "message", correlation id), one scan each.
+  std::vector<JsonPath> frame_paths = {};
+  std::optional<JsonPath> correlation_path = {};
 };
 
 inline Clock::duration to_clock(Seconds s) {
