@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
+#include <vector>
 
 #include <wsload/message.hpp>
 
@@ -25,21 +26,39 @@ void TemplateRender(benchmark::State& state) {
 }
 BENCHMARK(TemplateRender);
 
-// A streamed chunk, judged as the engine judges every frame of a reply: parsed once,
-// then the end rule and API Gateway's error rule.
+// A streamed chunk, judged as the engine judges every frame of a reply: one scan of its
+// bytes for the end rule's pointer and API Gateway's "message", then both rules.
+const std::string chunk =
+    R"({"type":"chunk","index":12,"text":"and so the prince, being \"mad\", went on"})";
+
 void FrameJudgement(benchmark::State& state) {
   const auto completion = wsload::Completion::parse(R"(/type=="end")");
   const auto errors = wsload::ErrorRules::parse({"api-gateway"});
-  const std::string frame = R"({"type":"chunk","index":3,"text":"and so the prince","id":41})";
-  nlohmann::json parsed;
+  std::vector<wsload::detail::JsonPath> paths{completion.until->path()};
+  errors.add_paths(paths);
+  wsload::detail::FrameScan scanned(paths);
   for (auto _ : state) {
-    wsload::detail::parse_frame(frame, parsed);
-    benchmark::DoNotOptimize(completion.until->matches(frame, &parsed));
-    benchmark::DoNotOptimize(errors.match(frame, &parsed));
+    scanned.scan(chunk);
+    benchmark::DoNotOptimize(completion.until->matches(chunk, scanned));
+    benchmark::DoNotOptimize(errors.match(chunk, scanned));
   }
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(FrameJudgement);
+
+// The same from a DOM, as frames were judged before the scan (and as tests cross-check it).
+void FrameJudgementDom(benchmark::State& state) {
+  const auto completion = wsload::Completion::parse(R"(/type=="end")");
+  const auto errors = wsload::ErrorRules::parse({"api-gateway"});
+  nlohmann::json parsed;
+  for (auto _ : state) {
+    wsload::detail::parse_frame(chunk, parsed);
+    benchmark::DoNotOptimize(completion.until->matches(chunk, &parsed));
+    benchmark::DoNotOptimize(errors.match(chunk, &parsed));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(FrameJudgementDom);
 
 // A regex end rule on a 1 KB streamed frame that does not end the reply (the common case:
 // every chunk but the last is searched to its end).

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <wsload/detail/json_scan.hpp>
 #include <wsload/detail/regex.hpp>
 #include <wsload/errors.hpp>
 
@@ -302,6 +303,14 @@ class FrameRule {
     if (!parsed || !parsed->contains(pointer_)) return false;
     return kind_ == Kind::json_present || parsed->at(pointer_) == value_;
   }
+  /// The same from a scan of the frame that asked for path().
+  bool matches(std::string_view frame, const detail::FrameScan& scanned) const {
+    if (kind_ == Kind::regex) return matches(frame, nullptr);
+    const auto& at = scanned.at(path_);
+    return at.found() && (kind_ == Kind::json_present || at.equals(value_));
+  }
+  /// The pointer a JSON rule reads.
+  const detail::JsonPath& path() const noexcept { return path_; }
   bool needs_json() const noexcept { return kind_ != Kind::regex; }
   Kind kind() const noexcept { return kind_; }
   const std::string& text() const noexcept { return text_; }
@@ -310,6 +319,7 @@ class FrameRule {
   Kind kind_ = Kind::json_present;
   std::string text_;
   nlohmann::json::json_pointer pointer_;
+  detail::JsonPath path_;
   nlohmann::json value_;
   detail::Regex regex_;
 };
@@ -338,6 +348,7 @@ inline FrameRule FrameRule::parse(std::string_view text, const std::string& fiel
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(field, r.text_, "has an invalid JSON pointer '" + pointer + "'");
   }
+  r.path_ = detail::JsonPath(r.pointer_);
   if (eq == std::string_view::npos) {
     r.kind_ = Kind::json_present;
     return r;
@@ -422,6 +433,15 @@ class ErrorRules {
     return false;
   }
 
+  /// The pointers match() reads from a scan: "message" and each JSON rule's.
+  void add_paths(std::vector<detail::JsonPath>& paths) const {
+    if (empty()) return;
+    paths.push_back(message_path());
+    for (const auto& r : rules_) {
+      if (r.needs_json()) paths.push_back(r.path());
+    }
+  }
+
   /// The error a frame carries, if any: its kind and detail (the "message" when there
   /// is one, else the rule).
   std::optional<std::pair<ErrorKind, std::string>> match(std::string_view frame,
@@ -431,6 +451,27 @@ class ErrorRules {
       const auto it = parsed->find("message");
       if (it != parsed->end() && it->is_string()) message = it->get<std::string>();
     }
+    return first_match(std::move(message),
+                       [&](const FrameRule& r) { return r.matches(frame, parsed); });
+  }
+  /// The same from a scan of the frame that asked for add_paths().
+  std::optional<std::pair<ErrorKind, std::string>> match(std::string_view frame,
+                                                         const detail::FrameScan& scanned) const {
+    const auto& at = scanned.at(message_path());
+    std::string message = at.is_string() ? at.string_value() : std::string();
+    return first_match(std::move(message),
+                       [&](const FrameRule& r) { return r.matches(frame, scanned); });
+  }
+
+ private:
+  static const detail::JsonPath& message_path() {
+    static const detail::JsonPath path(nlohmann::json::json_pointer("/message"));
+    return path;
+  }
+
+  template <class RuleMatches>
+  std::optional<std::pair<ErrorKind, std::string>> first_match(
+      std::string message, const RuleMatches& rule_matches) const {
     auto result = [&](std::string detail) -> std::pair<ErrorKind, std::string> {
       if (message == integration_timeout_message) return {ErrorKind::integration_timeout, message};
       return {ErrorKind::error_reply, detail};
@@ -441,14 +482,13 @@ class ErrorRules {
       }
     }
     for (const auto& rule : rules_) {
-      if (rule.matches(frame, parsed)) {
+      if (rule_matches(rule)) {
         return result(message.empty() ? "matched " + rule.text() : detail::shorten(message));
       }
     }
     return std::nullopt;
   }
 
- private:
   bool api_gateway_ = false;
   std::vector<FrameRule> rules_;
 };

@@ -325,6 +325,14 @@ struct Engine::Impl {
         std::min(config.fragment_size, std::max<std::size_t>(largest, 512)), 8);
     run.parse_frames = run.error_rules.needs_json() ||
                        (run.completion.until && run.completion.until->needs_json());
+    if (run.completion.until && run.completion.until->needs_json()) {
+      run.frame_paths.push_back(run.completion.until->path());
+    }
+    run.error_rules.add_paths(run.frame_paths);
+    if (run.correlation) {
+      run.correlation_path.emplace(*run.correlation);
+      run.frame_paths.push_back(*run.correlation_path);
+    }
 
     finished = 0;
     const Shard shard = config.shard.value_or(Shard{});

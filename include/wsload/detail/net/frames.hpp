@@ -28,11 +28,11 @@ enum class FrameVerdict { more, done, failed };
 
 /// Applies the error rules and the completion rule to one frame of `reply`.
 inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, ReplyProgress& reply,
-                                std::string_view frame, const nlohmann::json* parsed,
+                                std::string_view frame, const FrameScan& scanned,
                                 Clock::time_point now) {
   if (reply.frames++ == 0) reply.first_at = now;
   reply.bytes += frame.size();
-  if (auto error = run.error_rules.match(frame, parsed)) {
+  if (auto error = run.error_rules.match(frame, scanned)) {
     state.count_failed(error->first, std::move(error->second), 1);
     return FrameVerdict::failed;
   }
@@ -44,7 +44,7 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
       done = reply.frames >= run.completion.frames;
       break;
     case Completion::Kind::until:
-      done = run.completion.until->matches(frame, parsed);
+      done = run.completion.until->matches(frame, scanned);
       break;
   }
   if (!done) return FrameVerdict::more;
@@ -81,16 +81,15 @@ inline std::string_view render_message(const RunContext& run, ThreadState& state
   return out;
 }
 
-/// The JSON text of the value at `pointer` in `parsed`; empty when there is none.
-inline std::string id_in(const nlohmann::json& parsed,
-                         const nlohmann::json::json_pointer& pointer) {
-  return parsed.contains(pointer) ? parsed.at(pointer).dump() : std::string();
+/// The JSON text of the id at `path` in the frame `scanned` last (as nlohmann's dump()
+/// writes it, whatever the spacing); empty when there is none.
+inline std::string id_in(const FrameScan& scanned, const JsonPath& path) {
+  return scanned.at(path).dump();
 }
 
-/// The same in `body`, parsed into `parsed`; empty when it is not JSON.
-inline std::string id_at(std::string_view body, const nlohmann::json::json_pointer& pointer,
-                         nlohmann::json& parsed) {
-  return parse_frame(body, parsed) ? id_in(parsed, pointer) : std::string();
+/// The same in `body`, scanned by `scan` (which asks for `path`); empty when it is not JSON.
+inline std::string id_at(std::string_view body, const JsonPath& path, FrameScan& scan) {
+  return scan.scan(body) ? id_in(scan, path) : std::string();
 }
 
 /// Whether the id at `pointer` is the same whatever the prompt (see
@@ -99,10 +98,11 @@ inline bool id_independent_of_prompt(const MessageTemplate& message,
                                      const nlohmann::json::json_pointer& pointer) {
   // Only in a JSON template is a prompt always one string value, never structure.
   if (!message.is_json()) return false;
-  nlohmann::json parsed;
+  const JsonPath path(pointer);
+  FrameScan scan({&path, 1});
   const std::string uuid = "00000000-0000-4000-8000-000000000000";
-  return id_at(message.render({"a", 0, 0, uuid}), pointer, parsed) ==
-         id_at(message.render({"b", 0, 0, uuid}), pointer, parsed);
+  return id_at(message.render({"a", 0, 0, uuid}), path, scan) ==
+         id_at(message.render({"b", 0, 0, uuid}), path, scan);
 }
 
 }  // namespace wsload::detail

@@ -8,8 +8,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <nlohmann/json.hpp>
-
 #include <wsload/config.hpp>
 #include <wsload/detail/net/asio.hpp>
 #include <wsload/detail/net/frames.hpp>
@@ -69,19 +67,18 @@ template <class Stream>
 asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, ConnectionSlot& slot,
                                      Stream& ws, Pipeline& p) {
   beast::flat_buffer buffer;
-  nlohmann::json parsed;
+  FrameScan scanned(run.frame_paths);
   for (;;) {
     co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, p.read_error));
     if (p.read_error) break;
     const auto now = Clock::now();
     const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
-    const bool is_json = parse_frame(frame, parsed);
-    const std::string id = is_json ? id_in(parsed, *run.correlation) : std::string();
+    const std::string id = scanned.scan(frame) ? id_in(scanned, *run.correlation_path) : "";
     const auto it = p.pending.find(id);
     if (it == p.pending.end()) {
       ++(p.expired.count(id) ? state.late_replies : state.unmatched_replies);
-    } else if (judge_frame(run, state, it->second.progress, frame, is_json ? &parsed : nullptr,
-                           now) != FrameVerdict::more) {
+    } else if (judge_frame(run, state, it->second.progress, frame, scanned, now) !=
+               FrameVerdict::more) {
       ++p.counted;
       p.pending.erase(it);
       p.expire(Clock::time_point::min(), state, slot);  // the next deadline; wake the writer
@@ -117,7 +114,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
   };
   std::string message;
   std::string id_source;
-  nlohmann::json sent;
+  FrameScan sent({&*run.correlation_path, 1});
   auto last_sent = Clock::now();
   KeepaliveSender keepalive;
   if (run.schedule && !config.keepalive.empty()) {
@@ -151,9 +148,9 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     if (run.id_without_prompt) {
       id_source.clear();
       run.message.render(id_source, {{}, index, sequence, uuid});
-      id = id_at(id_source, *run.correlation, sent);
+      id = id_at(id_source, *run.correlation_path, sent);
     } else {
-      id = id_at(body, *run.correlation, sent);
+      id = id_at(body, *run.correlation_path, sent);
     }
     if (p.pending.count(id)) {
       // The template must give each request in flight its own id, e.g. {{sequence}}.

@@ -4,8 +4,6 @@
 #include <cstdint>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include <wsload/config.hpp>
 #include <wsload/detail/net/asio.hpp>
 #include <wsload/detail/net/connection.hpp>
@@ -26,7 +24,9 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
   boost::system::error_code ec;
   auto use = asio::redirect_error(asio::use_awaitable, ec);
   beast::flat_buffer buffer;
-  nlohmann::json parsed;
+  // Without a JSON rule no frame is scanned (an error rule's "message" is not read).
+  FrameScan scanned(run.parse_frames ? std::span<const JsonPath>(run.frame_paths)
+                                     : std::span<const JsonPath>());
   std::string message;
   auto last_sent = Clock::now();
   KeepaliveSender keepalive;
@@ -69,8 +69,8 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
         continue;
       }
       const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
-      const bool is_json = run.parse_frames && parse_frame(frame, parsed);
-      verdict = judge_frame(run, state, reply, frame, is_json ? &parsed : nullptr, Clock::now());
+      scanned.scan(frame);
+      verdict = judge_frame(run, state, reply, frame, scanned, Clock::now());
     }
     if (ec) co_return ec;
     ++cursor.counted;

@@ -111,6 +111,9 @@ struct RunContext {
   /// it elsewhere), so it is read from the template filled with an empty prompt: a
   /// megabyte prompt is not parsed to find an id.
   bool id_without_prompt = false;
+  /// The pointers judging a frame reads (rules, "message", correlation id), one scan each.
+  std::vector<JsonPath> frame_paths = {};
+  std::optional<JsonPath> correlation_path = {};
 };
 
 inline Clock::duration to_clock(Seconds s) {
