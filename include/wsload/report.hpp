@@ -87,6 +87,8 @@ inline double seconds_of(std::int64_t us) {
   return static_cast<double>(us) / 1e6;
 }
 
+// The SVG kit. Kept by hand: no packaged C++ library draws charts as SVG text, and the
+// report must stay one file that loads nothing when it is opened.
 inline constexpr const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c",
                                           "#9467bd", "#ff7f0e", "#17becf"};
 
