@@ -62,8 +62,8 @@ BENCHMARK(FrameJudgementDom);
 
 // A regex end rule on a 1 KB streamed frame that does not end the reply (the common case:
 // every chunk but the last is searched to its end).
-void RegexRule(benchmark::State& state) {
-  const auto completion = wsload::Completion::parse(R"(regex:"type"\s*:\s*"end")");
+void search_streamed_chunk(benchmark::State& state, const char* rule) {
+  const auto completion = wsload::Completion::parse(rule);
   const std::string frame =
       R"({"type":"chunk","index":3,"text":")" + std::string(1000, 'w') + R"(","id":41})";
   for (auto _ : state) {
@@ -71,6 +71,17 @@ void RegexRule(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * frame.size()));
 }
+
+void RegexRule(benchmark::State& state) {
+  search_streamed_chunk(state, R"(regex:"type"\s*:\s*"end")");
+}
 BENCHMARK(RegexRule);
+
+// A pattern that starts with a class, so no search can skip ahead to a literal: every
+// byte of the frame goes through the matcher.
+void RegexRuleClassFirst(benchmark::State& state) {
+  search_streamed_chunk(state, R"(regex:\w+"\s*:\s*true\})");
+}
+BENCHMARK(RegexRuleClassFirst);
 
 }  // namespace

@@ -4,7 +4,7 @@ include(CMakePackageConfigHelpers)
 set(WSLOAD_CMAKE_DIR "${CMAKE_INSTALL_DATADIR}/cmake/wsload")
 
 install(DIRECTORY include/ DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
-install(TARGETS wsload EXPORT wsloadTargets)
+install(TARGETS wsload_core wsload EXPORT wsloadTargets)
 install(EXPORT wsloadTargets NAMESPACE wsload:: DESTINATION "${WSLOAD_CMAKE_DIR}")
 if(TARGET wsload_gtest)
   install(TARGETS wsload_gtest wsload_gtest_main EXPORT wsloadGtestTargets)

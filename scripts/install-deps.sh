@@ -2,7 +2,8 @@
 # Installs what wsload needs from Debian's apt; quick and silent when all is present.
 set -euo pipefail
 
-packages=(g++ cmake make libboost-dev libssl-dev nlohmann-json3-dev zlib1g-dev
+packages=(g++ cmake make pkg-config libboost-dev libssl-dev nlohmann-json3-dev zlib1g-dev
+          libre2-dev  # the regex: rules (found through pkg-config)
           libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev openssl
           libyaml-cpp-dev  # the examples' manifests, parsed by a test
           chromium libxml2-utils  # HTML reports rendered, JUnit XML validated, by tests

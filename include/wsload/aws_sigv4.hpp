@@ -1,4 +1,5 @@
 // AWS Signature Version 4 for IAM-authorised API Gateway WebSocket APIs.
+// Kept by hand: the AWS SDK for C++, the usual signer, has no Debian package.
 //
 // Such an API wants its connect request presigned: the signature travels in the query
 // string (X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-Expires,

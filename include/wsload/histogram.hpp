@@ -1,4 +1,5 @@
 // Latency histogram with HdrHistogram's bucket layout and its compressed V2 encoding.
+// Kept by hand: HdrHistogram_c has no Debian package (only Java and Go implementations do).
 //
 // Layout (as HdrHistogram defines it): values are integers; with S significant digits the
 // first bucket holds 2^ceil(log2(2*10^S)) sub-buckets of width 1 << unit_magnitude, and

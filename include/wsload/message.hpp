@@ -21,8 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <wsload/detail/ecmascript_re2.hpp>
 #include <wsload/detail/json_scan.hpp>
-#include <wsload/detail/regex.hpp>
 #include <wsload/errors.hpp>
 
 namespace wsload {
@@ -288,8 +288,9 @@ inline std::size_t MessageTemplate::max_size(std::string_view prompt) const {
 ///   /type=="end"    the JSON value at the pointer equals the JSON value (bare words are
 ///                   strings: /type==end)
 ///   /done           the pointer exists in the frame's JSON
-///   regex:PATTERN   the frame's text contains a match (ECMAScript syntax, searched in
-///                   linear time: no backreferences or lookaround; see detail/regex.hpp)
+///   regex:PATTERN   the frame's text contains a match (ECMAScript syntax, searched by
+///                   RE2 in linear time: no backreferences or lookaround; see
+///                   detail/ecmascript_re2.hpp)
 class FrameRule {
  public:
   enum class Kind { json_equals, json_present, regex };

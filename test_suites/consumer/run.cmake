@@ -34,6 +34,9 @@ endif()
 step("${CMAKE_COMMAND}" -S "${SOURCE_DIR}/test_suites/consumer" -B "${WORK_DIR}/build" ${args})
 step("${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
 step("${WORK_DIR}/build/consumer")
+if(MODE STREQUAL "package")
+  step("${WORK_DIR}/build/core_consumer")
+endif()
 
 # The examples as a user's project: wsload_add_load_test, then `ctest -L load`.
 if(MODE STREQUAL "package")

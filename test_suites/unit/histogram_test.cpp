@@ -137,6 +137,68 @@ TEST(Histogram, DecodeRejectsCorruptInputWithoutCrashing) {
   }
 }
 
+// RFC 4648's test vectors, and bytes of every value.
+TEST(Base64, EncodesAndDecodesPaddedStandardBase64) {
+  const std::vector<std::pair<std::string, std::string>> vectors = {{"", ""},
+                                                                    {"f", "Zg=="},
+                                                                    {"fo", "Zm8="},
+                                                                    {"foo", "Zm9v"},
+                                                                    {"foob", "Zm9vYg=="},
+                                                                    {"fooba", "Zm9vYmE="},
+                                                                    {"foobar", "Zm9vYmFy"}};
+  for (const auto& [bytes, text] : vectors) {
+    EXPECT_EQ(wsload::detail::base64_encode(bytes), text);
+    EXPECT_EQ(wsload::detail::base64_decode(text), bytes) << text;
+  }
+  std::string every;
+  for (int c = 0; c < 256; ++c) every += static_cast<char>(c);
+  for (std::size_t size = 250; size <= 256; ++size) {
+    const auto bytes = every.substr(0, size);
+    EXPECT_EQ(wsload::detail::base64_decode(wsload::detail::base64_encode(bytes)), bytes);
+  }
+  EXPECT_EQ(wsload::detail::base64_encode("\xfb\xff"), "+/8=");
+}
+
+// OpenSSL's EVP_DecodeBlock alone would take some of these: it skips whitespace and line
+// ends at either end, reads '=' anywhere as zero bits and counts padding as bytes.
+TEST(Base64, RefusesWhatIsNotExactlyPaddedStandardBase64) {
+  const std::vector<std::string> refused = {"Zg",
+                                            "Zg=",
+                                            "Zm9vY",
+                                            "Zg=a",
+                                            "Z===",
+                                            "====",
+                                            "Zg==Zg==",
+                                            "Z=g=",
+                                            "=Zm9",
+                                            "Zm=v",
+                                            " Zm9v",
+                                            "Zm9v ",
+                                            "    Zm9v",
+                                            "Zm9v    ",
+                                            "Zm9v\n\n\n\n",
+                                            "\n\n\n\nZm9v",
+                                            "Zm9v\r\n\r\n",
+                                            "Zm9v----",
+                                            "\tZm9vYmF",
+                                            "Zm 9",
+                                            "Zm\n9",
+                                            "Zm-v",
+                                            "Zm_v",
+                                            "Zm9\x80",
+                                            std::string("Zm9v\0\0\0\0", 8),
+                                            std::string("Zm9\0", 4)};
+  for (const auto& bad : refused) {
+    EXPECT_EQ(wsload::detail::base64_decode(bad), std::nullopt) << "'" << bad << "'";
+  }
+}
+
+// What the reader has always taken: trailing bits under the padding are not checked.
+TEST(Base64, IgnoresTheUnusedBitsOfThePaddedGroup) {
+  EXPECT_EQ(wsload::detail::base64_decode("Zh=="), "f");
+  EXPECT_EQ(wsload::detail::base64_decode("Zm9="), "fo");
+}
+
 class HdrReference : public ::testing::Test {
  protected:
   static nlohmann::json load() {

@@ -1,67 +1,59 @@
-// Base64 (RFC 4648, standard alphabet, padded) for the histogram encoding.
+// Base64 (RFC 4648, standard alphabet, padded) for the histogram encoding, by OpenSSL's
+// EVP coder.
 #pragma once
 
-#include <cstdint>
+#include <algorithm>
+#include <climits>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include <openssl/evp.h>
+
 namespace wsload::detail {
 
+/// The base64 text of `bytes`, padded, on one line.
 inline std::string base64_encode(std::string_view bytes) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const auto n = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
-                   (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8) |
-                   std::uint32_t{static_cast<unsigned char>(bytes[i + 2])};
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += alphabet[n & 63];
+  // EVP_EncodeBlock counts in int: whole groups of 3 bytes at a time.
+  constexpr std::size_t chunk = std::size_t{3} << 24;
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');  // + its closing NUL
+  std::size_t written = 0;
+  for (std::size_t at = 0; at < bytes.size(); at += chunk) {
+    const std::size_t size = std::min(chunk, bytes.size() - at);
+    written += static_cast<std::size_t>(EVP_EncodeBlock(
+        reinterpret_cast<unsigned char*>(out.data() + written),
+        reinterpret_cast<const unsigned char*>(bytes.data() + at), static_cast<int>(size)));
   }
-  if (const auto left = bytes.size() - i; left > 0) {
-    auto n = std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
-    if (left == 2) n |= std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8;
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += left == 2 ? alphabet[(n >> 6) & 63] : '=';
-    out += '=';
-  }
+  out.resize(written);
   return out;
 }
 
-/// nullopt when `text` is not padded standard base64.
+/// The bytes of padded standard base64 `text`; nullopt for anything else.
 inline std::optional<std::string> base64_decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
+  // EVP_DecodeBlock alone is lenient: it skips blanks and line ends at either end and
+  // reads '=' anywhere as zero bits. Only the alphabet, then one or two '=', pass here.
   if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
-    if (pad == 1 && text[i + 2] == '=') return std::nullopt;
-    std::uint32_t n = 0;
-    for (int k = 0; k < 4; ++k) {
-      const char c = text[i + static_cast<std::size_t>(k)];
-      const int v = (k >= 4 - pad) ? 0 : value(c);
-      if (v < 0) return std::nullopt;
-      n = (n << 6) | static_cast<std::uint32_t>(v);
-    }
-    out += static_cast<char>((n >> 16) & 0xff);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(n & 0xff);
+  const std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
+  const auto in_alphabet = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+  };
+  if (!std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding), in_alphabet)) {
+    return std::nullopt;
   }
+  std::string out(text.size() / 4 * 3, '\0');
+  constexpr std::size_t chunk = std::size_t{4} << 24;
+  std::size_t written = 0;
+  for (std::size_t at = 0; at < text.size(); at += chunk) {
+    const std::size_t size = std::min(chunk, text.size() - at);
+    const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data() + written),
+                                        reinterpret_cast<const unsigned char*>(text.data() + at),
+                                        static_cast<int>(size));
+    if (decoded < 0) return std::nullopt;
+    written += static_cast<std::size_t>(decoded);
+  }
+  out.resize(written - padding);  // EVP_DecodeBlock counts the padding as bytes
   return out;
 }
 

@@ -1,5 +1,6 @@
 // How a load connection's TCP connection ends after a closing handshake, and the plain
-// (ws://) socket that takes part in it.
+// (ws://) socket that takes part in it. Kept by hand: it is Beast's own teardown, through the
+// customisation point Beast offers, wrapped so that the engine can bound it (below).
 //
 // Beast ends every closing handshake, its own after a failure (a frame over the size
 // limit, a protocol violation) included, by reading until the server closes TCP (RFC 6455

@@ -1,4 +1,5 @@
 // A TLS client stream for the load connections: OpenSSL reads and writes the TCP socket
+// Kept by hand: no packaged stream lets OpenSSL own the socket (asio's ssl::stream: see below).
 // itself, and asio only waits for the socket to be ready.
 //
 // Why not asio's ssl::stream: it keeps per connection a BIO pair and two record-sized
