@@ -173,6 +173,9 @@ class JsonScanner {
   std::size_t scan_number(std::size_t at) const noexcept;
   /// A new member (key, a quoted JSON string) or element (key empty) of the innermost container.
   void enter(std::string_view key, bool key_escaped);
+  /// Reads `"key":` at `at` and enters that member, `at` then at its value; false when
+  /// there is no member there.
+  bool enter_member(std::size_t& at);
   /// The value starting at `at` ends before `end` (npos: a container, ended by its close).
   void value(std::size_t at, std::size_t end, bool escaped);
   void close(std::size_t end);
@@ -350,6 +353,18 @@ inline void JsonScanner::close(std::size_t end) {
   }
 }
 
+inline bool JsonScanner::enter_member(std::size_t& at) {
+  if (at >= text_.size() || text_[at] != '"') return false;
+  bool escaped = false;
+  const auto key_end = scan_string(at, escaped);
+  if (key_end == npos) return false;
+  const auto colon = skip_blank(key_end);
+  if (colon >= text_.size() || text_[colon] != ':') return false;
+  enter(text_.substr(at, key_end - at), escaped);
+  at = skip_blank(colon + 1);
+  return true;
+}
+
 inline bool JsonScanner::scan(std::string_view frame, std::span<const JsonPath> paths,
                               std::span<JsonSpan> found) {
   text_ = frame;
@@ -381,14 +396,7 @@ inline bool JsonScanner::scan(std::string_view frame, std::span<const JsonPath> 
         enter({}, false);
         continue;
       } else {
-        if (at >= n || frame[at] != '"') break;
-        bool escaped = false;
-        const auto key_end = scan_string(at, escaped);
-        if (key_end == npos) break;
-        const auto colon = skip_blank(key_end);
-        if (colon >= n || frame[colon] != ':') break;
-        enter(frame.substr(at, key_end - at), escaped);
-        at = skip_blank(colon + 1);
+        if (!enter_member(at)) break;
         continue;
       }
     } else {
@@ -421,15 +429,7 @@ inline bool JsonScanner::scan(std::string_view frame, std::span<const JsonPath> 
         next = true;
         break;
       }
-      if (at >= n || frame[at] != '"') break;
-      bool escaped = false;
-      const auto key_end = scan_string(at, escaped);
-      if (key_end == npos) break;
-      const auto colon = skip_blank(key_end);
-      if (colon >= n || frame[colon] != ':') break;
-      enter(frame.substr(at, key_end - at), escaped);
-      at = skip_blank(colon + 1);
-      next = true;
+      next = enter_member(at);
       break;
     }
     if (next) continue;
