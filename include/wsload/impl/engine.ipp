@@ -386,18 +386,7 @@ struct Engine::Impl {
     }
     for (auto& t : pool) t.join();
 
-    std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
-    std::uint64_t sent = 0;
-    std::uint64_t late_sends = 0;
-    Clock::duration max_send_lag{};
-    Clock::time_point last_send = start;
-    Clock::time_point finished_at = start;
-    Clock::time_point traffic_end = start;
-    bool counted_any = false;
-    std::uint64_t schedule_not_sent = 0;
-    std::uint64_t unsent_failed = 0;
-    Clock::time_point last_open = start;
-    Histogram loop_lag{1, 60'000'000, 2};
+    ThreadTotals totals(start);
     summary.time_series.keep_windows(thresholds);
     for (auto& worker : workers) {
       auto& s = worker->state;
@@ -406,25 +395,11 @@ struct Engine::Impl {
       summary.latency_uncorrected.merge(s.latency_uncorrected);
       summary.time_series.merge(s.series);
       summary += s;  // every count
-      sent += s.sent;
-      late_sends += s.late_sends;
-      max_send_lag = std::max(max_send_lag, s.max_send_lag);
-      last_send = std::max(last_send, s.last_send);
-      last_open = std::max(last_open, s.last_open);
-      loop_lag.merge(s.loop_lag);
-      schedule_not_sent += s.schedule_not_sent;
-      unsent_failed += s.unsent_failed;
-      if (s.traffic_end != Clock::time_point{}) {
-        counted_any = true;
-        traffic_end = std::max(traffic_end, s.traffic_end);
-      }
-      // A close reason or an error reply may quote what was sent: no secret in a summary.
-      for (auto& [key, n] : s.errors) errors[{key.first, redact(key.second)}] += n;
+      totals += s;
       summary.cpu_user += Seconds(worker->cpu_user);
       summary.cpu_system += Seconds(worker->cpu_system);
-      finished_at = std::max(finished_at, s.remaining == 0 ? s.finished_at : Clock::now());
-      if (s.deadline_cut) summary.deadline_exceeded = true;
     }
+    if (totals.deadline_cut) summary.deadline_exceeded = true;
     // Only a forced stop leaves requests of a closed loop unaccounted: they ran out of
     // time, or were never sent because of the interrupt. (An open loop's are not sent.)
     const auto accounted = summary.successful_requests + summary.failed_requests +
@@ -433,7 +408,7 @@ struct Engine::Impl {
       if (stop_requested) {
         summary.not_sent += expected - accounted;
       } else {
-        errors[{ErrorKind::run_deadline, ""}] += expected - accounted;
+        totals.errors[{ErrorKind::run_deadline, ""}] += expected - accounted;
         summary.failed_requests += expected - accounted;
         summary.deadline_exceeded = true;
       }
@@ -441,39 +416,41 @@ struct Engine::Impl {
     summary.total_requests = summary.successful_requests + summary.failed_requests;
     if (run.schedule) {
       ScheduleReport r;
-      r.sent = sent;
-      r.not_sent = schedule_not_sent;
+      r.sent = totals.sent;
+      r.not_sent = totals.schedule_not_sent;
       // This shard's part of the schedule, up to an interrupt: sent, failed unsent with a
       // connection, or not sent.
-      r.due = std::min<std::uint64_t>(expected, sent + unsent_failed + schedule_not_sent);
+      r.due = std::min<std::uint64_t>(
+          expected, totals.sent + totals.unsent_failed + totals.schedule_not_sent);
       const double planned = run.schedule->duration().count();
       r.target_rate = planned > 0 ? static_cast<double>(expected) / planned : 0;
       // An interrupted run sent over the time it ran, not over the whole schedule.
-      const double span = stop_requested ? Seconds(last_send - start).count()
-                                         : std::max(planned, Seconds(last_send - start).count());
-      r.achieved_rate = span > 0 ? static_cast<double>(sent) / span : 0;
-      r.late_sends = late_sends;
-      r.max_send_lag = Seconds(max_send_lag).count();
+      const double span = stop_requested
+                              ? Seconds(totals.last_send - start).count()
+                              : std::max(planned, Seconds(totals.last_send - start).count());
+      r.achieved_rate = span > 0 ? static_cast<double>(totals.sent) / span : 0;
+      r.late_sends = totals.late_sends;
+      r.max_send_lag = Seconds(totals.max_send_lag).count();
       summary.schedule = r;
     }
-    for (auto& [key, n] : errors) summary.errors.push_back({key.first, key.second, n});
+    for (auto& [key, n] : totals.errors) summary.errors.push_back({key.first, key.second, n});
     summary.interrupted = stop_requested.load();
     // The run's time is its traffic's, from the end of the warm-up to the last request
     // counted: closing handshakes after it are not traffic.
-    const auto end = counted_any ? traffic_end : finished_at;
+    const auto end = totals.counted_any ? totals.traffic_end : totals.finished_at;
     summary.total_time = end - std::min(end, start + config.warmup);
     if (run.schedule) {
       summary.rate_window =
           Seconds(std::max(run.schedule->duration() - Seconds(config.warmup), Seconds(0)));
     }
-    summary.connect_time = Seconds(last_open - start).count();
+    summary.connect_time = Seconds(totals.last_open - start).count();
     // Busy over the traffic: idle closing handshakes after it would dilute a saturation.
     const double engine_time = Seconds(end - start).count() * static_cast<double>(threads);
     summary.generator_busy =
         engine_time > 0 ? (summary.cpu_user + summary.cpu_system).count() / engine_time : 0;
-    if (!loop_lag.empty()) {
-      summary.loop_lag_p99 = static_cast<double>(loop_lag.value_at_percentile(99)) / 1e6;
-      summary.loop_lag_max = static_cast<double>(loop_lag.max()) / 1e6;
+    if (!totals.loop_lag.empty()) {
+      summary.loop_lag_p99 = static_cast<double>(totals.loop_lag.value_at_percentile(99)) / 1e6;
+      summary.loop_lag_max = static_cast<double>(totals.loop_lag.max()) / 1e6;
     }
     if (!config.shard) summary.judge(thresholds);
     {

@@ -33,6 +33,7 @@
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
 #include <wsload/metrics.hpp>
+#include <wsload/redact.hpp>
 #include <wsload/results/counters.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/timeseries.hpp>
@@ -187,6 +188,47 @@ struct ThreadState : Counters {
     constexpr std::size_t max_details = 64;
     if (errors.size() >= max_details && !errors.count({kind, detail})) detail = "(other)";
     errors[{kind, std::move(detail)}] += requests;
+  }
+};
+
+/// What the engine folds from its threads besides their Counters and histograms: the
+/// open loop's sends, when traffic and threads ended, the event loops' lag, the errors
+/// with their details redacted (a close reason or an error reply may quote what was sent).
+struct ThreadTotals {
+  explicit ThreadTotals(Clock::time_point start)
+      : last_send(start), finished_at(start), traffic_end(start), last_open(start) {}
+
+  std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
+  std::uint64_t sent = 0;
+  std::uint64_t late_sends = 0;
+  Clock::duration max_send_lag{};
+  Clock::time_point last_send;
+  Clock::time_point finished_at;
+  Clock::time_point traffic_end;
+  bool counted_any = false;  ///< some thread counted a request
+  std::uint64_t schedule_not_sent = 0;
+  std::uint64_t unsent_failed = 0;
+  Clock::time_point last_open;
+  Histogram loop_lag{1, 60'000'000, 2};
+  bool deadline_cut = false;
+
+  ThreadTotals& operator+=(const ThreadState& s) {
+    sent += s.sent;
+    late_sends += s.late_sends;
+    max_send_lag = std::max(max_send_lag, s.max_send_lag);
+    last_send = std::max(last_send, s.last_send);
+    last_open = std::max(last_open, s.last_open);
+    loop_lag.merge(s.loop_lag);
+    schedule_not_sent += s.schedule_not_sent;
+    unsent_failed += s.unsent_failed;
+    if (s.traffic_end != Clock::time_point{}) {
+      counted_any = true;
+      traffic_end = std::max(traffic_end, s.traffic_end);
+    }
+    for (const auto& [key, n] : s.errors) errors[{key.first, redact(key.second)}] += n;
+    finished_at = std::max(finished_at, s.remaining == 0 ? s.finished_at : Clock::now());
+    deadline_cut = deadline_cut || s.deadline_cut;
+    return *this;
   }
 };
 
