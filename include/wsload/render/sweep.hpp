@@ -1,0 +1,180 @@
+// A capacity sweep drawn: the console table (a row per offered rate) and a self-contained
+// HTML page plotting latency percentiles and throughput against offered load.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <wsload/detail/format.hpp>
+#include <wsload/render/detail/svg.hpp>
+#include <wsload/results/sweep.hpp>
+
+namespace wsload {
+
+namespace detail {
+
+/// "PASS", or "FAIL" with the expressions that failed; the generator's shortfall says so.
+inline std::string sweep_verdict(const SweepStep& s) {
+  if (s.summary.interrupted) return "INTERRUPTED";
+  if (s.passed()) return "PASS";
+  std::string failed;
+  for (const auto& v : s.summary.verdicts) {
+    if (!v.passed) failed += (failed.empty() ? "" : ", ") + v.expression;
+  }
+  return "FAIL " + failed + (s.generator_limited() ? " (generator fell short)" : "");
+}
+
+/// The latency at `percentile` in milliseconds as the table shows it; "-" without samples.
+inline std::string sweep_latency_cell(const Summary& s, double percentile) {
+  const auto v = s.latency_at(percentile);
+  return v ? format_ms(*v) : std::string("-");
+}
+
+/// The sentence under a sweep: the knee and how far to trust it.
+inline std::string knee_sentence(const Knee& knee) {
+  return (knee.rate ? "Knee: " + format_number(*knee.rate, 2) + " requests/s"
+                    : std::string("Knee: none")) +
+         " (" + knee.note + ")";
+}
+
+}  // namespace detail
+
+/// The sweep as a table for a terminal or a CI log: per offered rate (lowest first) the
+/// achieved rate, latency p50 / p95 / p99 in milliseconds, success rate and verdict, then
+/// the knee.
+inline std::string format_sweep(const SweepResult& r) {
+  using detail::format_number;
+  std::string out = "Capacity sweep (" + std::string(to_string(r.mode)) + ")\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "  %10s %10s %10s %10s %10s %8s  %s\n", "rate/s", "achieved",
+                "p50 ms", "p95 ms", "p99 ms", "success", "verdict");
+  out += line;
+  for (const auto* s : r.by_rate()) {
+    std::snprintf(
+        line, sizeof line, "  %10s %10s %10s %10s %10s %7s%%  %s\n",
+        format_number(s->offered_rate, 2).c_str(), format_number(s->achieved_rate(), 1).c_str(),
+        detail::sweep_latency_cell(s->summary, 50).c_str(),
+        detail::sweep_latency_cell(s->summary, 95).c_str(),
+        detail::sweep_latency_cell(s->summary, 99).c_str(),
+        format_number(s->summary.success_rate(), 1).c_str(), detail::sweep_verdict(*s).c_str());
+    out += line;
+  }
+  if (r.interrupted) out += "  INTERRUPTED: the sweep stopped before every rate ran\n";
+  return out + detail::knee_sentence(r.knee()) + "\n";
+}
+
+namespace detail {
+
+/// A plot against offered load: log10 of the rate when the rates span a factor of 4 or
+/// more, the rate itself otherwise; `knee` drawn as a dashed vertical line.
+inline std::string sweep_plot(const std::string& id, const std::vector<const SweepStep*>& steps,
+                              const std::string& y_label, std::vector<PlotSeries> series,
+                              std::optional<double> knee) {
+  const double low = steps.front()->offered_rate, high = steps.back()->offered_rate;
+  const bool log = high >= 4 * low;
+  const auto x_of = [log](double rate) { return log ? std::log10(rate) : rate; };
+  for (auto& s : series) {
+    for (auto& p : s.points) p.first = x_of(p.first);
+  }
+  PlotAxis x{.label = "offered load, requests/s",
+             .min = x_of(low),
+             .max = x_of(high),
+             .log = log,
+             .ticks = log ? log_ticks(low, high) : linear_ticks(low, high)};
+  if (!(x.max > x.min)) {  // one rate: a little room either side
+    x.min -= log ? 0.1 : low * 0.1;
+    x.max += log ? 0.1 : low * 0.1;
+  }
+  const double y_max = std::max(latest_point(series, true) * 1.1, 1e-3);
+  const PlotAxis y{
+      .label = y_label, .min = 0, .max = y_max, .log = false, .ticks = linear_ticks(0, y_max)};
+  if (knee) {
+    series.push_back({.label = "knee",
+                      .color = "#555",
+                      .points = {{x_of(*knee), 0}, {x_of(*knee), y_max}},
+                      .dash = "2,3"});
+  }
+  return svg_plot(id, x, y, series) + legend(series);
+}
+
+}  // namespace detail
+
+/// The sweep as one self-contained HTML page: the knee, latency p50 / p95 / p99 against
+/// offered load, achieved and good (successful) throughput against it, and the table.
+inline std::string sweep_html(const SweepResult& r,
+                              const std::string& title = "wsload capacity sweep") {
+  using detail::escape_markup;
+  using detail::format_number;
+  const auto steps = r.by_rate();
+  const Knee knee = r.knee();
+  std::string html = R"(<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>)" + escape_markup(title) +
+                     R"(</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:right}
+svg.plot{width:100%;height:auto;max-width:760px;display:block}svg.plot .frame{fill:none;stroke:#bbb}
+svg.plot .grid{stroke:#eee}svg.plot .tick,svg.plot .axis{font-size:11px;fill:#555}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px;margin:4px 0 12px}.pass{color:#1a7f37}.fail{color:#cf222e}
+</style></head><body>
+<h1>)" + escape_markup(title) +
+                     "</h1>\n<p id=\"knee\">" + escape_markup(detail::knee_sentence(knee)) +
+                     "</p>\n";
+  if (steps.empty()) return html + "<p>No rate ran.</p></body></html>\n";
+  std::vector<detail::PlotSeries> latency;
+  for (const auto& [percentile, color] :
+       {std::pair(50.0, detail::palette[0]), std::pair(95.0, detail::palette[4]),
+        std::pair(99.0, detail::palette[1])}) {
+    detail::PlotSeries s{
+        .label = "p" + format_number(percentile, 0), .color = color, .points = {}, .dash = ""};
+    for (const auto* step : steps) {
+      if (const auto v = step->summary.latency_at(percentile)) {
+        s.points.emplace_back(step->offered_rate, *v * 1e3);
+      }
+    }
+    latency.push_back(std::move(s));
+  }
+  detail::PlotSeries offered{.label = "offered", .color = "#999", .points = {}, .dash = "4,3"};
+  detail::PlotSeries achieved{
+      .label = "sent (achieved)", .color = detail::palette[0], .points = {}, .dash = ""};
+  detail::PlotSeries good{.label = "successful (good) throughput",
+                          .color = detail::palette[2],
+                          .points = {},
+                          .dash = ""};
+  for (const auto* step : steps) {
+    offered.points.emplace_back(step->offered_rate, step->offered_rate);
+    achieved.points.emplace_back(step->offered_rate, step->achieved_rate());
+    good.points.emplace_back(step->offered_rate, step->summary.requests_per_second());
+  }
+  html += "<section id=\"latency\"><h2>Latency against offered load</h2>" +
+          detail::sweep_plot("sweep-latency", steps, "latency, ms", std::move(latency), knee.rate) +
+          "</section>\n";
+  html +=
+      "<section id=\"throughput\"><h2>Throughput against offered load</h2>" +
+      detail::sweep_plot("sweep-throughput", steps, "requests/s",
+                         {std::move(offered), std::move(achieved), std::move(good)}, knee.rate) +
+      "</section>\n";
+  html +=
+      "<section id=\"rates\"><h2>Rates</h2><table><tr><th>rate/s</th><th>achieved</th>"
+      "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>success %</th><th>verdict</th></tr>";
+  for (const auto* s : steps) {
+    html += "<tr><td>" + format_number(s->offered_rate, 2) + "</td><td>" +
+            format_number(s->achieved_rate(), 1) + "</td><td>" +
+            detail::sweep_latency_cell(s->summary, 50) + "</td><td>" +
+            detail::sweep_latency_cell(s->summary, 95) + "</td><td>" +
+            detail::sweep_latency_cell(s->summary, 99) + "</td><td>" +
+            format_number(s->summary.success_rate(), 1) + "</td><td class=\"" +
+            (s->passed() ? "pass" : "fail") + "\">" + escape_markup(detail::sweep_verdict(*s)) +
+            "</td></tr>";
+  }
+  return html + "</table></section>\n<footer>Made by wsload.</footer></body></html>\n";
+}
+
+}  // namespace wsload
