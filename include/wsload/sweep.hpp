@@ -130,12 +130,13 @@ inline std::optional<double> next_rate(const SweepOptions& o, const std::vector<
 /// summary (run_load with config.rate and config.duration set).
 using SweepRunner = std::function<Summary(double rate, std::chrono::milliseconds duration)>;
 
-/// Called after each rate, e.g. to print its row.
-using SweepCallback = std::function<void(const SweepStep&)>;
+/// Called after each rate, e.g. to print its row; returns false to stop the sweep there
+/// (a Ctrl-C between two rates).
+using SweepCallback = std::function<bool(const SweepStep&)>;
 
 /// Runs the sweep `options` plan, one `run_step` per rate. Stops early when a run was
-/// interrupted (and says so in the result). Throws ConfigError for invalid options
-/// before any rate runs; whatever `run_step` throws passes through.
+/// interrupted or `on_step` says so (and the result says it was interrupted). Throws ConfigError
+/// for invalid options before any rate runs; whatever `run_step` throws passes through.
 inline SweepResult run_sweep(const SweepOptions& options, const SweepRunner& run_step,
                              const SweepCallback& on_step = {}) {
   validate(options);
@@ -146,9 +147,12 @@ inline SweepResult run_sweep(const SweepOptions& options, const SweepRunner& run
     step.offered_rate = *rate;
     step.summary = run_step(*rate, options.step_duration);
     result.steps.push_back(std::move(step));
-    if (on_step) on_step(result.steps.back());
     if (result.steps.back().summary.interrupted) {
       result.interrupted = true;
+      break;
+    }
+    if (on_step && !on_step(result.steps.back())) {
+      result.interrupted = next_rate(options, result.steps).has_value();
       break;
     }
   }
