@@ -23,6 +23,7 @@
 
 #include "errors.hpp"
 #include "options.hpp"
+#include "outputs.hpp"
 #include "signals.hpp"
 
 namespace wsload::cli::detail {
@@ -170,21 +171,18 @@ inline int sweep_command(SignalWatcher& signals, const SweepCommandOptions& o) {
 
   std::optional<ConfigError> write_error;
   std::vector<std::string> written;
-  const auto attempt = [&](const std::string& path, const auto& write_it) {
-    if (path.empty()) return;
-    try {
-      write_it();
-      written.push_back(path);
-    } catch (const ConfigError& e) {
-      if (!write_error) write_error = e;
-    }
-  };
-  attempt(o.out, [&] { write_sweep(o.out, result, "--out"); });
-  attempt(o.run.report, [&] {
-    write_file_atomically(
-        o.run.report, sweep_html(result, base.name.empty() ? "wsload capacity sweep" : base.name),
-        "--report");
-  });
+  try {
+    written = write_each(
+        {{o.out, [&] { write_sweep(o.out, result, "--out"); }},
+         {o.run.report, [&] {
+            write_file_atomically(
+                o.run.report,
+                sweep_html(result, base.name.empty() ? "wsload capacity sweep" : base.name),
+                "--report");
+          }}});
+  } catch (const ConfigError& e) {
+    write_error = e;
+  }
   console << format_sweep(result);
   for (const auto& path : written) {
     console << "Written: " << (path == "-" ? "standard output" : path) << '\n';

@@ -112,12 +112,7 @@ inline std::string sweep_html(const SweepResult& r,
   using detail::format_number;
   const auto steps = r.by_rate();
   const Knee knee = r.knee();
-  std::string html = R"(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>)" + escape_markup(title) +
-                     R"(</title>
-<style>
+  std::string html = detail::page_start(title) + R"(<style>
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:right}
 svg.plot{width:100%;height:auto;max-width:760px;display:block}svg.plot .frame{fill:none;stroke:#bbb}
