@@ -1,6 +1,7 @@
 // `wsload sweep` as a process against the embedded server with a known capacity: the
 // knee, the exit codes, its JSON and HTML, and refusals of bad input before any traffic.
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -67,6 +68,26 @@ TEST_F(SweepCli, ExitsOneWhenEvenTheLowestRateFails) {
   EXPECT_EQ(json["steps"].size(), 1u);
   EXPECT_TRUE(json["knee"].is_null());
   EXPECT_NE(r.err.find("Knee: none"), std::string::npos) << r.err;
+}
+
+TEST_F(SweepCli, InterruptWritesWhatRanAndExits130) {
+  wsload::testing::Server server(serving_one_at_a_time());
+  const auto out = (dir_ / "sweep.json").string();
+  auto args = sweep_args(server.url("/"));
+  args.pop_back();  // not --quiet: the lines of each rate say where the sweep is
+  args.insert(args.end(),
+              {"--rate-from", "20", "--rate-to", "640", "--step-duration", "1", "--out", out});
+  const auto r =
+      run_process(args, clean_env(), 60s, [](const std::string&, const std::string& err) {
+        return err.find("sweep: 40 requests/s for") != std::string::npos ? SIGINT : 0;
+      });
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.exit_code, 128 + SIGINT) << r.out << r.err;
+  const auto sweep = wsload::read_sweep(out);
+  EXPECT_TRUE(sweep.interrupted);
+  ASSERT_EQ(sweep.steps.size(), 2u) << "the rate under way ends, no other starts";
+  EXPECT_TRUE(sweep.steps[0].passed());
+  EXPECT_NE(r.out.find("INTERRUPTED"), std::string::npos) << r.out;
 }
 
 TEST_F(SweepCli, RefusesBadInputNamingTheFlagBeforeAnyTraffic) {
