@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,27 +41,47 @@ inline std::string knee_sentence(const Knee& knee) {
          " (" + knee.note + ")";
 }
 
+/// A figure of each rate, as the table and the page show it.
+struct SweepColumn {
+  std::string header;
+  std::string (*cell)(const SweepStep&);
+};
+
+/// The columns of a sweep's table, before its verdict. A figure of the Summary is one
+/// more entry here.
+inline const std::vector<SweepColumn>& sweep_columns() {
+  static const std::vector<SweepColumn> columns = {
+      {"rate/s", [](const SweepStep& s) { return format_number(s.offered_rate, 2); }},
+      {"achieved", [](const SweepStep& s) { return format_number(s.achieved_rate(), 1); }},
+      {"p50 ms", [](const SweepStep& s) { return sweep_latency_cell(s.summary, 50); }},
+      {"p95 ms", [](const SweepStep& s) { return sweep_latency_cell(s.summary, 95); }},
+      {"p99 ms", [](const SweepStep& s) { return sweep_latency_cell(s.summary, 99); }},
+      {"success %", [](const SweepStep& s) { return format_number(s.summary.success_rate(), 1); }},
+  };
+  return columns;
+}
+
 }  // namespace detail
 
 /// The sweep as a table for a terminal or a CI log: per offered rate (lowest first) the
 /// achieved rate, latency p50 / p95 / p99 in milliseconds, success rate and verdict, then
 /// the knee.
 inline std::string format_sweep(const SweepResult& r) {
-  using detail::format_number;
   std::string out = "Capacity sweep (" + std::string(to_string(r.mode)) + ")\n";
-  char line[512];
-  std::snprintf(line, sizeof line, "  %10s %10s %10s %10s %10s %8s  %s\n", "rate/s", "achieved",
-                "p50 ms", "p95 ms", "p99 ms", "success", "verdict");
-  out += line;
+  const auto row = [&out](const std::vector<std::string>& cells, const std::string& verdict) {
+    out += " ";
+    for (const auto& cell : cells) {
+      out += std::string(cell.size() < 10 ? 11 - cell.size() : 1, ' ') + cell;
+    }
+    out += "  " + verdict + "\n";
+  };
+  std::vector<std::string> headers;
+  for (const auto& c : detail::sweep_columns()) headers.push_back(c.header);
+  row(headers, "verdict");
   for (const auto* s : r.by_rate()) {
-    std::snprintf(
-        line, sizeof line, "  %10s %10s %10s %10s %10s %7s%%  %s\n",
-        format_number(s->offered_rate, 2).c_str(), format_number(s->achieved_rate(), 1).c_str(),
-        detail::sweep_latency_cell(s->summary, 50).c_str(),
-        detail::sweep_latency_cell(s->summary, 95).c_str(),
-        detail::sweep_latency_cell(s->summary, 99).c_str(),
-        format_number(s->summary.success_rate(), 1).c_str(), detail::sweep_verdict(*s).c_str());
-    out += line;
+    std::vector<std::string> cells;
+    for (const auto& c : detail::sweep_columns()) cells.push_back(c.cell(*s));
+    row(cells, detail::sweep_verdict(*s));
   }
   if (r.interrupted) out += "  INTERRUPTED: the sweep stopped before every rate ran\n";
   return out + detail::knee_sentence(r.knee()) + "\n";
@@ -156,18 +175,15 @@ svg.plot .grid{stroke:#eee}svg.plot .tick,svg.plot .axis{font-size:11px;fill:#55
       detail::sweep_plot("sweep-throughput", steps, "requests/s",
                          {std::move(offered), std::move(achieved), std::move(good)}, knee.rate) +
       "</section>\n";
-  html +=
-      "<section id=\"rates\"><h2>Rates</h2><table><tr><th>rate/s</th><th>achieved</th>"
-      "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>success %</th><th>verdict</th></tr>";
+  html += "<section id=\"rates\"><h2>Rates</h2><table><tr>";
+  for (const auto& c : detail::sweep_columns()) html += "<th>" + escape_markup(c.header) + "</th>";
+  html += "<th>verdict</th></tr>";
   for (const auto* s : steps) {
-    html += "<tr><td>" + format_number(s->offered_rate, 2) + "</td><td>" +
-            format_number(s->achieved_rate(), 1) + "</td><td>" +
-            detail::sweep_latency_cell(s->summary, 50) + "</td><td>" +
-            detail::sweep_latency_cell(s->summary, 95) + "</td><td>" +
-            detail::sweep_latency_cell(s->summary, 99) + "</td><td>" +
-            format_number(s->summary.success_rate(), 1) + "</td><td class=\"" +
-            (s->passed() ? "pass" : "fail") + "\">" + escape_markup(detail::sweep_verdict(*s)) +
-            "</td></tr>";
+    html += "<tr>";
+    for (const auto& c : detail::sweep_columns())
+      html += "<td>" + escape_markup(c.cell(*s)) + "</td>";
+    html += std::string("<td class=\"") + (s->passed() ? "pass" : "fail") + "\">" +
+            escape_markup(detail::sweep_verdict(*s)) + "</td></tr>";
   }
   return html + "</table></section>\n<footer>Made by wsload.</footer></body></html>\n";
 }
