@@ -60,6 +60,7 @@ TEST_F(SweepCli, FindsTheKneeWritesJsonAndHtmlAndExitsZero) {
 TEST_F(SweepCli, ExitsOneWhenEvenTheLowestRateFails) {
   wsload::testing::Server server(serving_one_at_a_time());
   auto args = sweep_args(server.url("/"));
+  args.erase(args.begin() + 2);  // `wsload sweep URL`: the URL without --url
   args.insert(args.end(), {"--search", "800:1600", "--step-duration", "0.5", "--out", "-"});
   const auto r = run_process(args, clean_env());
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
@@ -100,6 +101,14 @@ TEST_F(SweepCli, RefusesBadInputNamingTheFlagBeforeAnyTraffic) {
     EXPECT_NE(r.err.find(flag), std::string::npos) << r.err;
   };
   refused({"--step-duration", "1"}, "--rate-from");
+  {
+    auto args = sweep_args("");
+    args.erase(args.begin() + 2, args.begin() + 4);  // no URL at all
+    args.insert(args.end(), {"--rate-from", "1", "--rate-to", "2", "--step-duration", "1"});
+    const auto r = run_process(args, clean_env());
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("--url"), std::string::npos) << r.err;
+  }
   refused({"--rate-from", "10", "--rate-to", "100"}, "--step-duration");
   refused({"--rate-from", "10", "--step-duration", "1"}, "--rate-to");
   refused({"--rate-from", "100", "--rate-to", "10", "--step-duration", "1"}, "--rate-to");

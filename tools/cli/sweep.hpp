@@ -51,6 +51,10 @@ inline CLI::App* add_sweep_command(CLI::App& app, SweepCommandOptions& o) {
   for (const char* flag : {"--rate", "--stages", "--duration", "--summary", "--junit", "--json"}) {
     sweep->remove_option(sweep->get_option(flag));
   }
+  // `wsload sweep URL ...` reads best; --url (and WSLOAD_URL) as for run work too.
+  sweep->get_option("--url")->required(false);
+  sweep->add_option("url", o.run.url, "WebSocket URL, ws:// or wss:// (or --url)")
+      ->group("Connection");
   sweep->get_option("--report")
       ->description(
           "write an HTML page of latency and throughput against offered load here "
@@ -130,6 +134,8 @@ inline SweepOptions sweep_plan(const SweepCommandOptions& o) {
 /// rate below it too), 1 when even the lowest rate failed, 2 for bad input, 128 + signal
 /// when stopped (what ran is still written).
 inline int sweep_command(SignalWatcher& signals, const SweepCommandOptions& o) {
+  if (o.run.url.empty())
+    throw ConfigError("url", "", "no URL given: wsload sweep URL ... (or --url, WSLOAD_URL)");
   const SweepOptions plan = sweep_plan(o);
   LoadConfig base = to_config(o.run);
   base.rate = plan.mode == SweepMode::geometric ? plan.rate_from : plan.search_low;
