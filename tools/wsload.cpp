@@ -1,4 +1,4 @@
-// The wsload command line: run, serve, demo, merge, report and compare. Its parts are the
+// The wsload command line: run, sweep, serve, demo, merge, report and compare. Its parts are the
 // program's own headers in tools/cli/, not installed. Exit codes (DESIGN.md): 0 every
 // threshold met, 1 a threshold failed, 2 bad input, 128 + signal when stopped.
 #include <exception>
@@ -14,6 +14,7 @@
 #include "cli/serve.hpp"
 #include "cli/signals.hpp"
 #include "cli/summaries.hpp"
+#include "cli/sweep.hpp"
 
 namespace wsload::cli {
 
@@ -35,6 +36,8 @@ int main(int argc, const char* const* argv) {
   auto* merge = detail::add_merge_command(app, merge_options);
   detail::ReportOptions report_options;
   auto* report = detail::add_report_command(app, report_options);
+  detail::SweepCommandOptions sweep_options;
+  auto* sweep = detail::add_sweep_command(app, sweep_options);
 
   try {
     app.parse(argc, argv);
@@ -56,6 +59,7 @@ int main(int argc, const char* const* argv) {
                                       merge_options.quiet);
     }
     if (compare->parsed()) return detail::compare_command(compare_options);
+    if (sweep->parsed()) return detail::sweep_command(signals, sweep_options);
     if (serve->parsed()) return detail::serve_command(signals, serve_options);
     return detail::demo_command(signals, demo_options);
   } catch (const ConfigError& e) {

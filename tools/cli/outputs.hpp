@@ -2,6 +2,7 @@
 // any traffic, written each on its own so one failure does not cost the others.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +17,30 @@
 #include <wsload/results/runs.hpp>
 
 namespace wsload::cli::detail {
+
+/// A file to write: its path (empty: not asked for) and what writes it.
+struct PendingWrite {
+  std::string path;
+  std::function<void()> write;
+};
+
+/// Writes each file asked for, one failure not costing the others; returns the paths
+/// written, or throws the first ConfigError after trying them all.
+inline std::vector<std::string> write_each(const std::vector<PendingWrite>& writes) {
+  std::vector<std::string> written;
+  std::optional<ConfigError> failed;
+  for (const auto& w : writes) {
+    if (w.path.empty()) continue;
+    try {
+      w.write();
+      written.push_back(w.path);
+    } catch (const ConfigError& e) {
+      if (!failed) failed = e;
+    }
+  }
+  if (failed) throw *failed;
+  return written;
+}
 
 /// Where a run's or a merge's results go; empty: not written; "-": standard output.
 struct OutputFiles {
@@ -48,22 +73,10 @@ struct OutputFiles {
   /// Writes every file asked for; returns what was written, or throws the first
   /// ConfigError after trying them all (a failed report must not cost the summary).
   std::vector<std::string> write(const std::vector<RunRecord>& runs) const {
-    std::vector<std::string> written;
-    std::optional<ConfigError> failed;
-    const auto attempt = [&](const std::string& path, const auto& write_it) {
-      if (path.empty()) return;
-      try {
-        write_it();
-        written.push_back(path);
-      } catch (const ConfigError& e) {
-        if (!failed) failed = e;
-      }
-    };
-    attempt(summary, [&] { write_runs(summary, runs, summary_flag); });
-    attempt(report, [&] { write_file_atomically(report, html_report(runs), "--report"); });
-    attempt(junit, [&] { write_file_atomically(junit, junit_xml(runs), "--junit"); });
-    if (failed) throw *failed;
-    return written;
+    return write_each(
+        {{summary, [&] { write_runs(summary, runs, summary_flag); }},
+         {report, [&] { write_file_atomically(report, html_report(runs), "--report"); }},
+         {junit, [&] { write_file_atomically(junit, junit_xml(runs), "--junit"); }}});
   }
 };
 

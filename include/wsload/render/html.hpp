@@ -347,12 +347,7 @@ inline std::string first_frame_section(const std::vector<RunRecord>& runs) {
 inline std::string html_report(const std::vector<RunRecord>& runs,
                                const std::string& title = "wsload report") {
   using detail::escape_markup;
-  std::string html = R"(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>)" + escape_markup(title) +
-                     R"(</title>
-<style>
+  std::string html = detail::page_start(title) + R"(<style>
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}

@@ -76,6 +76,10 @@ struct ServerOptions {
   /// started waits for the end of that time: the whole service freezes (echo mode).
   std::chrono::milliseconds pause_from{0};
   std::chrono::milliseconds pause_for{0};
+  /// A service of known capacity (echo mode): messages are served one at a time across
+  /// all connections, in arrival order, each taking this long, so the server answers
+  /// 1 / service_time messages per second and a faster arrival rate queues. 0: off.
+  std::chrono::milliseconds service_time{0};
 
   // ReplyMode::api_gateway: the route is the value at `route_key` in the JSON body (like
   // $request.body.action); a body without it, or not JSON, takes "$default". With no such

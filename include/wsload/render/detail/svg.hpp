@@ -15,6 +15,14 @@
 
 namespace wsload::detail {
 
+/// The start of a self-contained page, up to its <style>: doctype, charset, viewport and
+/// `title` (escaped).
+inline std::string page_start(const std::string& title) {
+  return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+         escape_markup(title) + "</title>\n";
+}
+
 inline constexpr const char* palette[] = {"#1f77b4", "#d62728", "#2ca02c",
                                           "#9467bd", "#ff7f0e", "#17becf"};
 

@@ -209,6 +209,11 @@ struct Server::Impl {
       if (ec) co_return;
       messages_.fetch_add(1, std::memory_order_relaxed);
       if (options_.mode == ReplyMode::silent) continue;
+      if (options_.service_time.count() > 0) {
+        delay.expires_at(next_service_end());
+        co_await delay.async_wait(use);
+        if (ec) co_return;
+      }
       if (options_.reply_delay.count() > 0) {
         delay.expires_after(options_.reply_delay);
         co_await delay.async_wait(use);
@@ -420,6 +425,15 @@ struct Server::Impl {
     }
   }
 
+  /// ServerOptions::service_time: when the message arriving now is served, behind every
+  /// one that arrived before it (a single server's queue, kept as the time it frees up).
+  std::chrono::steady_clock::time_point next_service_end() {
+    const std::lock_guard lock(mutex_);
+    service_free_at_ =
+        std::max(service_free_at_, std::chrono::steady_clock::now()) + options_.service_time;
+    return service_free_at_;
+  }
+
   ServerOptions options_;
   Certificate certificate_;
   // The TLS context outlives the io_context: sessions destroyed with it hold SSL objects.
@@ -434,6 +448,7 @@ struct Server::Impl {
   std::once_flag stopped_;
   std::uint16_t port_ = 0;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point service_free_at_{};  ///< guarded by mutex_
   std::unique_ptr<detail::asio::io_context> ioc_ = std::make_unique<detail::asio::io_context>();
   std::optional<detail::tcp::acceptor> acceptor_;
   std::vector<std::thread> threads_;
