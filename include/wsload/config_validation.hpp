@@ -4,12 +4,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
 #include <wsload/config.hpp>
 #include <wsload/config_sources.hpp>
 #include <wsload/detail/format.hpp>
+#include <wsload/detail/json_scan.hpp>
 #include <wsload/url.hpp>
 
 namespace wsload {
@@ -141,11 +143,14 @@ inline Url validate(const LoadConfig& config) {
     } catch (const nlohmann::json::exception&) {
       throw ConfigError("correlation", config.correlation, "is not a JSON pointer (e.g. /id)");
     }
-    nlohmann::json sample;
-    if (!message.is_json() ||
-        !detail::parse_frame(message.render({"p", 0, 0, "00000000-0000-4000-8000-000000000000"}),
-                             sample) ||
-        !sample.contains(pointer)) {
+    // Looked up as the run looks ids up, by the scan (a DOM lookup throws on an index no
+    // array can have).
+    const detail::JsonPath path(pointer);
+    detail::FrameScan scan(std::span<const detail::JsonPath>(&path, 1));
+    const std::string sample =
+        message.is_json() ? message.render({"p", 0, 0, "00000000-0000-4000-8000-000000000000"})
+                          : std::string();
+    if (!message.is_json() || !scan.scan(sample) || !scan.at(path).found()) {
       throw ConfigError("correlation", config.correlation,
                         "must point into the JSON message template, e.g. "
                         "{\"id\":{{sequence}},\"prompt\":{{prompt}}} with /id");

@@ -137,6 +137,12 @@ TEST(Config, ValidateNamesTheInvalidField) {
          c.reconnect.max_backoff = std::chrono::seconds(1);
        },
        "reconnect.backoff"},
+      // An array index past what any array holds: nlohmann's contains() throws on it.
+      {[](LoadConfig& c) {
+         c.message_template = R"({"ids":[{{sequence}}],"prompt":{{prompt}}})";
+         c.correlation = "/ids/99999999999999999999";
+       },
+       "correlation"},
   };
   for (const auto& [mutate, field] : cases) {
     auto c = valid();
