@@ -488,6 +488,7 @@ class FrameScan {
 
  private:
   bool could_hold_a_path(std::string_view frame) const noexcept {
+    if (needles_.empty()) return false;  // no path asked for: nothing to find
     if (frame.find('\\') != std::string_view::npos) return true;
     for (const auto needle : needles_) {
       if (needle.empty() || frame.find(needle) != std::string_view::npos) return true;
