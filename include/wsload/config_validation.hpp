@@ -109,6 +109,7 @@ inline Url validate(const LoadConfig& config) {
   }
   const auto message = MessageTemplate::parse(config.message_template, "message template");
   (void)Completion::parse(config.completion);
+  (void)Completion::parse(config.first_token, "first token");
   (void)ErrorRules::parse(config.error_rules);
   if (config.max_send_size < 1) {
     throw ConfigError("max_send_size", "0", "must be at least 1 byte");

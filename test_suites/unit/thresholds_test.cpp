@@ -97,3 +97,25 @@ TEST(Thresholds, FormatsSecondsAtAReadableScale) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Thresholds, StreamingPrefixesNameTheirTiming) {
+  EXPECT_EQ(parse_threshold("ttfb_p95<300ms").timing, Timing::first_frame);
+  const auto ttft = parse_threshold("ttft_p95<500ms");
+  EXPECT_EQ(ttft.timing, Timing::first_token);
+  EXPECT_EQ(ttft.figure, Figure::latency_percentile);
+  EXPECT_DOUBLE_EQ(ttft.percentile, 95);
+  EXPECT_EQ(parse_threshold("itl_p99<50ms").timing, Timing::inter_frame);
+  EXPECT_EQ(parse_threshold("tpot_avg<20ms").timing, Timing::per_token);
+  EXPECT_EQ(parse_threshold("tpot_avg<20ms").figure, Figure::latency_mean);
+  EXPECT_EQ(parse_threshold("p99<1s").timing, Timing::completion);
+  const auto v = evaluate(parse_threshold("itl_p99<50ms"), 0.08);
+  EXPECT_FALSE(v.passed);
+  EXPECT_NE(v.message.find("inter-token latency (p99)"), std::string::npos) << v.message;
+  for (const char* bad : {"ttft_rps>1", "itl_errors==0", "tpot_p99<5ms over 10s", "itl_p99<5"}) {
+    EXPECT_THROW(parse_threshold(bad), ConfigError) << bad;
+  }
+}
+
+}  // namespace

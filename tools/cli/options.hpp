@@ -88,6 +88,7 @@ struct RunOptions {
   std::vector<std::string> query;
   std::string message_template;
   std::string completion = "first";
+  std::string first_token = "first";
   std::vector<std::string> error_rules;
   bool no_error_rules = false;
   std::string correlation;
@@ -155,6 +156,7 @@ inline LoadConfig to_config(const RunOptions& o) {
   }
   c.message_template = o.message_template;
   c.completion = o.completion;
+  c.first_token = o.first_token;
   if (o.no_error_rules) {
     c.error_rules.clear();
   } else if (!o.error_rules.empty()) {
@@ -252,6 +254,11 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("--complete", o.completion,
                  "when a reply is complete: first, frames=N, /pointer==value, /pointer, "
                  "regex:PATTERN")
+      ->capture_default_str()
+      ->group("Chat backends");
+  run.add_option("--first-token", o.first_token,
+                 "which frame is a reply's first token (TTFT): first, frames=N, "
+                 "/pointer==value, /pointer, regex:PATTERN")
       ->capture_default_str()
       ->group("Chat backends");
   run.add_option("--error-rule", o.error_rules,

@@ -60,6 +60,11 @@ struct Summary : Counters {
   Seconds total_time{0};
   Histogram latency;  ///< microseconds, send to completion of the reply
   Histogram ttfb;     ///< microseconds, send to the reply's first frame
+  Histogram ttft;     ///< microseconds, send to the reply's first token (first-token rule)
+  /// Microseconds, every gap between successive token frames of a reply, from its first
+  /// token on: a reply of n tokens adds n - 1 gaps.
+  Histogram inter_frame;
+  Histogram tpot;  ///< microseconds per token, (latency - ttft) / (tokens - 1), replies of 2+
   /// Open loop: `latency` counts from when each request was due; this, from when it was
   /// sent (what a closed-loop tester would have reported).
   Histogram latency_uncorrected;
@@ -104,6 +109,22 @@ struct Summary : Counters {
   /// Replies came in more frames than one each, timed to their first frame too: what
   /// their completion hides shows there.
   bool streamed() const noexcept { return !ttfb.empty() && frames_received > successful_requests; }
+  /// The histogram of one timing.
+  const Histogram& timed(Timing timing) const noexcept {
+    switch (timing) {
+      case Timing::completion:
+        break;
+      case Timing::first_frame:
+        return ttfb;
+      case Timing::first_token:
+        return ttft;
+      case Timing::inter_frame:
+        return inter_frame;
+      case Timing::per_token:
+        return tpot;
+    }
+    return latency;
+  }
   /// Latency at a percentile in seconds; empty when nothing succeeded.
   std::optional<double> latency_at(double percentile) const {
     if (latency.empty()) return std::nullopt;
@@ -148,7 +169,7 @@ struct Summary : Counters {
   /// when it has no samples.
   std::optional<double> figure(const Threshold& t) const {
     if (detail::is_latency(t.figure)) {
-      return detail::latency_figure(t.first_frame ? ttfb : latency, t);
+      return detail::latency_figure(timed(t.timing), t);
     }
     switch (t.figure) {
       case Figure::rps:

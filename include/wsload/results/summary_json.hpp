@@ -94,6 +94,9 @@ inline nlohmann::json to_json(const Summary& s) {
   };
   j["latency"] = section(s.latency);
   j["ttfb"] = section(s.ttfb);
+  j["ttft"] = section(s.ttft);
+  j["inter_frame"] = section(s.inter_frame);
+  j["tpot"] = section(s.tpot);
   if (s.schedule) {
     const auto& r = *s.schedule;
     j["latency_uncorrected"] = section(s.latency_uncorrected);
@@ -225,6 +228,9 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     };
     s.latency = histogram("latency");
     if (j.contains("ttfb")) s.ttfb = histogram("ttfb");
+    if (j.contains("ttft")) s.ttft = histogram("ttft");
+    if (j.contains("inter_frame")) s.inter_frame = histogram("inter_frame");
+    if (j.contains("tpot")) s.tpot = histogram("tpot");
     if (j.contains("schedule")) {
       s.latency_uncorrected = histogram("latency_uncorrected");
       const auto& r = j.at("schedule");

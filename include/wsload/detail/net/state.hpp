@@ -96,6 +96,8 @@ struct RunContext {
   Clock::time_point start;
   MessageTemplate message;
   Completion completion;
+  /// Which frame is a reply's first token (TTFT); the first frame unless configured.
+  Completion first_token;
   ErrorRules error_rules;
   std::optional<nlohmann::json::json_pointer> correlation;
   std::optional<aws::Credentials> aws;  ///< sign each connect when set
@@ -129,7 +131,10 @@ struct ThreadState : Counters {
   Clock::time_point measure_from;  ///< requests ending earlier are the warm-up's
   Histogram latency;               // microseconds, from when each request was due
   Histogram ttfb;                  // microseconds
-  Histogram latency_uncorrected;   // microseconds from the send (open loop)
+  Histogram ttft;                  // microseconds, and the next two: see Summary
+  Histogram inter_frame;
+  Histogram tpot;
+  Histogram latency_uncorrected;  // microseconds from the send (open loop)
   TimeSeries series;
   std::uint64_t sent = 0;  ///< open loop: sends, how many late, the longest lag
   std::uint64_t late_sends = 0;
