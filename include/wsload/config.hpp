@@ -105,6 +105,10 @@ struct LoadConfig {
   /// "frames=N" (the Nth), or a frame rule such as /type=="token" (see Completion), so an
   /// acknowledgement before the content is not taken for it.
   std::string first_token = "first";
+  /// What counts as a reply's output tokens: "frames" (its token frames, the default), a
+  /// JSON pointer to a count on the frame that completes it ("/usage/output_tokens"), or
+  /// "chars:POINTER", the characters of a text field summed over its frames (TokenCount).
+  std::string tokens = "frames";
   /// Frames that fail their request (see ErrorRules): API Gateway's error messages by
   /// default; clear to treat every frame as a reply.
   std::vector<std::string> error_rules = {"api-gateway"};
@@ -266,6 +270,7 @@ inline nlohmann::json to_json(const LoadConfig& config) {
                    {"run", seconds(config.timeouts.run)}};
   if (!config.message_template.empty()) j["message_template"] = redact(config.message_template);
   j["completion"] = config.completion.empty() ? "first" : redact(config.completion);
+  if (!config.tokens.empty() && config.tokens != "frames") j["tokens"] = redact(config.tokens);
   if (!config.first_token.empty() && config.first_token != "first")
     j["first_token"] = redact(config.first_token);
   j["error_rules"] = nlohmann::json::array();

@@ -26,6 +26,7 @@ enum class Timing {
   first_token,  ///< "ttft_": send to its first token (the first-token rule's frame)
   inter_frame,  ///< "itl_": each gap between successive token frames of a reply
   per_token,    ///< "tpot_": (latency - ttft) / (tokens - 1) of each reply
+  output_rate,  ///< "output_rate_": output tokens per second of each reply (tokens/s)
 };
 
 /// The figure of a run a threshold constrains.
@@ -96,12 +97,15 @@ inline std::pair<std::string_view, std::string_view> timing_words(Timing t) noex
       return {"itl_", "inter-token latency"};
     case Timing::per_token:
       return {"tpot_", "time per output token"};
+    case Timing::output_rate:
+      return {"output_rate_", "per-user output rate"};
   }
   return {};
 }
 
 inline constexpr Timing streaming_timings[] = {Timing::first_frame, Timing::first_token,
-                                               Timing::inter_frame, Timing::per_token};
+                                               Timing::inter_frame, Timing::per_token,
+                                               Timing::output_rate};
 
 inline std::string figure_name(const Threshold& t) {
   if (t.timing != Timing::completion) {
@@ -132,7 +136,8 @@ inline std::string figure_name(const Threshold& t) {
   return "figure";
 }
 
-inline std::string format_figure(Figure f, double value) {
+inline std::string format_figure(Figure f, double value, Timing timing = Timing::completion) {
+  if (timing == Timing::output_rate) return format_number(value, 1) + " tokens/s";
   if (is_latency(f)) return format_seconds(value);
   switch (f) {
     case Figure::rps:
@@ -288,7 +293,12 @@ inline Threshold parse_threshold(std::string_view text) {
     return fail("the limit must be a non-negative number");
   }
   const std::string unit = end;
-  if (detail::is_latency(t.figure)) {
+  if (t.timing == Timing::output_rate) {
+    if (!unit.empty() && unit != "/s" && unit != "tokens/s") {
+      return fail("output_rate is in tokens per second, e.g. output_rate_p50>=20");
+    }
+    t.limit = number;
+  } else if (detail::is_latency(t.figure)) {
     if (unit == "s") {
       t.limit = number;
     } else if (unit == "ms") {
@@ -338,7 +348,7 @@ inline Verdict evaluate(const Threshold& t, std::optional<double> actual) {
   v.limit = t.limit;
   v.actual = actual;
   const std::string name = detail::figure_name(t);
-  const std::string limit = detail::format_figure(t.figure, t.limit);
+  const std::string limit = detail::format_figure(t.figure, t.limit, t.timing);
   if (!actual) {
     v.passed = false;
     v.message =
@@ -366,7 +376,7 @@ inline Verdict evaluate(const Threshold& t, std::optional<double> actual) {
       v.passed = a != t.limit;
       break;
   }
-  const std::string shown = name + " " + detail::format_figure(t.figure, a);
+  const std::string shown = name + " " + detail::format_figure(t.figure, a, t.timing);
   switch (t.comparison) {
     case Comparison::less:
     case Comparison::less_equal:

@@ -140,6 +140,17 @@ TEST_F(Cli, FirstTokenRuleTimesTokensAndJudgesTheirThresholds) {
   const auto bad = run_process(args, clean_env());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("first token"), std::string::npos) << bad.err;
+
+  args = run_args(server.url("/chat"));
+  args.insert(args.end(), {"--complete", R"(/type=="end")", "--tokens", "/usage/output_tokens"});
+  ASSERT_EQ(run_process(args, clean_env()).exit_code, 0);
+  EXPECT_EQ(read_json(summary_)["output"]["tokens"],
+            read_json(summary_)["successful_requests"].get<int>() * 4);
+  args = run_args(server.url("/chat"));
+  args.insert(args.end(), {"--tokens", "usage"});
+  const auto bad_tokens = run_process(args, clean_env());
+  EXPECT_EQ(bad_tokens.exit_code, 2);
+  EXPECT_NE(bad_tokens.err.find("tokens"), std::string::npos) << bad_tokens.err;
 }
 
 // A dozen secrets in every input a run takes (the URL from the environment, the query,

@@ -95,4 +95,35 @@ TEST(Streaming, WithoutAFirstTokenRuleTheFirstFrameIsTheFirstToken) {
   EXPECT_GE(ms(s.inter_frame.max()), 60.0 * 0.9);
 }
 
+TEST(Streaming, OutputTokensFromTheUsageCountOrTheCharactersOfTheText) {
+  Server server(token_server());
+  auto config = streaming_config(server);
+  config.iterations = 2;
+  config.tokens = "/usage/output_tokens";
+  const auto usage = wsload::run_load(config);
+  ASSERT_EQ(usage.successful_requests, 4u) << wsload::format_report(usage);
+  EXPECT_EQ(usage.output_tokens, 4 * tokens);
+  EXPECT_EQ(usage.tokens_per_reply.min(), static_cast<std::int64_t>(tokens));
+  EXPECT_EQ(usage.tokens_per_reply.max(), static_cast<std::int64_t>(tokens));
+  // Each reply's rate is its tokens over its latency: at most N over T + (N - 1) D.
+  const double slowest_possible = tokens / (0.060 + (tokens - 1) * 0.020);
+  EXPECT_LE(usage.output_rate.max() / 1e3, slowest_possible * 1.01);
+  EXPECT_GT(usage.output_rate.min(), 0);
+  EXPECT_GT(usage.output_throughput(), 0);
+  EXPECT_TRUE(wsload::MeetsThresholds(usage, {"output_rate_p50>0.1", "output_rate_max<1000"}));
+  EXPECT_FALSE(wsload::MeetsThresholds(usage, {"output_rate_p50>=1000"}));
+  const auto back = wsload::summary_from_json(wsload::to_json(usage));
+  EXPECT_EQ(back.output_tokens, usage.output_tokens);
+  EXPECT_EQ(back.output_rate.count(), 4);
+
+  // "tok0".."tok4": four characters each.
+  config.tokens = "chars:/text";
+  const auto chars = wsload::run_load(config);
+  ASSERT_EQ(chars.successful_requests, 4u) << wsload::format_report(chars);
+  EXPECT_EQ(chars.output_tokens, 4 * tokens * 4);
+  EXPECT_EQ(chars.tpot.count(), 4);
+  // TPOT spreads the time after the first token over 4N - 1 characters.
+  EXPECT_LT(chars.tpot.max(), usage.tpot.min());
+}
+
 }  // namespace

@@ -113,7 +113,15 @@ TEST(Thresholds, StreamingPrefixesNameTheirTiming) {
   const auto v = evaluate(parse_threshold("itl_p99<50ms"), 0.08);
   EXPECT_FALSE(v.passed);
   EXPECT_NE(v.message.find("inter-token latency (p99)"), std::string::npos) << v.message;
-  for (const char* bad : {"ttft_rps>1", "itl_errors==0", "tpot_p99<5ms over 10s", "itl_p99<5"}) {
+  const auto rate = parse_threshold("output_rate_p50>=20");
+  EXPECT_EQ(rate.timing, Timing::output_rate);
+  EXPECT_DOUBLE_EQ(rate.limit, 20);
+  const auto slow = evaluate(rate, 12.5);
+  EXPECT_FALSE(slow.passed);
+  EXPECT_EQ(slow.message,
+            "per-user output rate (p50) 12.5 tokens/s is below the 20 tokens/s minimum");
+  for (const char* bad : {"ttft_rps>1", "itl_errors==0", "tpot_p99<5ms over 10s", "itl_p99<5",
+                          "output_rate_p50>=20ms"}) {
     EXPECT_THROW(parse_threshold(bad), ConfigError) << bad;
   }
 }

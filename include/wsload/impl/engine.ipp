@@ -307,6 +307,7 @@ struct Engine::Impl {
         .message = MessageTemplate::parse(config.message_template, "message template"),
         .completion = Completion::parse(config.completion),
         .first_token = Completion::parse(config.first_token, "first token"),
+        .tokens = TokenCount::parse(config.tokens),
         .error_rules = ErrorRules::parse(config.error_rules),
         .correlation = std::nullopt,  // set below, with id_without_prompt
         .aws = credentials,
@@ -327,6 +328,10 @@ struct Engine::Impl {
     run.parse_frames = run.error_rules.needs_json() ||
                        (run.completion.until && run.completion.until->needs_json()) ||
                        (run.first_token.until && run.first_token.until->needs_json());
+    if (run.tokens.path) {
+      run.parse_frames = true;
+      run.frame_paths.push_back(*run.tokens.path);
+    }
     for (const Completion* rule : {&run.completion, &run.first_token}) {
       if (rule->until && rule->until->needs_json()) run.frame_paths.push_back(rule->until->path());
     }
@@ -408,6 +413,8 @@ struct Engine::Impl {
       summary.ttft.merge(s.ttft);
       summary.inter_frame.merge(s.inter_frame);
       summary.tpot.merge(s.tpot);
+      summary.tokens_per_reply.merge(s.tokens_per_reply);
+      summary.output_rate.merge(s.output_rate);
       summary.latency_uncorrected.merge(s.latency_uncorrected);
       summary.time_series.merge(s.series);
       summary += s;  // every count

@@ -135,6 +135,12 @@ inline std::string format_report(const Summary& s) {
     figures("First token (ms):", s.ttft);
     figures("Inter-token (ms):", s.inter_frame);
     figures("Per token (ms):", s.tpot);
+    if (s.output_tokens) {
+      row("Output tokens:", format_number(s.tokens_per_reply.mean(), 1) + " per reply, " +
+                                format_number(s.output_throughput(), 1) + " tokens/s; per reply " +
+                                format_number(s.output_rate.value_at_percentile(50) / 1e3, 1) +
+                                " tokens/s median");
+    }
     row("Frames per reply:",
         format_number(static_cast<double>(s.frames_received) /
                           static_cast<double>(std::max<std::uint64_t>(s.successful_requests, 1)),

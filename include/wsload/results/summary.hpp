@@ -65,6 +65,9 @@ struct Summary : Counters {
   /// token on: a reply of n tokens adds n - 1 gaps.
   Histogram inter_frame;
   Histogram tpot;  ///< microseconds per token, (latency - ttft) / (tokens - 1), replies of 2+
+  Histogram tokens_per_reply;  ///< output tokens of each reply (--tokens)
+  /// Millitokens per second of each reply: its output tokens over its latency.
+  Histogram output_rate;
   /// Open loop: `latency` counts from when each request was due; this, from when it was
   /// sent (what a closed-loop tester would have reported).
   Histogram latency_uncorrected;
@@ -122,8 +125,16 @@ struct Summary : Counters {
         return inter_frame;
       case Timing::per_token:
         return tpot;
+      case Timing::output_rate:
+        return output_rate;
     }
     return latency;
+  }
+  /// Output tokens per second over the run (over its sending window in an open loop, as
+  /// requests_per_second).
+  double output_throughput() const noexcept {
+    const double window = rate_window.count() > 0 ? rate_window.count() : total_time.count();
+    return window > 0 ? static_cast<double>(output_tokens) / window : 0.0;
   }
   /// Latency at a percentile in seconds; empty when nothing succeeded.
   std::optional<double> latency_at(double percentile) const {
@@ -169,7 +180,8 @@ struct Summary : Counters {
   /// when it has no samples.
   std::optional<double> figure(const Threshold& t) const {
     if (detail::is_latency(t.figure)) {
-      return detail::latency_figure(timed(t.timing), t);
+      return detail::latency_figure(timed(t.timing), t,
+                                    t.timing == Timing::output_rate ? 1e3 : 1e6);
     }
     switch (t.figure) {
       case Figure::rps:

@@ -25,6 +25,7 @@ struct ReplyProgress {
   std::uint64_t frames = 0;
   std::uint64_t bytes = 0;
   std::uint64_t tokens = 0;  ///< token frames: from the first token on (see count_token)
+  std::uint64_t chars = 0;   ///< --tokens chars:POINTER: the characters so far
 };
 
 /// Whether `frame` (the reply's `reply.frames`th) meets `rule`.
@@ -70,6 +71,8 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
     state.count_failed(error->first, std::move(error->second), 1);
     return FrameVerdict::failed;
   }
+  if (run.tokens.kind == TokenCount::Kind::chars)
+    reply.chars += run.tokens.of(scanned.at(*run.tokens.path));
   const bool done = meets(run.completion, reply, frame, scanned);
   // The frame an end rule matches is the reply's end marker, no token (unless it is the
   // first): an {"type":"end"} after N tokens leaves N tokens and N - 1 gaps.
@@ -88,12 +91,19 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   state.latency.record(latency);
   state.series.record(state.second_of(now), latency);
   state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
+  const std::uint64_t output = run.tokens.kind == TokenCount::Kind::frames ? reply.tokens
+                               : run.tokens.kind == TokenCount::Kind::chars
+                                   ? reply.chars
+                                   : run.tokens.of(scanned.at(*run.tokens.path));
+  state.output_tokens += output;
+  state.tokens_per_reply.record(static_cast<std::int64_t>(output));
+  // Millitokens per second of the reply's whole latency (a rate of 0.001 tokens/s up).
+  state.output_rate.record(static_cast<std::int64_t>(
+      static_cast<double>(output) * 1e9 / static_cast<double>(std::max<std::int64_t>(latency, 1))));
   if (reply.tokens > 0) {
     const auto ttft = duration_cast<microseconds>(reply.first_token_at - reply.due).count();
     state.ttft.record(ttft);
-    if (reply.tokens > 1) {
-      state.tpot.record((latency - ttft) / static_cast<std::int64_t>(reply.tokens - 1));
-    }
+    if (output > 1) state.tpot.record((latency - ttft) / static_cast<std::int64_t>(output - 1));
   }
   if (run.schedule) {
     state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());

@@ -32,6 +32,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
+#include <wsload/tokens.hpp>
 #include <wsload/metrics.hpp>
 #include <wsload/results/counters.hpp>
 #include <wsload/schedule.hpp>
@@ -98,6 +99,7 @@ struct RunContext {
   Completion completion;
   /// Which frame is a reply's first token (TTFT); the first frame unless configured.
   Completion first_token;
+  TokenCount tokens;  ///< what counts as a reply's output tokens
   ErrorRules error_rules;
   std::optional<nlohmann::json::json_pointer> correlation;
   std::optional<aws::Credentials> aws;  ///< sign each connect when set
@@ -134,6 +136,8 @@ struct ThreadState : Counters {
   Histogram ttft;                  // microseconds, and the next two: see Summary
   Histogram inter_frame;
   Histogram tpot;
+  Histogram tokens_per_reply;  // tokens, and the next: millitokens/s (see Summary)
+  Histogram output_rate;
   Histogram latency_uncorrected;  // microseconds from the send (open loop)
   TimeSeries series;
   std::uint64_t sent = 0;  ///< open loop: sends, how many late, the longest lag

@@ -50,6 +50,13 @@ inline constexpr std::pair<std::string_view, FigureRule> summary_figures[] = {
     {"tpot.histogram.min", FigureRule::count},
     {"tpot.histogram.max", FigureRule::count},
     {"tpot.histogram.sum", FigureRule::amount},
+    {"output.tokens", FigureRule::count},
+    {"output.tokens_per_reply.histogram.min", FigureRule::count},
+    {"output.tokens_per_reply.histogram.max", FigureRule::count},
+    {"output.tokens_per_reply.histogram.sum", FigureRule::amount},
+    {"output.rate_per_reply.histogram.min", FigureRule::count},
+    {"output.rate_per_reply.histogram.max", FigureRule::count},
+    {"output.rate_per_reply.histogram.sum", FigureRule::amount},
     {"latency_uncorrected.histogram.min", FigureRule::count},
     {"latency_uncorrected.histogram.max", FigureRule::count},
     {"latency_uncorrected.histogram.sum", FigureRule::amount},
@@ -204,6 +211,8 @@ inline void check_figures_agree(const Summary& s, const std::string& file) {
   samples(s.ttfb, "ttfb", false);
   samples(s.ttft, "ttft", false);
   samples(s.tpot, "tpot", false);
+  samples(s.tokens_per_reply, "output.tokens_per_reply", false);
+  samples(s.output_rate, "output.rate_per_reply", false);
   samples(s.latency_uncorrected, "latency_uncorrected", false);
   if (s.schedule &&
       s.schedule->not_sent > s.schedule->due - std::min(s.schedule->due, s.schedule->sent)) {
