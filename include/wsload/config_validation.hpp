@@ -10,6 +10,7 @@
 #include <wsload/config.hpp>
 #include <wsload/config_sources.hpp>
 #include <wsload/detail/format.hpp>
+#include <wsload/slo.hpp>
 #include <wsload/tokens.hpp>
 #include <wsload/url.hpp>
 
@@ -112,6 +113,7 @@ inline Url validate(const LoadConfig& config) {
   (void)Completion::parse(config.completion);
   (void)Completion::parse(config.first_token, "first token");
   (void)TokenCount::parse(config.tokens);
+  (void)Slo::parse(config.slo);
   (void)ErrorRules::parse(config.error_rules);
   if (config.max_send_size < 1) {
     throw ConfigError("max_send_size", "0", "must be at least 1 byte");

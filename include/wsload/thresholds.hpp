@@ -39,6 +39,7 @@ enum class Figure {
   success_rate,        ///< percent of requests that succeeded
   errors,              ///< failed requests
   requests,            ///< all requests
+  goodput,             ///< requests per second that met every --slo limit
 };
 
 enum class Comparison { less, less_equal, greater, greater_equal, equal, not_equal };
@@ -132,6 +133,8 @@ inline std::string figure_name(const Threshold& t) {
       return "failed requests";
     case Figure::requests:
       return "requests";
+    case Figure::goodput:
+      return "goodput";
   }
   return "figure";
 }
@@ -141,6 +144,7 @@ inline std::string format_figure(Figure f, double value, Timing timing = Timing:
   if (is_latency(f)) return format_seconds(value);
   switch (f) {
     case Figure::rps:
+    case Figure::goodput:
       return format_number(value, 1) + " req/s";
     case Figure::success_rate:
       return format_number(value, 2) + " %";
@@ -262,6 +266,8 @@ inline Threshold parse_threshold(std::string_view text) {
     }
   } else if (name == "rps") {
     t.figure = Figure::rps;
+  } else if (name == "goodput") {
+    t.figure = Figure::goodput;
   } else if (name == "success_rate") {
     t.figure = Figure::success_rate;
   } else if (name == "errors" || name == "failed_requests") {
@@ -274,6 +280,9 @@ inline Threshold parse_threshold(std::string_view text) {
                 "any of these for a streaming figure), rps, success_rate, errors or requests");
   }
 
+  if (t.figure == Figure::goodput && t.window > 0) {
+    return fail("goodput applies to the whole run; windows hold latency, rps and counts");
+  }
   if (t.timing != Timing::completion) {
     const std::string prefix(detail::timing_words(t.timing).first);
     if (!detail::is_latency(t.figure)) {
@@ -313,8 +322,8 @@ inline Threshold parse_threshold(std::string_view text) {
     if (!unit.empty() && unit != "%") return fail("success_rate is in percent, e.g. 95%");
     if (number > 100) return fail("success_rate cannot exceed 100%");
     t.limit = number;
-  } else if (t.figure == Figure::rps) {
-    if (!unit.empty() && unit != "/s") return fail("rps takes no unit other than /s");
+  } else if (t.figure == Figure::rps || t.figure == Figure::goodput) {
+    if (!unit.empty() && unit != "/s") return fail("rps and goodput take no unit other than /s");
     t.limit = number;
   } else {
     if (!unit.empty()) return fail("a count takes no unit");

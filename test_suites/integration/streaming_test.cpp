@@ -126,4 +126,27 @@ TEST(Streaming, OutputTokensFromTheUsageCountOrTheCharactersOfTheText) {
   EXPECT_LT(chars.tpot.max(), usage.tpot.min());
 }
 
+// Half the prompts route to a slow token stream: exactly those miss the TTFT limit, and
+// goodput counts the other half.
+TEST(Streaming, GoodputCountsTheRequestsThatMeetEverySlo) {
+  ServerOptions options = token_server();
+  Route slow = options.routes.at("$default");
+  slow.delay = 1500ms;
+  options.routes = {{"fast", options.routes.at("$default")}, {"slow", slow}};
+  Server server(options);
+  auto config = streaming_config(server);
+  config.prompts = {"fast", "slow"};
+  config.message_template = R"({"action":{{prompt}}})";
+  config.iterations = 2;
+  config.slo = "ttft<1s,latency<30s";
+  const auto s = wsload::run_load(config);
+  ASSERT_EQ(s.successful_requests, 8u) << wsload::format_report(s);  // 2 x 2 prompts x 2
+  EXPECT_EQ(s.good_requests, 4u);
+  EXPECT_NEAR(s.goodput(), 4 / s.total_time.count(), 1e-9);
+  EXPECT_TRUE(wsload::MeetsThresholds(s, {"goodput>0.01"}));
+  EXPECT_FALSE(wsload::MeetsThresholds(s, {"goodput>=1000"}));
+  EXPECT_EQ(wsload::to_json(s)["goodput"]["share"], 50.0);
+  EXPECT_EQ(wsload::summary_from_json(wsload::to_json(s)).good_requests, 4u);
+}
+
 }  // namespace

@@ -120,6 +120,8 @@ TEST(Thresholds, StreamingPrefixesNameTheirTiming) {
   EXPECT_FALSE(slow.passed);
   EXPECT_EQ(slow.message,
             "per-user output rate (p50) 12.5 tokens/s is below the 20 tokens/s minimum");
+  EXPECT_EQ(parse_threshold("goodput>=5/s").figure, Figure::goodput);
+  EXPECT_THROW(parse_threshold("goodput>=5 over 10s"), ConfigError);
   for (const char* bad : {"ttft_rps>1", "itl_errors==0", "tpot_p99<5ms over 10s", "itl_p99<5",
                           "output_rate_p50>=20ms"}) {
     EXPECT_THROW(parse_threshold(bad), ConfigError) << bad;

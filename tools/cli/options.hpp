@@ -90,6 +90,7 @@ struct RunOptions {
   std::string completion = "first";
   std::string first_token = "first";
   std::string tokens = "frames";
+  std::string slo;
   std::vector<std::string> error_rules;
   bool no_error_rules = false;
   std::string correlation;
@@ -159,6 +160,7 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.completion = o.completion;
   c.first_token = o.first_token;
   c.tokens = o.tokens;
+  c.slo = o.slo;
   if (o.no_error_rules) {
     c.error_rules.clear();
   } else if (!o.error_rules.empty()) {
@@ -267,6 +269,9 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "what counts as a reply's output tokens: frames, /pointer to a count on the "
                  "final frame (/usage/output_tokens), chars:/pointer (text length over frames)")
       ->capture_default_str()
+      ->group("Chat backends");
+  run.add_option("--slo", o.slo,
+                 "per-request limits for goodput, e.g. 'ttft<500ms,tpot<50ms,latency<5s'")
       ->group("Chat backends");
   run.add_option("--error-rule", o.error_rules,
                  "frames that fail a request: api-gateway (the default), /pointer==value, "

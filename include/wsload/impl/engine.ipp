@@ -308,6 +308,7 @@ struct Engine::Impl {
         .completion = Completion::parse(config.completion),
         .first_token = Completion::parse(config.first_token, "first token"),
         .tokens = TokenCount::parse(config.tokens),
+        .slo = Slo::parse(config.slo),
         .error_rules = ErrorRules::parse(config.error_rules),
         .correlation = std::nullopt,  // set below, with id_without_prompt
         .aws = credentials,

@@ -130,6 +130,12 @@ struct Summary : Counters {
     }
     return latency;
   }
+  /// Successful requests that met every --slo limit, per second of the run (its window as
+  /// requests_per_second).
+  double goodput() const noexcept {
+    const double window = rate_window.count() > 0 ? rate_window.count() : total_time.count();
+    return window > 0 ? static_cast<double>(good_requests) / window : 0.0;
+  }
   /// Output tokens per second over the run (over its sending window in an open loop, as
   /// requests_per_second).
   double output_throughput() const noexcept {
@@ -193,6 +199,8 @@ struct Summary : Counters {
                               : std::nullopt;
       case Figure::requests:
         return static_cast<double>(total_requests);
+      case Figure::goodput:
+        return total_requests ? std::optional<double>(goodput()) : std::nullopt;
       default:
         return std::nullopt;
     }

@@ -99,6 +99,11 @@ inline nlohmann::json to_json(const Summary& s) {
   j["ttft"] = section(s.ttft);
   j["inter_frame"] = section(s.inter_frame);
   j["tpot"] = section(s.tpot);
+  j["goodput"] = {{"requests", s.good_requests},
+                  {"rate", s.goodput()},
+                  {"share", s.total_requests ? 100.0 * static_cast<double>(s.good_requests) /
+                                                   static_cast<double>(s.total_requests)
+                                             : 0.0}};
   j["output"] = {{"tokens", s.output_tokens},
                  {"throughput", s.output_throughput()},
                  {"tokens_per_reply", section(s.tokens_per_reply, "tokens", 1, "tokens")},
@@ -237,6 +242,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     if (j.contains("ttft")) s.ttft = histogram("ttft");
     if (j.contains("inter_frame")) s.inter_frame = histogram("inter_frame");
     if (j.contains("tpot")) s.tpot = histogram("tpot");
+    if (j.contains("goodput"))
+      s.good_requests = j.at("goodput").at("requests").get<std::uint64_t>();
     if (j.contains("output")) {
       const auto& o = j.at("output");
       s.output_tokens = o.at("tokens").get<std::uint64_t>();

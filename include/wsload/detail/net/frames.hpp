@@ -100,11 +100,16 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   // Millitokens per second of the reply's whole latency (a rate of 0.001 tokens/s up).
   state.output_rate.record(static_cast<std::int64_t>(
       static_cast<double>(output) * 1e9 / static_cast<double>(std::max<std::int64_t>(latency, 1))));
+  std::optional<std::int64_t> ttft, tpot;
   if (reply.tokens > 0) {
-    const auto ttft = duration_cast<microseconds>(reply.first_token_at - reply.due).count();
-    state.ttft.record(ttft);
-    if (output > 1) state.tpot.record((latency - ttft) / static_cast<std::int64_t>(output - 1));
+    ttft = duration_cast<microseconds>(reply.first_token_at - reply.due).count();
+    state.ttft.record(*ttft);
+    if (output > 1) {
+      tpot = (latency - *ttft) / static_cast<std::int64_t>(output - 1);
+      state.tpot.record(*tpot);
+    }
   }
+  if (run.slo.any() && run.slo.met(latency, ttft, tpot)) ++state.good_requests;
   if (run.schedule) {
     state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
   }

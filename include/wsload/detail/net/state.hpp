@@ -32,6 +32,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
+#include <wsload/slo.hpp>
 #include <wsload/tokens.hpp>
 #include <wsload/metrics.hpp>
 #include <wsload/results/counters.hpp>
@@ -100,6 +101,7 @@ struct RunContext {
   /// Which frame is a reply's first token (TTFT); the first frame unless configured.
   Completion first_token;
   TokenCount tokens;  ///< what counts as a reply's output tokens
+  Slo slo;            ///< per-request limits for goodput
   ErrorRules error_rules;
   std::optional<nlohmann::json::json_pointer> correlation;
   std::optional<aws::Credentials> aws;  ///< sign each connect when set

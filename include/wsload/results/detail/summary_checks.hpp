@@ -51,6 +51,7 @@ inline constexpr std::pair<std::string_view, FigureRule> summary_figures[] = {
     {"tpot.histogram.max", FigureRule::count},
     {"tpot.histogram.sum", FigureRule::amount},
     {"output.tokens", FigureRule::count},
+    {"goodput.requests", FigureRule::count},
     {"output.tokens_per_reply.histogram.min", FigureRule::count},
     {"output.tokens_per_reply.histogram.max", FigureRule::count},
     {"output.tokens_per_reply.histogram.sum", FigureRule::amount},
