@@ -101,6 +101,17 @@ struct LoadConfig {
   /// When a reply is complete: "first" frame, "frames=N", or a frame rule such as
   /// /type=="end" (see Completion).
   std::string completion = "first";
+  /// Which frame of a reply is its first token, timed as TTFT: "first" frame (the default),
+  /// "frames=N" (the Nth), or a frame rule such as /type=="token" (see Completion), so an
+  /// acknowledgement before the content is not taken for it.
+  std::string first_token = "first";
+  /// What counts as a reply's output tokens: "frames" (its token frames, the default), a
+  /// JSON pointer to a count on the frame that completes it ("/usage/output_tokens"), or
+  /// "chars:POINTER", the characters of a text field summed over its frames (TokenCount).
+  std::string tokens = "frames";
+  /// Per-request limits, e.g. "ttft<500ms,tpot<50ms,latency<5s" (see Slo): requests
+  /// meeting all are the summary's goodput. Empty: none.
+  std::string slo;
   /// Frames that fail their request (see ErrorRules): API Gateway's error messages by
   /// default; clear to treat every frame as a reply.
   std::vector<std::string> error_rules = {"api-gateway"};
@@ -262,6 +273,10 @@ inline nlohmann::json to_json(const LoadConfig& config) {
                    {"run", seconds(config.timeouts.run)}};
   if (!config.message_template.empty()) j["message_template"] = redact(config.message_template);
   j["completion"] = config.completion.empty() ? "first" : redact(config.completion);
+  if (!config.slo.empty()) j["slo"] = config.slo;
+  if (!config.tokens.empty() && config.tokens != "frames") j["tokens"] = redact(config.tokens);
+  if (!config.first_token.empty() && config.first_token != "first")
+    j["first_token"] = redact(config.first_token);
   j["error_rules"] = nlohmann::json::array();
   for (const auto& rule : config.error_rules) j["error_rules"].push_back(redact(rule));
   if (!config.correlation.empty()) j["correlation"] = redact(config.correlation);

@@ -12,6 +12,8 @@
 #include <wsload/config_sources.hpp>
 #include <wsload/detail/format.hpp>
 #include <wsload/detail/json_scan.hpp>
+#include <wsload/slo.hpp>
+#include <wsload/tokens.hpp>
 #include <wsload/url.hpp>
 
 namespace wsload {
@@ -111,6 +113,9 @@ inline Url validate(const LoadConfig& config) {
   }
   const auto message = MessageTemplate::parse(config.message_template, "message template");
   (void)Completion::parse(config.completion);
+  (void)Completion::parse(config.first_token, "first token");
+  (void)TokenCount::parse(config.tokens);
+  (void)Slo::parse(config.slo);
   (void)ErrorRules::parse(config.error_rules);
   if (config.max_send_size < 1) {
     throw ConfigError("max_send_size", "0", "must be at least 1 byte");

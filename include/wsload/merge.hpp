@@ -156,6 +156,11 @@ inline Summary merge_shards(const std::vector<RunRecord>& parts) {
     m += s;  // every count
     m.latency.merge(s.latency);
     m.ttfb.merge(s.ttfb);
+    m.ttft.merge(s.ttft);
+    m.inter_frame.merge(s.inter_frame);
+    m.tpot.merge(s.tpot);
+    m.tokens_per_reply.merge(s.tokens_per_reply);
+    m.output_rate.merge(s.output_rate);
     m.latency_uncorrected.merge(s.latency_uncorrected);
     // Shards send over the same window side by side.
     m.rate_window = std::max(m.rate_window, s.rate_window);

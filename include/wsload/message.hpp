@@ -370,9 +370,9 @@ struct Completion {
   std::optional<FrameRule> until;
 
   /// "first" (the default), "frames=N", or a FrameRule: the frame that matches it ends
-  /// the reply. Throws ConfigError (field "completion").
-  static Completion parse(std::string_view text) {
-    const std::string field = "completion";
+  /// the reply (or, as the first-token rule, is its first token). Throws ConfigError
+  /// (field `field`).
+  static Completion parse(std::string_view text, const std::string& field = "completion") {
     Completion c;
     if (text.empty() || text == "first") return c;
     if (text.starts_with("frames=")) {

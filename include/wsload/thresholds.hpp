@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <wsload/detail/format.hpp>
@@ -17,6 +18,16 @@ namespace wsload {
 
 /// Durations in seconds, as the summary JSON gives them.
 using Seconds = std::chrono::duration<double>;
+
+/// The time a latency figure measures (see the README's "Streamed replies").
+enum class Timing {
+  completion,   ///< send to the reply's completion
+  first_frame,  ///< "ttfb_": send to the reply's first frame
+  first_token,  ///< "ttft_": send to its first token (the first-token rule's frame)
+  inter_frame,  ///< "itl_": each gap between successive token frames of a reply
+  per_token,    ///< "tpot_": (latency - ttft) / (tokens - 1) of each reply
+  output_rate,  ///< "output_rate_": output tokens per second of each reply (tokens/s)
+};
 
 /// The figure of a run a threshold constrains.
 enum class Figure {
@@ -28,6 +39,7 @@ enum class Figure {
   success_rate,        ///< percent of requests that succeeded
   errors,              ///< failed requests
   requests,            ///< all requests
+  goodput,             ///< requests per second that met every --slo limit
 };
 
 enum class Comparison { less, less_equal, greater, greater_equal, equal, not_equal };
@@ -37,8 +49,10 @@ enum class Comparison { less, less_equal, greater, greater_equal, equal, not_equ
 struct Threshold {
   std::string expression;  ///< normalised text, e.g. "p99<800ms"
   Figure figure = Figure::latency_mean;
-  double percentile = 0;     ///< for latency_percentile
-  bool first_frame = false;  ///< a latency figure of the time to first frame ("ttfb_p95")
+  double percentile = 0;  ///< for latency_percentile
+  /// Which time a latency figure is of: to completion, or a streaming figure named by its
+  /// prefix ("ttfb_p95", "ttft_p95", "itl_p99", "tpot_p50").
+  Timing timing = Timing::completion;
   Comparison comparison = Comparison::less;
   double limit = 0;
   /// Seconds; when set, the threshold holds for every window of this length of the run's
@@ -71,12 +85,36 @@ inline std::string percentile_label(double p) {
   return "p" + digits;
 }
 
+/// A timing's threshold prefix ("ttft_") and its name in messages; empty for completion.
+inline std::pair<std::string_view, std::string_view> timing_words(Timing t) noexcept {
+  switch (t) {
+    case Timing::completion:
+      break;
+    case Timing::first_frame:
+      return {"ttfb_", "time to first frame"};
+    case Timing::first_token:
+      return {"ttft_", "time to first token"};
+    case Timing::inter_frame:
+      return {"itl_", "inter-token latency"};
+    case Timing::per_token:
+      return {"tpot_", "time per output token"};
+    case Timing::output_rate:
+      return {"output_rate_", "per-user output rate"};
+  }
+  return {};
+}
+
+inline constexpr Timing streaming_timings[] = {Timing::first_frame, Timing::first_token,
+                                               Timing::inter_frame, Timing::per_token,
+                                               Timing::output_rate};
+
 inline std::string figure_name(const Threshold& t) {
-  if (t.first_frame) {
+  if (t.timing != Timing::completion) {
     Threshold plain = t;
-    plain.first_frame = false;
+    plain.timing = Timing::completion;
     auto name = figure_name(plain);
-    return "time to first frame (" + name.substr(0, name.find(" latency")) + ")";
+    return std::string(timing_words(t.timing).second) + " (" +
+           name.substr(0, name.find(" latency")) + ")";
   }
   switch (t.figure) {
     case Figure::latency_mean:
@@ -95,14 +133,18 @@ inline std::string figure_name(const Threshold& t) {
       return "failed requests";
     case Figure::requests:
       return "requests";
+    case Figure::goodput:
+      return "goodput";
   }
   return "figure";
 }
 
-inline std::string format_figure(Figure f, double value) {
+inline std::string format_figure(Figure f, double value, Timing timing = Timing::completion) {
+  if (timing == Timing::output_rate) return format_number(value, 1) + " tokens/s";
   if (is_latency(f)) return format_seconds(value);
   switch (f) {
     case Figure::rps:
+    case Figure::goodput:
       return format_number(value, 1) + " req/s";
     case Figure::success_rate:
       return format_number(value, 2) + " %";
@@ -134,7 +176,8 @@ inline std::string_view comparison_text(Comparison c) noexcept {
 /// Parses "<figure> <op> <number>[unit]", e.g. "p99<800ms", "avg<=0.5s", "rps>=100",
 /// "success_rate>95%", "errors==0", "ttfb_p95<300ms", "p99<500ms over 10s". Figures: avg|mean, min,
 /// max, median, pN (p50, p90, p99.9, ...), rps, success_rate, errors, requests; a latency figure
-/// prefixed "ttfb_" is of the time to first frame instead of to completion. Latencies need a unit
+/// prefixed "ttfb_", "ttft_", "itl_" or "tpot_" is of that streaming time (Timing) instead of to
+/// completion. Latencies need a unit
 /// (us, ms, s); success_rate takes an optional '%', rps an optional "/s". A suffix "over N s" (or
 /// "over N m") judges every N-second window of the run. Throws ConfigError (field "threshold")
 /// naming the expression and what is wrong.
@@ -167,8 +210,14 @@ inline Threshold parse_threshold(std::string_view text) {
     }
   }
   const std::string written = s.substr(0, op_at);
-  t.first_frame = written.starts_with("ttfb_");
-  const std::string name = t.first_frame ? written.substr(5) : written;
+  std::string name = written;
+  for (const Timing timing : detail::streaming_timings) {
+    const auto prefix = detail::timing_words(timing).first;
+    if (written.starts_with(prefix)) {
+      t.timing = timing;
+      name = written.substr(prefix.size());
+    }
+  }
   std::size_t value_at = op_at + 1;
   const bool has_eq = value_at < s.size() && s[value_at] == '=';
   switch (s[op_at]) {
@@ -217,6 +266,8 @@ inline Threshold parse_threshold(std::string_view text) {
     }
   } else if (name == "rps") {
     t.figure = Figure::rps;
+  } else if (name == "goodput") {
+    t.figure = Figure::goodput;
   } else if (name == "success_rate") {
     t.figure = Figure::success_rate;
   } else if (name == "errors" || name == "failed_requests") {
@@ -225,15 +276,23 @@ inline Threshold parse_threshold(std::string_view text) {
     t.figure = Figure::requests;
   } else {
     return fail("unknown figure '" + name +
-                "'; use avg, min, max, median, p50..p99.9 (ttfb_ before any of these for the "
-                "time to first frame), rps, success_rate, errors or requests");
+                "'; use avg, min, max, median, p50..p99.9 (ttfb_, ttft_, itl_ or tpot_ before "
+                "any of these for a streaming figure), rps, success_rate, errors or requests");
   }
 
-  if (t.first_frame && !detail::is_latency(t.figure)) {
-    return fail("ttfb_ takes a latency figure: ttfb_avg, ttfb_p95, ttfb_max, ...");
+  if (t.figure == Figure::goodput && t.window > 0) {
+    return fail("goodput applies to the whole run; windows hold latency, rps and counts");
   }
-  if (t.first_frame && t.window > 0) {
-    return fail("windows hold the latency to completion; ttfb_ figures apply to the whole run");
+  if (t.timing != Timing::completion) {
+    const std::string prefix(detail::timing_words(t.timing).first);
+    if (!detail::is_latency(t.figure)) {
+      return fail(prefix + " takes a latency figure: " + prefix + "avg, " + prefix + "p95, " +
+                  prefix + "max, ...");
+    }
+    if (t.window > 0) {
+      return fail("windows hold the latency to completion; " + prefix +
+                  " figures apply to the whole run");
+    }
   }
   const std::string value_text = s.substr(value_at);
   if (value_text.empty()) return fail("the limit is missing");
@@ -243,7 +302,12 @@ inline Threshold parse_threshold(std::string_view text) {
     return fail("the limit must be a non-negative number");
   }
   const std::string unit = end;
-  if (detail::is_latency(t.figure)) {
+  if (t.timing == Timing::output_rate) {
+    if (!unit.empty() && unit != "/s" && unit != "tokens/s") {
+      return fail("output_rate is in tokens per second, e.g. output_rate_p50>=20");
+    }
+    t.limit = number;
+  } else if (detail::is_latency(t.figure)) {
     if (unit == "s") {
       t.limit = number;
     } else if (unit == "ms") {
@@ -258,8 +322,8 @@ inline Threshold parse_threshold(std::string_view text) {
     if (!unit.empty() && unit != "%") return fail("success_rate is in percent, e.g. 95%");
     if (number > 100) return fail("success_rate cannot exceed 100%");
     t.limit = number;
-  } else if (t.figure == Figure::rps) {
-    if (!unit.empty() && unit != "/s") return fail("rps takes no unit other than /s");
+  } else if (t.figure == Figure::rps || t.figure == Figure::goodput) {
+    if (!unit.empty() && unit != "/s") return fail("rps and goodput take no unit other than /s");
     t.limit = number;
   } else {
     if (!unit.empty()) return fail("a count takes no unit");
@@ -293,7 +357,7 @@ inline Verdict evaluate(const Threshold& t, std::optional<double> actual) {
   v.limit = t.limit;
   v.actual = actual;
   const std::string name = detail::figure_name(t);
-  const std::string limit = detail::format_figure(t.figure, t.limit);
+  const std::string limit = detail::format_figure(t.figure, t.limit, t.timing);
   if (!actual) {
     v.passed = false;
     v.message =
@@ -321,7 +385,7 @@ inline Verdict evaluate(const Threshold& t, std::optional<double> actual) {
       v.passed = a != t.limit;
       break;
   }
-  const std::string shown = name + " " + detail::format_figure(t.figure, a);
+  const std::string shown = name + " " + detail::format_figure(t.figure, a, t.timing);
   switch (t.comparison) {
     case Comparison::less:
     case Comparison::less_equal:

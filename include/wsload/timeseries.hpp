@@ -19,18 +19,20 @@ namespace wsload {
 
 namespace detail {
 
-/// A latency figure of `h` (microseconds) in seconds; empty when it has no samples.
-inline std::optional<double> latency_figure(const Histogram& h, const Threshold& t) {
+/// A latency figure of `h` (microseconds) in seconds (values over `per_unit`: 1e3 for
+/// millitokens/s); empty when it has no samples.
+inline std::optional<double> latency_figure(const Histogram& h, const Threshold& t,
+                                            double per_unit = 1e6) {
   if (h.empty()) return std::nullopt;
   switch (t.figure) {
     case Figure::latency_min:
-      return static_cast<double>(h.min()) / 1e6;
+      return static_cast<double>(h.min()) / per_unit;
     case Figure::latency_max:
-      return static_cast<double>(h.max()) / 1e6;
+      return static_cast<double>(h.max()) / per_unit;
     case Figure::latency_percentile:
-      return static_cast<double>(h.value_at_percentile(t.percentile)) / 1e6;
+      return static_cast<double>(h.value_at_percentile(t.percentile)) / per_unit;
     default:
-      return h.mean() / 1e6;
+      return h.mean() / per_unit;
   }
 }
 

@@ -111,6 +111,48 @@ TEST_F(Cli, ChatBackendWithTemplateCompletionAndSecrets) {
   EXPECT_NE(bad.err.find("--template"), std::string::npos) << bad.err;
 }
 
+// An LLM's streamed answer: --first-token skips the acknowledgement, and the token
+// figures reach the thresholds, the console and the summary; a bad rule is exit code 2.
+TEST_F(Cli, FirstTokenRuleTimesTokensAndJudgesTheirThresholds) {
+  wsload::testing::ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;
+  wsload::testing::Route route;
+  route.kind = wsload::testing::Route::Kind::tokens;
+  route.chunks = 4;
+  route.delay = 30ms;
+  route.chunk_delay = 5ms;
+  options.routes = {{"$default", route}};
+  wsload::testing::Server server(options);
+  auto args = run_args(server.url("/chat"));
+  args.insert(args.end(), {"--connections", "2", "--complete", R"(/type=="end")", "--first-token",
+                           R"(/type=="token")", "-t", "ttft_min>=30ms", "-t", "itl_p50>=4ms", "-t",
+                           "tpot_p99<60s"});
+  const auto r = run_process(args, clean_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  ttft_min>=30ms"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("First token (ms):"), std::string::npos) << r.out;
+  const auto summary = read_json(summary_);
+  EXPECT_EQ(summary["inter_frame"]["count"], summary["successful_requests"].get<int>() * 3);
+  EXPECT_EQ(summary["config"]["first_token"], R"(/type=="token")");
+
+  args = run_args(server.url("/chat"));
+  args.insert(args.end(), {"--first-token", "frames=0"});
+  const auto bad = run_process(args, clean_env());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("first token"), std::string::npos) << bad.err;
+
+  args = run_args(server.url("/chat"));
+  args.insert(args.end(), {"--complete", R"(/type=="end")", "--tokens", "/usage/output_tokens"});
+  ASSERT_EQ(run_process(args, clean_env()).exit_code, 0);
+  EXPECT_EQ(read_json(summary_)["output"]["tokens"],
+            read_json(summary_)["successful_requests"].get<int>() * 4);
+  args = run_args(server.url("/chat"));
+  args.insert(args.end(), {"--tokens", "usage"});
+  const auto bad_tokens = run_process(args, clean_env());
+  EXPECT_EQ(bad_tokens.exit_code, 2);
+  EXPECT_NE(bad_tokens.err.find("tokens"), std::string::npos) << bad_tokens.err;
+}
+
 // A dozen secrets in every input a run takes (the URL from the environment, the query,
 // headers, the origin, a subprotocol, the template): they reach the server, and no output
 // or message shows one, whether the run fails a threshold or is refused as bad input.

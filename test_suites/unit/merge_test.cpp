@@ -140,10 +140,16 @@ Dealt deal(std::size_t count, std::uint64_t samples) {
     auto& s = d.shards[i % count].summary;
     const auto second = static_cast<std::size_t>(i * 10 / samples);
     s.latency.record(us);
+    s.ttft.record(us / 2);
+    s.inter_frame.record(us / 8, 3);
+    s.tpot.record(us / 8);
     s.time_series.record(second, us);
     ++s.successful_requests;
     ++s.total_requests;
     d.whole.latency.record(us);
+    d.whole.ttft.record(us / 2);
+    d.whole.inter_frame.record(us / 8, 3);
+    d.whole.tpot.record(us / 8);
   }
   auto& first = d.shards.front().summary;
   first.errors = {{ErrorKind::reply_timeout, "", 3}};
@@ -168,7 +174,11 @@ TEST(Merge, PercentilesAreThoseOfOneHistogramOfEverySample) {
   EXPECT_DOUBLE_EQ(m.latency.mean(), d.whole.latency.mean());
   for (double p : {1.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0}) {
     EXPECT_EQ(m.latency.value_at_percentile(p), d.whole.latency.value_at_percentile(p)) << p;
+    for (const Timing t : {Timing::first_token, Timing::inter_frame, Timing::per_token}) {
+      EXPECT_EQ(m.timed(t).value_at_percentile(p), d.whole.timed(t).value_at_percentile(p)) << p;
+    }
   }
+  EXPECT_EQ(m.inter_frame.count(), 3 * 20'000);
 }
 
 TEST(Merge, SumsCountsAndErrorsByKindAndJudgesTheWhole) {

@@ -78,6 +78,25 @@ TEST(HtmlReport, OverlaysRunsAndEscapesWhatTheyAreCalled) {
   EXPECT_EQ(points_of(html, "latency-over-time").size(), 6u) << "p50, p95, p99 per run";
 }
 
+TEST(HtmlReport, PlotsInterTokenLatencyAndTimePerTokenOfStreamedRuns) {
+  EXPECT_EQ(html_report({{"chat", streamed_run(10'000)}}).find("<section id=\"tokens\">"),
+            std::string::npos)
+      << "no token figures, no section";
+  auto tokens = streamed_run(10'000);
+  for (int i = 0; i < 1000; ++i) {
+    tokens.ttft.record(4'000 + i);
+    tokens.inter_frame.record(1'000 + i);
+    tokens.tpot.record(1'200 + i);
+  }
+  const auto html = html_report({{"chat", tokens}});
+  EXPECT_NE(html.find("<section id=\"tokens\">"), std::string::npos);
+  for (const char* plot : {"itl-spectrum", "tpot-spectrum"}) {
+    const auto points = points_of(html, plot);
+    ASSERT_EQ(points.size(), 1u) << plot;
+    EXPECT_GT(points[0], 0) << plot;
+  }
+}
+
 TEST(HtmlReport, ARunWithoutSuccessSaysSo) {
   Summary none;
   none.total_requests = none.failed_requests = 5;

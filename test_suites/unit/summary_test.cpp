@@ -287,6 +287,9 @@ Summary consistent() {
   auto s = sample();  // 100 requests, 97 succeeded, 3 failed
   for (int i = 1; i <= 97; ++i) {
     s.ttfb.record(5'000 + i * 10);
+    s.ttft.record(6'000 + i * 10);
+    s.tpot.record(400 + i);
+    s.inter_frame.record(300 + i, 4);
     s.time_series.record(i % 3, 10'000 + i * 100);
   }
   s.time_series.fail(2, 2);
@@ -300,6 +303,18 @@ std::string encoded(const std::vector<std::pair<std::int64_t, std::int64_t>>& sa
   Histogram h;
   for (const auto& [value, count] : samples) h.record(value, count);
   return h.encode();
+}
+
+TEST(Summary, TokenTimingsSurviveTheJsonRoundTrip) {
+  const auto s = consistent();
+  const auto back = summary_from_json(to_json(s));
+  for (const Histogram* h : {&s.ttft, &s.inter_frame, &s.tpot}) ASSERT_FALSE(h->empty());
+  EXPECT_EQ(back.ttft.count(), s.ttft.count());
+  EXPECT_EQ(back.ttft.sum(), s.ttft.sum());
+  EXPECT_EQ(back.inter_frame.count(), 97 * 4);
+  EXPECT_EQ(back.tpot.max(), s.tpot.max());
+  EXPECT_EQ(to_json(s)["ttft"]["percentiles"]["50"], s.ttft.value_at_percentile(50) / 1e6);
+  EXPECT_EQ(back.figure(parse_threshold("tpot_max<1s")), s.tpot.max() / 1e6);
 }
 
 TEST(Summary, EveryFigureReadIsCheckedAndNamed) {
@@ -347,6 +362,15 @@ TEST(Summary, EveryFigureReadIsCheckedAndNamed) {
          j["ttfb"]["histogram"]["data"] = encoded({{5'010, 97}, {5'970, 1}});
          j["ttfb"]["histogram"]["sum"] = 5'010.0 * 97 + 5'970;
        }},
+      {"ttft.histogram: holds 98 samples, more than successful_requests 97",
+       [](json& j) {
+         j["ttft"]["histogram"]["data"] = encoded({{6'010, 97}, {6'970, 1}});
+         j["ttft"]["histogram"]["sum"] = 6'010.0 * 97 + 6'970;
+       }},
+      {"tpot.histogram.min: -1 is not a whole number",
+       [](json& j) { j["tpot"]["histogram"]["min"] = -1; }},
+      {"inter_frame.histogram.max: 90000 is not in the histogram's highest bucket",
+       [](json& j) { j["inter_frame"]["histogram"]["max"] = 90'000; }},
       {"time_series.intervals: their succeeded sum to 98, but successful_requests is 97",
        [](json& j) {
          auto& i = j["time_series"]["intervals"][0];

@@ -97,3 +97,35 @@ TEST(Thresholds, FormatsSecondsAtAReadableScale) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Thresholds, StreamingPrefixesNameTheirTiming) {
+  EXPECT_EQ(parse_threshold("ttfb_p95<300ms").timing, Timing::first_frame);
+  const auto ttft = parse_threshold("ttft_p95<500ms");
+  EXPECT_EQ(ttft.timing, Timing::first_token);
+  EXPECT_EQ(ttft.figure, Figure::latency_percentile);
+  EXPECT_DOUBLE_EQ(ttft.percentile, 95);
+  EXPECT_EQ(parse_threshold("itl_p99<50ms").timing, Timing::inter_frame);
+  EXPECT_EQ(parse_threshold("tpot_avg<20ms").timing, Timing::per_token);
+  EXPECT_EQ(parse_threshold("tpot_avg<20ms").figure, Figure::latency_mean);
+  EXPECT_EQ(parse_threshold("p99<1s").timing, Timing::completion);
+  const auto v = evaluate(parse_threshold("itl_p99<50ms"), 0.08);
+  EXPECT_FALSE(v.passed);
+  EXPECT_NE(v.message.find("inter-token latency (p99)"), std::string::npos) << v.message;
+  const auto rate = parse_threshold("output_rate_p50>=20");
+  EXPECT_EQ(rate.timing, Timing::output_rate);
+  EXPECT_DOUBLE_EQ(rate.limit, 20);
+  const auto slow = evaluate(rate, 12.5);
+  EXPECT_FALSE(slow.passed);
+  EXPECT_EQ(slow.message,
+            "per-user output rate (p50) 12.5 tokens/s is below the 20 tokens/s minimum");
+  EXPECT_EQ(parse_threshold("goodput>=5/s").figure, Figure::goodput);
+  EXPECT_THROW(parse_threshold("goodput>=5 over 10s"), ConfigError);
+  for (const char* bad : {"ttft_rps>1", "itl_errors==0", "tpot_p99<5ms over 10s", "itl_p99<5",
+                          "output_rate_p50>=20ms"}) {
+    EXPECT_THROW(parse_threshold(bad), ConfigError) << bad;
+  }
+}
+
+}  // namespace

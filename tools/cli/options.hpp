@@ -88,6 +88,9 @@ struct RunOptions {
   std::vector<std::string> query;
   std::string message_template;
   std::string completion = "first";
+  std::string first_token = "first";
+  std::string tokens = "frames";
+  std::string slo;
   std::vector<std::string> error_rules;
   bool no_error_rules = false;
   std::string correlation;
@@ -155,6 +158,9 @@ inline LoadConfig to_config(const RunOptions& o) {
   }
   c.message_template = o.message_template;
   c.completion = o.completion;
+  c.first_token = o.first_token;
+  c.tokens = o.tokens;
+  c.slo = o.slo;
   if (o.no_error_rules) {
     c.error_rules.clear();
   } else if (!o.error_rules.empty()) {
@@ -253,6 +259,19 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
                  "when a reply is complete: first, frames=N, /pointer==value, /pointer, "
                  "regex:PATTERN")
       ->capture_default_str()
+      ->group("Chat backends");
+  run.add_option("--first-token", o.first_token,
+                 "which frame is a reply's first token (TTFT): first, frames=N, "
+                 "/pointer==value, /pointer, regex:PATTERN")
+      ->capture_default_str()
+      ->group("Chat backends");
+  run.add_option("--tokens", o.tokens,
+                 "what counts as a reply's output tokens: frames, /pointer to a count on the "
+                 "final frame (/usage/output_tokens), chars:/pointer (text length over frames)")
+      ->capture_default_str()
+      ->group("Chat backends");
+  run.add_option("--slo", o.slo,
+                 "per-request limits for goodput, e.g. 'ttft<500ms,tpot<50ms,latency<5s'")
       ->group("Chat backends");
   run.add_option("--error-rule", o.error_rules,
                  "frames that fail a request: api-gateway (the default), /pointer==value, "

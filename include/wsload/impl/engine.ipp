@@ -306,6 +306,9 @@ struct Engine::Impl {
         .start = start,
         .message = MessageTemplate::parse(config.message_template, "message template"),
         .completion = Completion::parse(config.completion),
+        .first_token = Completion::parse(config.first_token, "first token"),
+        .tokens = TokenCount::parse(config.tokens),
+        .slo = Slo::parse(config.slo),
         .error_rules = ErrorRules::parse(config.error_rules),
         .correlation = std::nullopt,  // set below, with id_without_prompt
         .aws = credentials,
@@ -324,9 +327,14 @@ struct Engine::Impl {
     run.write_buffer_bytes = std::max<std::size_t>(
         std::min(config.fragment_size, std::max<std::size_t>(largest, 512)), 8);
     run.parse_frames = run.error_rules.needs_json() ||
-                       (run.completion.until && run.completion.until->needs_json());
-    if (run.completion.until && run.completion.until->needs_json()) {
-      run.frame_paths.push_back(run.completion.until->path());
+                       (run.completion.until && run.completion.until->needs_json()) ||
+                       (run.first_token.until && run.first_token.until->needs_json());
+    if (run.tokens.path) {
+      run.parse_frames = true;
+      run.frame_paths.push_back(*run.tokens.path);
+    }
+    for (const Completion* rule : {&run.completion, &run.first_token}) {
+      if (rule->until && rule->until->needs_json()) run.frame_paths.push_back(rule->until->path());
     }
     run.error_rules.add_paths(run.frame_paths);
     if (run.correlation) {
@@ -392,6 +400,11 @@ struct Engine::Impl {
       auto& s = worker->state;
       summary.latency.merge(s.latency);
       summary.ttfb.merge(s.ttfb);
+      summary.ttft.merge(s.ttft);
+      summary.inter_frame.merge(s.inter_frame);
+      summary.tpot.merge(s.tpot);
+      summary.tokens_per_reply.merge(s.tokens_per_reply);
+      summary.output_rate.merge(s.output_rate);
       summary.latency_uncorrected.merge(s.latency_uncorrected);
       summary.time_series.merge(s.series);
       summary += s;  // every count

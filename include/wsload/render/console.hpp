@@ -125,9 +125,22 @@ inline std::string format_report(const Summary& s) {
   }
   // Streamed replies: the first frame and the frame counts tell what completion hides.
   if (s.streamed()) {
-    const auto at = [&s](double p) { return format_ms(seconds_of(s.ttfb.value_at_percentile(p))); };
-    row("First frame (ms):", "avg " + format_ms(s.ttfb.mean() / 1e6) + "  median " + at(50) +
-                                 "  p95 " + at(95) + "  p99 " + at(99));
+    const auto figures = [&row](const char* label, const Histogram& h) {
+      if (h.empty()) return;
+      const auto at = [&h](double p) { return format_ms(seconds_of(h.value_at_percentile(p))); };
+      row(label, "avg " + format_ms(h.mean() / 1e6) + "  median " + at(50) + "  p95 " + at(95) +
+                     "  p99 " + at(99));
+    };
+    figures("First frame (ms):", s.ttfb);
+    figures("First token (ms):", s.ttft);
+    figures("Inter-token (ms):", s.inter_frame);
+    figures("Per token (ms):", s.tpot);
+    if (s.output_tokens) {
+      row("Output tokens:", format_number(s.tokens_per_reply.mean(), 1) + " per reply, " +
+                                format_number(s.output_throughput(), 1) + " tokens/s; per reply " +
+                                format_number(s.output_rate.value_at_percentile(50) / 1e3, 1) +
+                                " tokens/s median");
+    }
     row("Frames per reply:",
         format_number(static_cast<double>(s.frames_received) /
                           static_cast<double>(std::max<std::uint64_t>(s.successful_requests, 1)),

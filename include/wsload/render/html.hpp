@@ -192,6 +192,22 @@ inline std::string verdicts_html(const std::vector<RunRecord>& runs) {
   return html;
 }
 
+/// The x axis of a percentile spectrum, HdrHistogram's scale up to `x_max` nines.
+inline PlotAxis percentile_axis(double x_max) {
+  PlotAxis x{"percentile", 0, x_max, true, {}};
+  const char* labels[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"};
+  for (int i = 0; i <= 5; ++i) x.ticks.emplace_back(i, labels[i]);
+  return x;
+}
+
+/// "p50 / p95 / p99" of `h` in milliseconds, for a table cell; "-" when it is empty.
+inline std::string p50_p95_p99(const Histogram& h) {
+  if (h.empty()) return "-";
+  return format_ms(seconds_of(h.value_at_percentile(50))) + " / " +
+         format_ms(seconds_of(h.value_at_percentile(95))) + " / " +
+         format_ms(seconds_of(h.value_at_percentile(99)));
+}
+
 inline std::string spectrum_section(const std::vector<RunRecord>& runs, bool first_frame) {
   std::vector<PlotSeries> series;
   double x_max = 1;
@@ -210,9 +226,7 @@ inline std::string spectrum_section(const std::vector<RunRecord>& runs, bool fir
     }
   }
   if (series.empty()) return "";
-  PlotAxis x{"percentile", 0, x_max, true, {}};
-  const char* labels[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"};
-  for (int i = 0; i <= 5; ++i) x.ticks.emplace_back(i, labels[i]);
+  const PlotAxis x = percentile_axis(x_max);
   const double top = std::max(latest_point(series, true) * 1.05, 0.01);
   PlotAxis y{"latency (ms)", 0, top, false, linear_ticks(0, top)};
   return svg_plot(first_frame ? "ttfb-spectrum" : "spectrum", x, y, series) + legend(series);
@@ -320,11 +334,7 @@ inline std::string first_frame_section(const std::vector<RunRecord>& runs) {
     const auto& s = runs[r].summary;
     if (!s.streamed()) continue;
     any = true;
-    const auto at = [](const Histogram& h) {
-      return format_ms(seconds_of(h.value_at_percentile(50))) + " / " +
-             format_ms(seconds_of(h.value_at_percentile(95))) + " / " +
-             format_ms(seconds_of(h.value_at_percentile(99)));
-    };
+    const auto at = p50_p95_p99;
     html +=
         "<tr><td>" + escape_markup(runs[r].label()) + "</td><td>" +
         format_number(static_cast<double>(s.frames_received) /
@@ -337,6 +347,48 @@ inline std::string first_frame_section(const std::vector<RunRecord>& runs) {
            "time to the first frame is the time to completion.</p>";
   }
   return html + "</table>" + spectrum_section(runs, true);
+}
+
+/// The percentile spectrum of one streaming timing (`id`: the plot's element id), one
+/// series per run that has samples of it.
+inline std::string timing_spectrum(const std::vector<RunRecord>& runs, Timing timing,
+                                   const std::string& id) {
+  std::vector<PlotSeries> series;
+  double x_max = 1;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& h = runs[r].summary.timed(timing);
+    if (h.empty()) continue;
+    const double reach =
+        std::min(5.0, std::log10(std::max<double>(static_cast<double>(h.count()), 10.0)));
+    x_max = std::max(x_max, reach);
+    series.push_back({runs[r].label(), color_of(r), spectrum(h, reach), ""});
+  }
+  if (series.empty()) return "";
+  const PlotAxis x = percentile_axis(x_max);
+  const double top = std::max(latest_point(series, true) * 1.05, 0.01);
+  PlotAxis y{"milliseconds", 0, top, false, linear_ticks(0, top)};
+  return "<h3>" + std::string(timing_words(timing).second) + " by percentile</h3>" +
+         svg_plot(id, x, y, series) + legend(series);
+}
+
+/// Time to first token, inter-token latency and time per output token: a table, and the
+/// spectra of ITL and TPOT. Empty when no run streamed.
+inline std::string tokens_section(const std::vector<RunRecord>& runs) {
+  std::string html =
+      "<table class=\"figures\"><tr><th>run</th><th>TTFT p50 / p95 / p99 ms</th>"
+      "<th>ITL p50 / p95 / p99 ms</th><th>TPOT p50 / p95 / p99 ms</th></tr>";
+  bool any = false;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& s = runs[r].summary;
+    if (s.inter_frame.empty()) continue;
+    any = true;
+    const auto at = p50_p95_p99;
+    html += "<tr><td>" + escape_markup(runs[r].label()) + "</td><td>" + at(s.ttft) + "</td><td>" +
+            at(s.inter_frame) + "</td><td>" + at(s.tpot) + "</td></tr>";
+  }
+  if (!any) return "";
+  return html + "</table>" + timing_spectrum(runs, Timing::inter_frame, "itl-spectrum") +
+         timing_spectrum(runs, Timing::per_token, "tpot-spectrum");
 }
 
 }  // namespace detail
@@ -387,6 +439,9 @@ footer{margin-top:40px;color:#888;font-size:12px}
       "<section id=\"over-time\"><h2>Over time</h2>" + detail::time_sections(runs) + "</section>\n";
   html += "<section id=\"first-frame\"><h2>First frame and completion</h2>" +
           detail::first_frame_section(runs) + "</section>\n";
+  if (const auto tokens = detail::tokens_section(runs); !tokens.empty()) {
+    html += "<section id=\"tokens\"><h2>Tokens</h2>" + tokens + "</section>\n";
+  }
   html += R"(<footer id="status">Made by wsload.</footer>
 <script>
 // Marks the page as drawn, with the points each plot holds: a headless browser (and a

@@ -19,6 +19,8 @@ struct Counters {
   std::uint64_t not_sent = 0;
   std::uint64_t frames_received = 0;    ///< frames of successful replies
   std::uint64_t bytes_received = 0;     ///< payload bytes of successful replies
+  std::uint64_t good_requests = 0;      ///< successful requests that met every --slo limit
+  std::uint64_t output_tokens = 0;      ///< output tokens of successful replies (--tokens)
   std::uint64_t unmatched_replies = 0;  ///< correlated frames whose id matched no request
   std::uint64_t late_replies = 0;       ///< frames for requests that had already timed out
   /// Frames that arrived while no request waited for them (uncorrelated replies): already
@@ -46,6 +48,8 @@ struct Counters {
     not_sent += other.not_sent;
     frames_received += other.frames_received;
     bytes_received += other.bytes_received;
+    output_tokens += other.output_tokens;
+    good_requests += other.good_requests;
     unmatched_replies += other.unmatched_replies;
     late_replies += other.late_replies;
     unconsumed_before_request += other.unconsumed_before_request;

@@ -60,6 +60,14 @@ struct Summary : Counters {
   Seconds total_time{0};
   Histogram latency;  ///< microseconds, send to completion of the reply
   Histogram ttfb;     ///< microseconds, send to the reply's first frame
+  Histogram ttft;     ///< microseconds, send to the reply's first token (first-token rule)
+  /// Microseconds, every gap between successive token frames of a reply, from its first
+  /// token on: a reply of n tokens adds n - 1 gaps.
+  Histogram inter_frame;
+  Histogram tpot;  ///< microseconds per token, (latency - ttft) / (tokens - 1), replies of 2+
+  Histogram tokens_per_reply;  ///< output tokens of each reply (--tokens)
+  /// Millitokens per second of each reply: its output tokens over its latency.
+  Histogram output_rate;
   /// Open loop: `latency` counts from when each request was due; this, from when it was
   /// sent (what a closed-loop tester would have reported).
   Histogram latency_uncorrected;
@@ -104,6 +112,36 @@ struct Summary : Counters {
   /// Replies came in more frames than one each, timed to their first frame too: what
   /// their completion hides shows there.
   bool streamed() const noexcept { return !ttfb.empty() && frames_received > successful_requests; }
+  /// The histogram of one timing.
+  const Histogram& timed(Timing timing) const noexcept {
+    switch (timing) {
+      case Timing::completion:
+        break;
+      case Timing::first_frame:
+        return ttfb;
+      case Timing::first_token:
+        return ttft;
+      case Timing::inter_frame:
+        return inter_frame;
+      case Timing::per_token:
+        return tpot;
+      case Timing::output_rate:
+        return output_rate;
+    }
+    return latency;
+  }
+  /// Successful requests that met every --slo limit, per second of the run (its window as
+  /// requests_per_second).
+  double goodput() const noexcept {
+    const double window = rate_window.count() > 0 ? rate_window.count() : total_time.count();
+    return window > 0 ? static_cast<double>(good_requests) / window : 0.0;
+  }
+  /// Output tokens per second over the run (over its sending window in an open loop, as
+  /// requests_per_second).
+  double output_throughput() const noexcept {
+    const double window = rate_window.count() > 0 ? rate_window.count() : total_time.count();
+    return window > 0 ? static_cast<double>(output_tokens) / window : 0.0;
+  }
   /// Latency at a percentile in seconds; empty when nothing succeeded.
   std::optional<double> latency_at(double percentile) const {
     if (latency.empty()) return std::nullopt;
@@ -148,7 +186,8 @@ struct Summary : Counters {
   /// when it has no samples.
   std::optional<double> figure(const Threshold& t) const {
     if (detail::is_latency(t.figure)) {
-      return detail::latency_figure(t.first_frame ? ttfb : latency, t);
+      return detail::latency_figure(timed(t.timing), t,
+                                    t.timing == Timing::output_rate ? 1e3 : 1e6);
     }
     switch (t.figure) {
       case Figure::rps:
@@ -160,6 +199,8 @@ struct Summary : Counters {
                               : std::nullopt;
       case Figure::requests:
         return static_cast<double>(total_requests);
+      case Figure::goodput:
+        return total_requests ? std::optional<double>(goodput()) : std::nullopt;
       default:
         return std::nullopt;
     }

@@ -72,21 +72,23 @@ inline nlohmann::json to_json(const Summary& s) {
   if (!s.started_at.empty()) j["started_at"] = s.started_at;
   if (s.shard) j["shard"] = {{"index", s.shard->index}, {"count", s.shard->count}};
 
-  auto section = [](const Histogram& h) {
+  // A histogram's figures in `unit`, its values over `per_unit` (microseconds: 1e6).
+  auto section = [](const Histogram& h, const char* unit = "seconds", double per_unit = 1e6,
+                    const char* recorded = "microseconds") {
     const bool none = h.empty();
     json percentiles = json::object();
     for (double p : reported_percentiles) {
       percentiles[detail::format_number(p, 3)] =
-          none ? json(nullptr) : json(static_cast<double>(h.value_at_percentile(p)) / 1e6);
+          none ? json(nullptr) : json(static_cast<double>(h.value_at_percentile(p)) / per_unit);
     }
-    return json{{"unit", "seconds"},
+    return json{{"unit", unit},
                 {"count", h.count()},
-                {"mean", none ? json(nullptr) : json(h.mean() / 1e6)},
-                {"stddev", none ? json(nullptr) : json(h.stddev() / 1e6)},
+                {"mean", none ? json(nullptr) : json(h.mean() / per_unit)},
+                {"stddev", none ? json(nullptr) : json(h.stddev() / per_unit)},
                 {"percentiles", percentiles},
                 {"histogram",
                  {{"encoding", "HdrHistogram compressed V2, base64"},
-                  {"unit", "microseconds"},
+                  {"unit", recorded},
                   {"min", h.min()},
                   {"max", h.max()},
                   {"sum", h.sum()},
@@ -94,6 +96,18 @@ inline nlohmann::json to_json(const Summary& s) {
   };
   j["latency"] = section(s.latency);
   j["ttfb"] = section(s.ttfb);
+  j["ttft"] = section(s.ttft);
+  j["inter_frame"] = section(s.inter_frame);
+  j["tpot"] = section(s.tpot);
+  j["goodput"] = {{"requests", s.good_requests},
+                  {"rate", s.goodput()},
+                  {"share", s.total_requests ? 100.0 * static_cast<double>(s.good_requests) /
+                                                   static_cast<double>(s.total_requests)
+                                             : 0.0}};
+  j["output"] = {{"tokens", s.output_tokens},
+                 {"throughput", s.output_throughput()},
+                 {"tokens_per_reply", section(s.tokens_per_reply, "tokens", 1, "tokens")},
+                 {"rate_per_reply", section(s.output_rate, "tokens/s", 1e3, "millitokens/s")}};
   if (s.schedule) {
     const auto& r = *s.schedule;
     j["latency_uncorrected"] = section(s.latency_uncorrected);
@@ -211,20 +225,31 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.interrupted = j.value("interrupted", false);
     s.deadline_exceeded = j.value("deadline_exceeded", false);
     s.started_at = j.value("started_at", std::string());
-    auto histogram = [&](const char* key) {
-      const auto& h = j.at(key).at("histogram");
+    auto histogram_at = [&](const nlohmann::json& node, const std::string& key) {
+      const auto& h = node.at("histogram");
       auto decoded =
           Histogram::decode(h.at("data").get<std::string>(), field + ": " + key + ".histogram");
       const auto min = h.at("min").get<std::int64_t>();
       const auto max = h.at("max").get<std::int64_t>();
       const auto sum = h.at("sum").get<double>();
-      detail::check_exact_statistics(decoded, min, max, sum, std::string(key) + ".histogram",
-                                     field);
+      detail::check_exact_statistics(decoded, min, max, sum, key + ".histogram", field);
       decoded.restore_exact(min, max, sum);
       return decoded;
     };
+    auto histogram = [&](const char* key) { return histogram_at(j.at(key), key); };
     s.latency = histogram("latency");
     if (j.contains("ttfb")) s.ttfb = histogram("ttfb");
+    if (j.contains("ttft")) s.ttft = histogram("ttft");
+    if (j.contains("inter_frame")) s.inter_frame = histogram("inter_frame");
+    if (j.contains("tpot")) s.tpot = histogram("tpot");
+    if (j.contains("goodput"))
+      s.good_requests = j.at("goodput").at("requests").get<std::uint64_t>();
+    if (j.contains("output")) {
+      const auto& o = j.at("output");
+      s.output_tokens = o.at("tokens").get<std::uint64_t>();
+      s.tokens_per_reply = histogram_at(o.at("tokens_per_reply"), "output.tokens_per_reply");
+      s.output_rate = histogram_at(o.at("rate_per_reply"), "output.rate_per_reply");
+    }
     if (j.contains("schedule")) {
       s.latency_uncorrected = histogram("latency_uncorrected");
       const auto& r = j.at("schedule");

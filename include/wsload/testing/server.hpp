@@ -31,6 +31,10 @@ struct Route {
     echo,    ///< the message back, unchanged, after `delay`
     stream,  ///< `chunks` frames {"type":"chunk","index":i,"text":...}, one per
              ///< `chunk_delay`, then {"type":"end","done":true}
+    /// An LLM's streamed answer: {"type":"ack"} at once, then `chunks` frames
+    /// {"type":"token","index":i,"text":"tok"+i}, the first after `delay` and the rest
+    /// `chunk_delay` apart, then {"type":"end","usage":{"output_tokens":chunks}}.
+    tokens,
     error,   ///< {"message": error_message, "connectionId": ..., "requestId": ...}
     silent,  ///< no answer
   };

@@ -20,9 +20,44 @@ struct ReplyProgress {
   Clock::time_point sent_at;
   Clock::time_point due;  ///< when it should have been sent: sent_at in a closed loop
   Clock::time_point first_at{};
+  Clock::time_point first_token_at{};  ///< when the first token came; epoch until then
+  Clock::time_point last_token_at{};
   std::uint64_t frames = 0;
   std::uint64_t bytes = 0;
+  std::uint64_t tokens = 0;  ///< token frames: from the first token on (see count_token)
+  std::uint64_t chars = 0;   ///< --tokens chars:POINTER: the characters so far
 };
+
+/// Whether `frame` (the reply's `reply.frames`th) meets `rule`.
+inline bool meets(const Completion& rule, const ReplyProgress& reply, std::string_view frame,
+                  const FrameScan& scanned) {
+  switch (rule.kind) {
+    case Completion::Kind::first_frame:
+      return true;
+    case Completion::Kind::frames:
+      return reply.frames >= rule.frames;
+    case Completion::Kind::until:
+      return rule.until->matches(frame, scanned);
+  }
+  return true;
+}
+
+/// Counts a token frame of `reply` arriving at `now`, from its first token on: its gap
+/// from the previous token frame goes to the inter-frame histogram (after the warm-up).
+/// The first-token rule is judged only until it matches.
+inline void count_token(const RunContext& run, ThreadState& state, ReplyProgress& reply,
+                        std::string_view frame, const FrameScan& scanned, Clock::time_point now) {
+  if (reply.tokens == 0) {
+    if (!meets(run.first_token, reply, frame, scanned)) return;
+    reply.first_token_at = now;
+  } else if (now >= state.measure_from) {
+    using std::chrono::duration_cast;
+    using std::chrono::microseconds;
+    state.inter_frame.record(duration_cast<microseconds>(now - reply.last_token_at).count());
+  }
+  reply.last_token_at = now;
+  ++reply.tokens;
+}
 
 enum class FrameVerdict { more, done, failed };
 
@@ -36,16 +71,13 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
     state.count_failed(error->first, std::move(error->second), 1);
     return FrameVerdict::failed;
   }
-  bool done = true;
-  switch (run.completion.kind) {
-    case Completion::Kind::first_frame:
-      break;
-    case Completion::Kind::frames:
-      done = reply.frames >= run.completion.frames;
-      break;
-    case Completion::Kind::until:
-      done = run.completion.until->matches(frame, scanned);
-      break;
+  if (run.tokens.kind == TokenCount::Kind::chars)
+    reply.chars += run.tokens.of(scanned.at(*run.tokens.path));
+  const bool done = meets(run.completion, reply, frame, scanned);
+  // The frame an end rule matches is the reply's end marker, no token (unless it is the
+  // first): an {"type":"end"} after N tokens leaves N tokens and N - 1 gaps.
+  if (!done || reply.tokens == 0 || run.completion.kind != Completion::Kind::until) {
+    count_token(run, state, reply, frame, scanned, now);
   }
   if (!done) return FrameVerdict::more;
   state.traffic_end = std::max(state.traffic_end, now);
@@ -59,6 +91,25 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   state.latency.record(latency);
   state.series.record(state.second_of(now), latency);
   state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
+  const std::uint64_t output = run.tokens.kind == TokenCount::Kind::frames ? reply.tokens
+                               : run.tokens.kind == TokenCount::Kind::chars
+                                   ? reply.chars
+                                   : run.tokens.of(scanned.at(*run.tokens.path));
+  state.output_tokens += output;
+  state.tokens_per_reply.record(static_cast<std::int64_t>(output));
+  // Millitokens per second of the reply's whole latency (a rate of 0.001 tokens/s up).
+  state.output_rate.record(static_cast<std::int64_t>(
+      static_cast<double>(output) * 1e9 / static_cast<double>(std::max<std::int64_t>(latency, 1))));
+  std::optional<std::int64_t> ttft, tpot;
+  if (reply.tokens > 0) {
+    ttft = duration_cast<microseconds>(reply.first_token_at - reply.due).count();
+    state.ttft.record(*ttft);
+    if (output > 1) {
+      tpot = (latency - *ttft) / static_cast<std::int64_t>(output - 1);
+      state.tpot.record(*tpot);
+    }
+  }
+  if (run.slo.any() && run.slo.met(latency, ttft, tpot)) ++state.good_requests;
   if (run.schedule) {
     state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
   }

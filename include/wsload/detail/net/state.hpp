@@ -32,6 +32,8 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/message.hpp>
+#include <wsload/slo.hpp>
+#include <wsload/tokens.hpp>
 #include <wsload/metrics.hpp>
 #include <wsload/redact.hpp>
 #include <wsload/results/counters.hpp>
@@ -97,6 +99,10 @@ struct RunContext {
   Clock::time_point start;
   MessageTemplate message;
   Completion completion;
+  /// Which frame is a reply's first token (TTFT); the first frame unless configured.
+  Completion first_token;
+  TokenCount tokens;  ///< what counts as a reply's output tokens
+  Slo slo;            ///< per-request limits for goodput
   ErrorRules error_rules;
   std::optional<nlohmann::json::json_pointer> correlation;
   std::optional<aws::Credentials> aws;  ///< sign each connect when set
@@ -130,7 +136,12 @@ struct ThreadState : Counters {
   Clock::time_point measure_from;  ///< requests ending earlier are the warm-up's
   Histogram latency;               // microseconds, from when each request was due
   Histogram ttfb;                  // microseconds
-  Histogram latency_uncorrected;   // microseconds from the send (open loop)
+  Histogram ttft;                  // microseconds, and the next two: see Summary
+  Histogram inter_frame;
+  Histogram tpot;
+  Histogram tokens_per_reply;  // tokens, and the next: millitokens/s (see Summary)
+  Histogram output_rate;
+  Histogram latency_uncorrected;  // microseconds from the send (open loop)
   TimeSeries series;
   std::uint64_t sent = 0;  ///< open loop: sends, how many late, the longest lag
   std::uint64_t late_sends = 0;

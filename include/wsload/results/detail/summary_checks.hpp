@@ -41,6 +41,23 @@ inline constexpr std::pair<std::string_view, FigureRule> summary_figures[] = {
     {"ttfb.histogram.min", FigureRule::count},
     {"ttfb.histogram.max", FigureRule::count},
     {"ttfb.histogram.sum", FigureRule::amount},
+    {"ttft.histogram.min", FigureRule::count},
+    {"ttft.histogram.max", FigureRule::count},
+    {"ttft.histogram.sum", FigureRule::amount},
+    {"inter_frame.histogram.min", FigureRule::count},
+    {"inter_frame.histogram.max", FigureRule::count},
+    {"inter_frame.histogram.sum", FigureRule::amount},
+    {"tpot.histogram.min", FigureRule::count},
+    {"tpot.histogram.max", FigureRule::count},
+    {"tpot.histogram.sum", FigureRule::amount},
+    {"output.tokens", FigureRule::count},
+    {"goodput.requests", FigureRule::count},
+    {"output.tokens_per_reply.histogram.min", FigureRule::count},
+    {"output.tokens_per_reply.histogram.max", FigureRule::count},
+    {"output.tokens_per_reply.histogram.sum", FigureRule::amount},
+    {"output.rate_per_reply.histogram.min", FigureRule::count},
+    {"output.rate_per_reply.histogram.max", FigureRule::count},
+    {"output.rate_per_reply.histogram.sum", FigureRule::amount},
     {"latency_uncorrected.histogram.min", FigureRule::count},
     {"latency_uncorrected.histogram.max", FigureRule::count},
     {"latency_uncorrected.histogram.sum", FigureRule::amount},
@@ -193,6 +210,10 @@ inline void check_figures_agree(const Summary& s, const std::string& file) {
   };
   samples(s.latency, "latency", true);
   samples(s.ttfb, "ttfb", false);
+  samples(s.ttft, "ttft", false);
+  samples(s.tpot, "tpot", false);
+  samples(s.tokens_per_reply, "output.tokens_per_reply", false);
+  samples(s.output_rate, "output.rate_per_reply", false);
   samples(s.latency_uncorrected, "latency_uncorrected", false);
   if (s.schedule &&
       s.schedule->not_sent > s.schedule->due - std::min(s.schedule->due, s.schedule->sent)) {

@@ -343,6 +343,18 @@ struct Server::Impl {
         frames.push_back(with_id({{"type", "end"}, {"done", true}}));
         delays.push_back(r.delay + r.chunk_delay * static_cast<int>(r.chunks));
         break;
+      case Route::Kind::tokens: {
+        frames.push_back(with_id({{"type", "ack"}}));
+        delays.push_back({});
+        for (std::size_t i = 0; i < r.chunks; ++i) {
+          frames.push_back(
+              with_id({{"type", "token"}, {"index", i}, {"text", "tok" + std::to_string(i)}}));
+          delays.push_back(r.delay + r.chunk_delay * static_cast<int>(i));
+        }
+        frames.push_back(with_id({{"type", "end"}, {"usage", {{"output_tokens", r.chunks}}}}));
+        delays.push_back(delays.back());
+        break;
+      }
       case Route::Kind::silent:
         break;
     }
