@@ -126,6 +126,22 @@ TEST(Streaming, OutputTokensFromTheUsageCountOrTheCharactersOfTheText) {
   EXPECT_LT(chars.tpot.max(), usage.tpot.min());
 }
 
+// A reply that fails after its tokens (its end frame is an error here) is in no figure:
+// its gaps leave the inter-token latency as its latency leaves the latency.
+TEST(Streaming, AFailedReplyLeavesNoInterTokenGaps) {
+  Server server(token_server());
+  auto config = streaming_config(server);
+  config.iterations = 2;
+  config.error_rules = {R"(/type=="end")"};
+  const auto s = wsload::run_load(config);
+  ASSERT_EQ(s.failed_requests, 4u) << wsload::format_report(s);
+  EXPECT_EQ(s.successful_requests, 0u);
+  EXPECT_EQ(s.latency.count(), 0);
+  EXPECT_EQ(s.ttft.count(), 0);
+  EXPECT_EQ(s.inter_frame.count(), 0);
+  EXPECT_EQ(s.tpot.count(), 0);
+}
+
 // Half the prompts route to a slow token stream: exactly those miss the TTFT limit, and
 // goodput counts the other half.
 TEST(Streaming, GoodputCountsTheRequestsThatMeetEverySlo) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,9 @@ struct ReplyProgress {
   std::uint64_t bytes = 0;
   std::uint64_t tokens = 0;  ///< token frames: from the first token on (see count_token)
   std::uint64_t chars = 0;   ///< --tokens chars:POINTER: the characters so far
+  /// Microseconds between its token frames so far: they reach the inter-frame histogram
+  /// only if the reply is counted (a failed reply's gaps are in no figure, as its latency).
+  std::vector<std::int64_t> gaps = {};
 };
 
 /// Whether `frame` (the reply's `reply.frames`th) meets `rule`.
@@ -42,18 +46,17 @@ inline bool meets(const Completion& rule, const ReplyProgress& reply, std::strin
   return true;
 }
 
-/// Counts a token frame of `reply` arriving at `now`, from its first token on: its gap
-/// from the previous token frame goes to the inter-frame histogram (after the warm-up).
-/// The first-token rule is judged only until it matches.
-inline void count_token(const RunContext& run, ThreadState& state, ReplyProgress& reply,
-                        std::string_view frame, const FrameScan& scanned, Clock::time_point now) {
+/// Counts a token frame of `reply` arriving at `now`, from its first token on, and its
+/// gap from the previous token frame. The first-token rule is judged only until it matches.
+inline void count_token(const RunContext& run, ReplyProgress& reply, std::string_view frame,
+                        const FrameScan& scanned, Clock::time_point now) {
   if (reply.tokens == 0) {
     if (!meets(run.first_token, reply, frame, scanned)) return;
     reply.first_token_at = now;
-  } else if (now >= state.measure_from) {
+  } else {
     using std::chrono::duration_cast;
     using std::chrono::microseconds;
-    state.inter_frame.record(duration_cast<microseconds>(now - reply.last_token_at).count());
+    reply.gaps.push_back(duration_cast<microseconds>(now - reply.last_token_at).count());
   }
   reply.last_token_at = now;
   ++reply.tokens;
@@ -77,7 +80,7 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   // The frame an end rule matches is the reply's end marker, no token (unless it is the
   // first): an {"type":"end"} after N tokens leaves N tokens and N - 1 gaps.
   if (!done || reply.tokens == 0 || run.completion.kind != Completion::Kind::until) {
-    count_token(run, state, reply, frame, scanned, now);
+    count_token(run, reply, frame, scanned, now);
   }
   if (!done) return FrameVerdict::more;
   state.traffic_end = std::max(state.traffic_end, now);
@@ -91,6 +94,7 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   state.latency.record(latency);
   state.series.record(state.second_of(now), latency);
   state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
+  for (const auto gap : reply.gaps) state.inter_frame.record(gap);
   const std::uint64_t output = run.tokens.kind == TokenCount::Kind::frames ? reply.tokens
                                : run.tokens.kind == TokenCount::Kind::chars
                                    ? reply.chars

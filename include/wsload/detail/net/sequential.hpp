@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <wsload/config.hpp>
 #include <wsload/detail/net/asio.hpp>
@@ -28,6 +29,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
   FrameScan scanned(run.parse_frames ? std::span<const JsonPath>(run.frame_paths)
                                      : std::span<const JsonPath>());
   std::string message;
+  std::vector<std::int64_t> gaps;  // each reply's, kept so a streamed reply allocates once
   auto last_sent = Clock::now();
   KeepaliveSender keepalive;
   if (run.schedule && !config.keepalive.empty()) {
@@ -49,6 +51,8 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
     const auto& prompt = config.prompts[cursor.next % config.prompts.size()];
     const auto body = render_message(run, state, message, prompt, index, cursor.next++);
     ReplyProgress reply{Clock::now(), {}};
+    reply.gaps = std::move(gaps);
+    reply.gaps.clear();
     reply.due = run.schedule ? due : reply.sent_at;
     if (run.schedule) note_send(state, due, reply.sent_at);
     slot.arm(Phase::send, reply.sent_at, config.timeouts.reply);
@@ -73,6 +77,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
       verdict = judge_frame(run, state, reply, frame, scanned, Clock::now());
     }
     if (ec) co_return ec;
+    gaps = std::move(reply.gaps);
     ++cursor.counted;
   }
   // Every request is counted by now; a slow or failed close costs nothing but time.
