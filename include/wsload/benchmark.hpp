@@ -15,6 +15,7 @@
 
 #include <wsload/config_sources.hpp>
 #include <wsload/engine.hpp>
+#include <wsload/run_samples.hpp>
 
 namespace wsload {
 
@@ -30,6 +31,9 @@ inline constexpr const char* p99_ms = "p99_ms";
 inline constexpr const char* p999_ms = "p999_ms";
 inline constexpr const char* errors = "errors";
 inline constexpr const char* messages = "messages";
+inline constexpr const char* output_rate_p50 = "output_rate_p50";  ///< tokens/s, per reply
+inline constexpr const char* goodput = "goodput";  ///< req/s meeting every --slo limit
+// ttft_p50_ms ... tpot_p99_ms: streaming_percentiles() names them.
 }  // namespace counters
 
 /// The body of a load benchmark, for a hand-written BENCHMARK function: runs `config`
@@ -52,11 +56,13 @@ inline Summary RunLoadBenchmark(benchmark::State& state, const LoadConfig& confi
   for (auto _ : state) {
     const Summary run = Engine(config).run();
     state.SetIterationTime(run.total_time.count());
-    all.latency.merge(run.latency);
-    all.total_requests += run.total_requests;
-    all.successful_requests += run.successful_requests;
-    all.failed_requests += run.failed_requests;
+    static_cast<Counters&>(all) += run;
+    for (Histogram Summary::*h : {&Summary::latency, &Summary::ttft, &Summary::inter_frame,
+                                  &Summary::tpot, &Summary::output_rate}) {
+      (all.*h).merge(run.*h);
+    }
     all.total_time += run.total_time;
+    all.rate_window += run.rate_window;
     for (const auto& v : run.verdicts) {
       if (!v.passed && violated.empty()) violated = v.expression + ": " + v.message;
     }
@@ -74,6 +80,17 @@ inline Summary RunLoadBenchmark(benchmark::State& state, const LoadConfig& confi
   state.counters[counters::p999_ms] = ms(99.9);
   state.counters[counters::errors] = static_cast<double>(all.failed_requests);
   state.counters[counters::messages] = static_cast<double>(all.total_requests);
+  // Streamed replies' figures, under the names compare reads (streaming_percentiles).
+  for (const auto& s : streaming_percentiles()) {
+    const Histogram& h = all.timed(s.timing);
+    if (!h.empty())
+      state.counters[s.counter] = static_cast<double>(h.value_at_percentile(s.percentile)) / 1e3;
+  }
+  if (!all.output_rate.empty()) {
+    state.counters[counters::output_rate_p50] =
+        static_cast<double>(all.output_rate.value_at_percentile(50)) / 1e3;
+  }
+  if (all.has_slo()) state.counters[counters::goodput] = all.goodput();
   if (!violated.empty()) state.SkipWithError(("threshold violated: " + violated).c_str());
   return all;
 }

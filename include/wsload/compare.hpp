@@ -144,8 +144,7 @@ inline RunComparison compare_runs(const RunSamples& baseline, const RunSamples& 
         std::find_if(all.begin(), all.end(), [&](const Metric& m) { return m.name == name; });
     if (it == all.end()) {
       throw ConfigError("metrics", name,
-                        "is not a metric; use avg, p50, p90, p95, p99, p999, rps, success_rate, "
-                        "errors or time");
+                        "is not a metric; use one of " + comparable_metric_names(", "));
     }
     chosen.push_back(&*it);
   }

@@ -36,15 +36,54 @@ struct Metric {
   std::string unit;  ///< for display: "ms", "req/s", "%", ""
 };
 
+/// A percentile of a streamed reply's timing that compare weighs and a load benchmark
+/// reports: "ttft_p95" (counter "ttft_p95_ms"), likewise itl_ and tpot_ at 50, 95, 99.
+struct StreamingPercentile {
+  Timing timing;
+  double percentile;
+  std::string metric;
+  std::string counter;
+};
+
+inline const std::vector<StreamingPercentile>& streaming_percentiles() {
+  static const std::vector<StreamingPercentile> all = [] {
+    std::vector<StreamingPercentile> v;
+    for (const Timing t : {Timing::first_token, Timing::inter_frame, Timing::per_token}) {
+      for (const double p : {50.0, 95.0, 99.0}) {
+        const std::string name =
+            std::string(detail::timing_words(t).first) + detail::percentile_label(p);
+        v.push_back({t, p, name, name + "_ms"});
+      }
+    }
+    return v;
+  }();
+  return all;
+}
+
 inline const std::vector<Metric>& comparable_metrics() {
-  static const std::vector<Metric> metrics = {
-      {"avg", "avg_ms", false, "ms"},  {"p50", "p50_ms", false, "ms"},
-      {"p90", "p90_ms", false, "ms"},  {"p95", "p95_ms", false, "ms"},
-      {"p99", "p99_ms", false, "ms"},  {"p999", "p999_ms", false, "ms"},
-      {"rps", "rps", true, "req/s"},   {"success_rate", "success_rate", true, "%"},
-      {"errors", "errors", false, ""}, {"time", "real_time", false, "ms"},
-  };
+  static const std::vector<Metric> metrics = [] {
+    std::vector<Metric> v = {
+        {"avg", "avg_ms", false, "ms"},  {"p50", "p50_ms", false, "ms"},
+        {"p90", "p90_ms", false, "ms"},  {"p95", "p95_ms", false, "ms"},
+        {"p99", "p99_ms", false, "ms"},  {"p999", "p999_ms", false, "ms"},
+        {"rps", "rps", true, "req/s"},   {"success_rate", "success_rate", true, "%"},
+        {"errors", "errors", false, ""}, {"time", "real_time", false, "ms"},
+    };
+    for (const auto& s : streaming_percentiles()) v.push_back({s.metric, s.counter, false, "ms"});
+    v.push_back({"output_rate_p50", "output_rate_p50", true, "tokens/s"});
+    v.push_back({"goodput", "goodput", true, "req/s"});
+    return v;
+  }();
   return metrics;
+}
+
+/// The metrics' names, comma-separated, for help texts and errors.
+inline std::string comparable_metric_names(std::string_view separator = ",") {
+  std::string names;
+  for (const auto& m : comparable_metrics()) {
+    names += (names.empty() ? "" : std::string(separator)) + m.name;
+  }
+  return names;
 }
 
 inline const std::vector<std::string>& default_compared_metrics() {
@@ -190,7 +229,29 @@ inline void add_summary_samples(RunSamples& runs, const std::string& name, const
           }));
     }
   }
+  // Streamed replies' percentiles, bounded by their histograms and the loops' lag (a
+  // late loop can delay a frame as it delays a completion).
+  for (const auto& sp : streaming_percentiles()) {
+    const Histogram& h = s.timed(sp.timing);
+    if (h.empty()) continue;
+    const auto value = static_cast<double>(h.value_at_percentile(sp.percentile));
+    auto [low, high] = percentile_bounds(h, sp.percentile);
+    low -= (sp.percentile < 99 ? s.loop_lag_p99 : s.loop_lag_max) * 1e6;
+    m[sp.metric].push_back({ms(value), ms(low), ms(high)});
+  }
+  if (!s.output_rate.empty()) {  // millitokens per second
+    const auto [low, high] = percentile_bounds(s.output_rate, 50);
+    m["output_rate_p50"].push_back(
+        {static_cast<double>(s.output_rate.value_at_percentile(50)) / 1e3, low / 1e3, high / 1e3});
+  }
   const double seconds = s.total_time.count();
+  if (s.has_slo() && s.total_requests > 0) {
+    const double window = s.rate_window.count() > 0 ? s.rate_window.count() : seconds;
+    if (window > 0) {
+      const auto [low, high] = count_bounds(static_cast<double>(s.good_requests));
+      m["goodput"].push_back({s.goodput(), low / window, high / window});
+    }
+  }
   if (s.total_requests == 0 || !(seconds > 0)) {  // nothing ran: nothing to bound
     m["rps"].push_back(s.requests_per_second());
     m["success_rate"].push_back(s.success_rate());

@@ -81,6 +81,36 @@ TEST_F(LoadBenchmark, CountersExistAndAgreeWithTheLoad) {
               b["rps"].get<double>() * 0.01);
 }
 
+TEST_F(LoadBenchmark, StreamedRepliesGiveTheirFiguresAsCounters) {
+  wsload::testing::ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;
+  wsload::testing::Route tokens;
+  tokens.kind = wsload::testing::Route::Kind::tokens;
+  tokens.chunks = 4;
+  tokens.delay = 30ms;
+  tokens.chunk_delay = 10ms;
+  options.routes = {{"$default", tokens}};
+  wsload::testing::Server server(options);
+  const auto runs = iterations(read_json(bench(server, "^Streamed", "streamed.json")));
+  ASSERT_EQ(runs.size(), 1u);
+  const auto& b = runs[0];
+  EXPECT_EQ(b["success_rate"].get<double>(), 100) << b.dump();
+  // Every counter compare reads for a streamed run, each no lower than the server made it.
+  EXPECT_GE(b["ttft_p50_ms"].get<double>(), 30.0 * 0.99);
+  EXPECT_LE(b["ttft_p50_ms"].get<double>(), b["ttft_p99_ms"].get<double>());
+  EXPECT_GE(b["itl_p50_ms"].get<double>(), 10.0 * 0.9);
+  EXPECT_GE(b["tpot_p95_ms"].get<double>(), 10.0 * 0.9);
+  EXPECT_GT(b["output_rate_p50"].get<double>(), 0);
+  // Each reply met the SLO: goodput is the request rate.
+  EXPECT_NEAR(b["goodput"].get<double>(), b["rps"].get<double>(), b["rps"].get<double>() * 1e-6);
+  // The plain echo benchmark streams nothing and has no SLO: none of these counters.
+  wsload::testing::Server echo;
+  const auto plain = iterations(read_json(bench(echo, "^Echo", "plain.json")));
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_FALSE(plain[0].contains("itl_p50_ms"));
+  EXPECT_FALSE(plain[0].contains("goodput"));
+}
+
 TEST_F(LoadBenchmark, HandWrittenBenchmarksUseTheHelper) {
   wsload::testing::Server server;
   const auto runs = iterations(read_json(bench(server, "^HandWritten", "hand.json")));

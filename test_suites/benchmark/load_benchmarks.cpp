@@ -26,6 +26,17 @@ wsload::LoadConfig impossible_config() {
 
 WSLOAD_BENCHMARK(ImpossibleP99, impossible_config());
 
+// Against a server streaming tokens: the streaming figures become counters too.
+wsload::LoadConfig streamed_config() {
+  auto config = echo_config();
+  config.completion = R"(/type=="end")";
+  config.first_token = R"(/type=="token")";
+  config.slo = "ttft<60s";
+  return config;
+}
+
+WSLOAD_BENCHMARK(Streamed, streamed_config());
+
 // The helper inside a hand-written benchmark function.
 void HandWritten(benchmark::State& state) {
   const auto summary = wsload::RunLoadBenchmark(state, echo_config());

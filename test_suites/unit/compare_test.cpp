@@ -191,6 +191,38 @@ TEST(CompareSingleRuns, ThroughputAndCountsHaveBoundsToo) {
   EXPECT_EQ(verdict_of(base, slower, "rps"), "regression");
 }
 
+// A run whose replies streamed: each with a first token, `gap_us` between tokens, and a
+// TPOT; `good` of them met the --slo limits.
+Summary streamed_run(std::int64_t ttft_us, std::int64_t gap_us, std::uint64_t good) {
+  auto s = run_of(100'000, 4'000);
+  for (int i = 0; i < 4'000; ++i) {
+    s.ttft.record(ttft_us + (i * 37) % 100);
+    s.inter_frame.record(gap_us + (i * 41) % 50);
+    s.tpot.record(gap_us + (i * 43) % 50);
+    s.output_rate.record(40'000 + (i * 47) % 1'000);
+  }
+  s.good_requests = good;
+  s.config["slo"] = "ttft<1s";
+  return s;
+}
+
+TEST(CompareSingleRuns, StreamedFiguresAndGoodputAreComparedToo) {
+  const auto base = streamed_run(50'000, 20'000, 3'900);
+  EXPECT_EQ(verdict_of(base, streamed_run(80'000, 20'000, 3'900), "ttft_p95"), "regression");
+  EXPECT_EQ(verdict_of(base, streamed_run(80'000, 20'000, 3'900), "itl_p50"), "same");
+  EXPECT_EQ(verdict_of(base, streamed_run(50'000, 30'000, 3'900), "itl_p99"), "regression");
+  EXPECT_EQ(verdict_of(base, streamed_run(50'000, 30'000, 3'900), "tpot_p50"), "regression");
+  EXPECT_EQ(verdict_of(base, streamed_run(50'000, 20'000, 2'000), "goodput"), "regression");
+  EXPECT_EQ(verdict_of(base, streamed_run(50'000, 20'000, 3'900), "output_rate_p50"), "same");
+  const auto c = compare_runs(samples_of(base), samples_of(base), {"ttft_p95", "goodput"}, 10);
+  EXPECT_TRUE(c.noise_aware());
+  // A run without streamed figures or an SLO has none of these metrics: nothing to compare.
+  const auto plain = samples_of(run_of(1'000, 4'000));
+  EXPECT_EQ(plain.at("chat").count("ttft_p95"), 0u);
+  EXPECT_EQ(plain.at("chat").count("goodput"), 0u);
+  EXPECT_THROW(compare_runs(samples_of(base), plain, {"goodput"}, 10), ConfigError);
+}
+
 TEST(CompareSingleRuns, WithoutBoundsTheVerdictSaysItIsNotNoiseAware) {
   const auto c = compare_runs(one_case({100}, {50}), one_case({125}, {50}), {"p99", "rps"}, 10);
   EXPECT_EQ(change_of(c, "p99").verdict, "noise") << "25 % is within 3 x 10 %";

@@ -144,8 +144,7 @@ inline CLI::App* add_compare_command(CLI::App& app, CompareOptions& o) {
   compare->add_option("--max-regression", o.max_regression, "tolerated change, percent")
       ->check(within(0.0, 1e9))
       ->capture_default_str();
-  compare
-      ->add_option("--metrics", o.metrics, "avg,p50,p90,p95,p99,p999,rps,success_rate,errors,time")
+  compare->add_option("--metrics", o.metrics, wsload::comparable_metric_names())
       ->delimiter(',')
       ->capture_default_str();
   compare->add_flag("--json", o.json, "print the comparison as JSON");
