@@ -97,6 +97,23 @@ TEST(HtmlReport, PlotsInterTokenLatencyAndTimePerTokenOfStreamedRuns) {
   }
 }
 
+TEST(HtmlReport, GoodputAndOutputThroughputOfRunsWithSlos) {
+  auto judged = streamed_run(10'000);
+  judged.config["slo"] = "ttft<500ms";
+  judged.total_requests = 1000;
+  judged.good_requests = 250;
+  judged.total_time = Seconds(10);
+  judged.output_tokens = 5000;
+  const auto html = html_report({{"judged", judged}, {"plain", streamed_run(10'000)}});
+  const auto at = html.find("<section id=\"tokens\">");
+  ASSERT_NE(at, std::string::npos) << "SLOs alone show it";
+  const auto section = html.substr(at, html.find("</section>", at) - at);
+  EXPECT_NE(section.find("<td>25 req/s (25 %)</td>"), std::string::npos) << "250 good in 10 s";
+  EXPECT_NE(section.find("<td>500</td>"), std::string::npos) << "5000 tokens in 10 s";
+  EXPECT_NE(section.find("<td>judged</td>"), std::string::npos);
+  EXPECT_EQ(section.find("<td>plain</td>"), std::string::npos) << "neither streamed nor judged";
+}
+
 TEST(HtmlReport, ARunWithoutSuccessSaysSo) {
   Summary none;
   none.total_requests = none.failed_requests = 5;

@@ -317,6 +317,21 @@ TEST(Summary, TokenTimingsSurviveTheJsonRoundTrip) {
   EXPECT_EQ(back.figure(parse_threshold("tpot_max<1s")), s.tpot.max() / 1e6);
 }
 
+TEST(Summary, ReportGivesGoodputOnlyWhenThereWereSlos) {
+  auto s = consistent();
+  EXPECT_EQ(format_report(s).find("Goodput:"), std::string::npos);
+  s.config["slo"] = "ttft<500ms,latency<5s";
+  s.good_requests = s.successful_requests / 2;
+  const auto report = format_report(s);
+  const auto line = report.substr(report.find("Goodput:"));
+  EXPECT_NE(line.find(std::to_string(s.good_requests) + " of " + std::to_string(s.total_requests) +
+                      " requests met every SLO (ttft<500ms,latency<5s)"),
+            std::string::npos)
+      << report;
+  s.config["slo"] = 7;  // a hand-edited file: no SLO it can name
+  EXPECT_EQ(format_report(s).find("Goodput:"), std::string::npos);
+}
+
 TEST(Summary, EveryFigureReadIsCheckedAndNamed) {
   const auto good = to_json(consistent());
   ASSERT_NO_THROW(summary_from_json(good, "shard-1.json"));

@@ -147,6 +147,11 @@ inline std::string format_report(const Summary& s) {
                       1) +
             " (" + std::to_string(s.bytes_received) + " bytes in all)");
   }
+  if (s.has_slo()) {
+    row("Goodput:", format_number(s.goodput(), 1) + " req/s: " + std::to_string(s.good_requests) +
+                        " of " + std::to_string(s.total_requests) + " requests met every SLO (" +
+                        s.config["slo"].get<std::string>() + ")");
+  }
   if (s.unmatched_replies || s.late_replies) {
     row("Uncorrelated frames:", std::to_string(s.unmatched_replies) + " unmatched, " +
                                     std::to_string(s.late_replies) + " late");

@@ -371,20 +371,35 @@ inline std::string timing_spectrum(const std::vector<RunRecord>& runs, Timing ti
          svg_plot(id, x, y, series) + legend(series);
 }
 
-/// Time to first token, inter-token latency and time per output token: a table, and the
-/// spectra of ITL and TPOT. Empty when no run streamed.
+/// "12.5 req/s (98 %)": a run's goodput and the share of its requests that met every
+/// --slo limit; "-" without limits.
+inline std::string goodput_cell(const Summary& s) {
+  if (!s.has_slo()) return "-";
+  return format_number(s.goodput(), 1) + " req/s (" +
+         format_number(s.total_requests ? 100.0 * static_cast<double>(s.good_requests) /
+                                              static_cast<double>(s.total_requests)
+                                        : 0.0) +
+         " %)";
+}
+
+/// Time to first token, inter-token latency, time per output token, output throughput
+/// and goodput: a table, and the spectra of ITL and TPOT. Empty when no run streamed or
+/// had SLOs.
 inline std::string tokens_section(const std::vector<RunRecord>& runs) {
   std::string html =
       "<table class=\"figures\"><tr><th>run</th><th>TTFT p50 / p95 / p99 ms</th>"
-      "<th>ITL p50 / p95 / p99 ms</th><th>TPOT p50 / p95 / p99 ms</th></tr>";
+      "<th>ITL p50 / p95 / p99 ms</th><th>TPOT p50 / p95 / p99 ms</th>"
+      "<th>output tokens/s</th><th>goodput</th></tr>";
   bool any = false;
   for (std::size_t r = 0; r < runs.size(); ++r) {
     const auto& s = runs[r].summary;
-    if (s.inter_frame.empty()) continue;
+    if (s.inter_frame.empty() && !s.has_slo()) continue;
     any = true;
     const auto at = p50_p95_p99;
     html += "<tr><td>" + escape_markup(runs[r].label()) + "</td><td>" + at(s.ttft) + "</td><td>" +
-            at(s.inter_frame) + "</td><td>" + at(s.tpot) + "</td></tr>";
+            at(s.inter_frame) + "</td><td>" + at(s.tpot) + "</td><td>" +
+            (s.output_tokens ? format_number(s.output_throughput(), 1) : std::string("-")) +
+            "</td><td>" + goodput_cell(s) + "</td></tr>";
   }
   if (!any) return "";
   return html + "</table>" + timing_spectrum(runs, Timing::inter_frame, "itl-spectrum") +

@@ -131,7 +131,9 @@ struct Summary : Counters {
     return latency;
   }
   /// The run had per-request limits (--slo), so its goodput means something.
-  bool has_slo() const { return config.is_object() && config.contains("slo"); }
+  bool has_slo() const {
+    return config.is_object() && config.contains("slo") && config["slo"].is_string();
+  }
   /// Successful requests that met every --slo limit, per second of the run (its window as
   /// requests_per_second).
   double goodput() const noexcept {
