@@ -206,4 +206,35 @@ TEST(SweepRender, TableAndPageShowEveryRateAndTheKnee) {
   EXPECT_NE(html.find("Knee: 50 requests/s"), std::string::npos);
 }
 
+TEST(SweepRender, StreamedFiguresAndGoodputAreColumnsWhenARateHasThem) {
+  SweepResult plain;
+  plain.steps.push_back({.offered_rate = 25, .summary = run_against(25, 60)});
+  for (const char* column : {"ttft p95", "tpot p95", "goodput/s"}) {
+    EXPECT_EQ(format_sweep(plain).find(column), std::string::npos) << column;
+  }
+  SweepResult streamed;
+  for (double rate : {25.0, 50.0}) {
+    auto s = run_against(rate, 60);
+    s.frames_received = 40;  // four frames a reply
+    s.ttfb.record(5'000, 10);
+    s.ttft.record(rate == 25 ? 40'000 : 90'000, 10);
+    s.tpot.record(12'000, 10);
+    s.good_requests = rate == 25 ? 10 : 4;
+    s.config["slo"] = "ttft<50ms";
+    streamed.steps.push_back({.offered_rate = rate, .summary = s});
+  }
+  const auto table = format_sweep(streamed);
+  for (const char* column : {"ttft p95", "tpot p95", "goodput/s"}) {
+    EXPECT_NE(table.find(column), std::string::npos) << column << "\n" << table;
+  }
+  // The 50/s row: TTFT p95 90 ms, TPOT 12 ms, 4 good requests in its second.
+  const auto row = table.substr(table.find("\n          50"));
+  EXPECT_NE(row.find(" 90 "), std::string::npos) << table;
+  EXPECT_NE(row.find(" 12 "), std::string::npos) << table;
+  EXPECT_NE(row.find(" 4 "), std::string::npos) << table;
+  const auto html = sweep_html(streamed);
+  EXPECT_NE(html.find("goodput (met every SLO)"), std::string::npos);
+  EXPECT_NE(html.find("<th>goodput/s</th>"), std::string::npos);
+}
+
 }  // namespace

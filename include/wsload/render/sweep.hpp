@@ -47,10 +47,17 @@ struct SweepColumn {
   std::string (*cell)(const SweepStep&);
 };
 
-/// The columns of a sweep's table, before its verdict. A figure of the Summary is one
-/// more entry here.
-inline const std::vector<SweepColumn>& sweep_columns() {
-  static const std::vector<SweepColumn> columns = {
+/// The p95 of a streamed reply's timing in milliseconds; "-" without samples.
+template <Timing timing>
+std::string sweep_p95_cell(const SweepStep& s) {
+  const Histogram& h = s.summary.timed(timing);
+  return h.empty() ? std::string("-") : format_ms(seconds_of(h.value_at_percentile(95)));
+}
+
+/// The columns of a sweep's table, before its verdict: the streamed replies' figures and
+/// goodput only when some rate has them. A figure of the Summary is one more entry here.
+inline std::vector<SweepColumn> sweep_columns(const SweepResult& r) {
+  std::vector<SweepColumn> columns = {
       {"rate/s", [](const SweepStep& s) { return format_number(s.offered_rate, 2); }},
       {"achieved", [](const SweepStep& s) { return format_number(s.achieved_rate(), 1); }},
       {"p50 ms", [](const SweepStep& s) { return sweep_latency_cell(s.summary, 50); }},
@@ -58,6 +65,19 @@ inline const std::vector<SweepColumn>& sweep_columns() {
       {"p99 ms", [](const SweepStep& s) { return sweep_latency_cell(s.summary, 99); }},
       {"success %", [](const SweepStep& s) { return format_number(s.summary.success_rate(), 1); }},
   };
+  const auto any = [&r](auto has) { return std::any_of(r.steps.begin(), r.steps.end(), has); };
+  if (any([](const SweepStep& s) { return s.summary.streamed(); })) {
+    columns.push_back({"ttft p95", sweep_p95_cell<Timing::first_token>});
+  }
+  if (any([](const SweepStep& s) { return !s.summary.tpot.empty(); })) {
+    columns.push_back({"tpot p95", sweep_p95_cell<Timing::per_token>});
+  }
+  if (any([](const SweepStep& s) { return s.summary.has_slo(); })) {
+    columns.push_back({"goodput/s", [](const SweepStep& s) {
+                         return s.summary.has_slo() ? format_number(s.summary.goodput(), 1)
+                                                    : std::string("-");
+                       }});
+  }
   return columns;
 }
 
@@ -75,12 +95,13 @@ inline std::string format_sweep(const SweepResult& r) {
     }
     out += "  " + verdict + "\n";
   };
+  const auto columns = detail::sweep_columns(r);
   std::vector<std::string> headers;
-  for (const auto& c : detail::sweep_columns()) headers.push_back(c.header);
+  for (const auto& c : columns) headers.push_back(c.header);
   row(headers, "verdict");
   for (const auto* s : r.by_rate()) {
     std::vector<std::string> cells;
-    for (const auto& c : detail::sweep_columns()) cells.push_back(c.cell(*s));
+    for (const auto& c : columns) cells.push_back(c.cell(*s));
     row(cells, detail::sweep_verdict(*s));
   }
   if (r.interrupted) out += "  INTERRUPTED: the sweep stopped before every rate ran\n";
@@ -158,30 +179,34 @@ svg.plot .grid{stroke:#eee}svg.plot .tick,svg.plot .axis{font-size:11px;fill:#55
   detail::PlotSeries offered{.label = "offered", .color = "#999", .points = {}, .dash = "4,3"};
   detail::PlotSeries achieved{
       .label = "sent (achieved)", .color = detail::palette[0], .points = {}, .dash = ""};
-  detail::PlotSeries good{.label = "successful (good) throughput",
-                          .color = detail::palette[2],
-                          .points = {},
-                          .dash = ""};
+  detail::PlotSeries successful{
+      .label = "successful", .color = detail::palette[2], .points = {}, .dash = ""};
+  detail::PlotSeries good{
+      .label = "goodput (met every SLO)", .color = detail::palette[3], .points = {}, .dash = ""};
   for (const auto* step : steps) {
     offered.points.emplace_back(step->offered_rate, step->offered_rate);
     achieved.points.emplace_back(step->offered_rate, step->achieved_rate());
-    good.points.emplace_back(step->offered_rate, step->summary.requests_per_second());
+    successful.points.emplace_back(step->offered_rate, step->summary.requests_per_second());
+    if (step->summary.has_slo())
+      good.points.emplace_back(step->offered_rate, step->summary.goodput());
   }
+  std::vector<detail::PlotSeries> throughput = {std::move(offered), std::move(achieved),
+                                                std::move(successful)};
+  if (!good.points.empty()) throughput.push_back(std::move(good));
   html += "<section id=\"latency\"><h2>Latency against offered load</h2>" +
           detail::sweep_plot("sweep-latency", steps, "latency, ms", std::move(latency), knee.rate) +
           "</section>\n";
-  html +=
-      "<section id=\"throughput\"><h2>Throughput against offered load</h2>" +
-      detail::sweep_plot("sweep-throughput", steps, "requests/s",
-                         {std::move(offered), std::move(achieved), std::move(good)}, knee.rate) +
-      "</section>\n";
+  html += "<section id=\"throughput\"><h2>Throughput against offered load</h2>" +
+          detail::sweep_plot("sweep-throughput", steps, "requests/s", std::move(throughput),
+                             knee.rate) +
+          "</section>\n";
+  const auto columns = detail::sweep_columns(r);
   html += "<section id=\"rates\"><h2>Rates</h2><table><tr>";
-  for (const auto& c : detail::sweep_columns()) html += "<th>" + escape_markup(c.header) + "</th>";
+  for (const auto& c : columns) html += "<th>" + escape_markup(c.header) + "</th>";
   html += "<th>verdict</th></tr>";
   for (const auto* s : steps) {
     html += "<tr>";
-    for (const auto& c : detail::sweep_columns())
-      html += "<td>" + escape_markup(c.cell(*s)) + "</td>";
+    for (const auto& c : columns) html += "<td>" + escape_markup(c.cell(*s)) + "</td>";
     html += std::string("<td class=\"") + (s->passed() ? "pass" : "fail") + "\">" +
             escape_markup(detail::sweep_verdict(*s)) + "</td></tr>";
   }
