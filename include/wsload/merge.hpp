@@ -245,15 +245,24 @@ inline std::vector<RunRecord> merge_gtest_reports(
       }
     }
     std::vector<RunRecord> parts;
+    std::vector<CaseFailure> failures;
     bool failed = false;
-    for (const auto& shard : shards) {
-      parts.push_back(*shard.second);
-      failed = failed || shard.second->status == "failed";
+    for (const auto& [r, shard] : shards) {
+      parts.push_back(*shard);
+      // A case still "running" in a finished shard's file crashed there: the whole did
+      // not pass, whatever the other shards' verdicts say.
+      if (shard->status == "running") {
+        failures.push_back({reports[r].first, reports[r].first + ": the case did not finish"});
+      }
+      for (const auto& f : shard->failures) failures.push_back(f);
+      failed = failed || shard->status == "failed" || shard->status == "running";
     }
     RunRecord whole{.summary = merge_shards(parts),
                     .suite = first.suite,
                     .test = first.test,
-                    .endpoint = first.endpoint};
+                    .endpoint = first.endpoint,
+                    .status = {},
+                    .failures = std::move(failures)};
     whole.status = failed || !whole.summary.passed() ? "failed" : "passed";
     merged.push_back(std::move(whole));
   }

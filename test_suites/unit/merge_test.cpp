@@ -301,6 +301,22 @@ TEST(Merge, GtestReportsCaseByCase) {
   EXPECT_EQ(merged["entries"][1]["successful_requests"], 500);
   EXPECT_EQ(merged["entries"][1]["status"], "passed");
 
+  // A shard whose case never finished (its process crashed) fails the merged case, and
+  // says which shard; as does a shard's own failure, with its message.
+  auto crashed = reports;
+  crashed[1].second["entries"][0]["status"] = "running";
+  crashed[0].second["entries"][1]["status"] = "failed";
+  crashed[0].second["entries"][1]["failures"] = {
+      {{"source", "chat_test.cpp:12"}, {"message", "the answer was empty"}}};
+  const auto judged = merge_gtest_reports(crashed);
+  EXPECT_EQ(judged["entries"][0]["status"], "failed") << judged["entries"][0].dump();
+  EXPECT_NE(judged["entries"][0].dump().find("report-1.json: the case did not finish"),
+            std::string::npos)
+      << judged["entries"][0].dump();
+  EXPECT_EQ(judged["entries"][1]["status"], "failed");
+  EXPECT_NE(judged["entries"][1].dump().find("the answer was empty"), std::string::npos)
+      << judged["entries"][1].dump();
+
   reports[1].second["entries"].erase(1);
   try {
     merge_gtest_reports(reports);
