@@ -244,6 +244,24 @@ TEST_F(GtestIntegration, AnUnreadableReportIsKeptAsideNotLost) {
       << run.out << run.err;
 }
 
+// A run's own summary where the report goes (`wsload run --summary` to the same path)
+// is no case of another process, but it is somebody's result: kept aside, not dropped.
+TEST_F(GtestIntegration, ARunsSummaryAtTheReportPathIsKeptAsideNotLost) {
+  wsload::Summary earlier;
+  earlier.name = "an earlier run";
+  const auto shared = write("shared.json", wsload::to_json(earlier).dump());
+  auto env = clean_env();
+  env["WSLOAD_SUMMARY"] = shared.string();
+  const auto run = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Echo.*"}, env);
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_EQ(read_json(shared)["entries"].size(), 1u);
+  const auto kept = dir_ / "shared.json.unreadable";
+  ASSERT_TRUE(fs::exists(kept)) << run.out << run.err;
+  EXPECT_EQ(read_json(kept)["name"], "an earlier run");
+  EXPECT_NE((run.out + run.err).find("not a GoogleTest report"), std::string::npos)
+      << run.out << run.err;
+}
+
 // Two shard processes of one test program, each with its own report, merged case by
 // case: a shard leaves judging to the merge, which judges the whole load.
 TEST_F(GtestIntegration, ShardReportsMergeCaseByCase) {

@@ -181,14 +181,19 @@ class Report {
 
   /// The cases of other processes in the file: each ctest test runs one case in its own
   /// process, and they share one file. Only a regular file has cases to keep (a FIFO or a
-  /// device is written, never read back); one that is no report readable as such is
-  /// kept aside as `<file>.unreadable`, said on stderr, and replaced.
+  /// device is written, never read back); one that is no report readable as such (a run's
+  /// own summary included) is kept aside as `<file>.unreadable`, said on stderr, and
+  /// replaced.
   std::vector<RunRecord> others_in_file_locked() const {
     std::vector<RunRecord> others;
     std::error_code not_a_file;
     if (!std::filesystem::is_regular_file(path_, not_a_file)) return others;
     try {
-      for (auto& old : read_runs(path_)) {
+      auto read = read_runs(path_);
+      if (std::any_of(read.begin(), read.end(), [](const RunRecord& r) { return !r.is_case(); })) {
+        throw ConfigError(path_.string(), "", "holds a run's summary, not a GoogleTest report");
+      }
+      for (auto& old : read) {
         const bool mine = std::any_of(runs_.begin(), runs_.end(), [&](const RunRecord& run) {
           return run.suite == old.suite && run.test == old.test;
         });
