@@ -157,6 +157,8 @@ inline Summary merge_shards(const std::vector<RunRecord>& parts) {
     m.latency.merge(s.latency);
     m.ttfb.merge(s.ttfb);
     m.latency_uncorrected.merge(s.latency_uncorrected);
+    merge_by_name(m.steps, s.steps);  // histograms exactly, as the run's own
+    merge_by_name(m.checks, s.checks);
     // Shards send over the same window side by side.
     m.rate_window = std::max(m.rate_window, s.rate_window);
     m.interrupted = m.interrupted || s.interrupted;
