@@ -230,7 +230,8 @@ TEST(StepThresholds, JudgeTheStepAndSayWhatAPersonCanActOn) {
       << v[5].message;
   EXPECT_FALSE(v[6].passed);
   EXPECT_EQ(v[6].message, "checks[has answer] 98 % < 99 % (98 of 100 checks passed)");
-  EXPECT_TRUE(v[7].passed) << v[7].message;  // 99 of 101 together
+  EXPECT_TRUE(v[7].passed) << v[7].message;
+  EXPECT_EQ(v[7].message, "checks 98.02 % > 90 % (99 of 101 checks passed)");
   EXPECT_TRUE(v[8].passed) << v[8].message;
   EXPECT_EQ(s.figure(parse("count[subscribe]>=1")), 100);
 }

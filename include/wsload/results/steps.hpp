@@ -34,12 +34,14 @@ struct StepFigures {
   }
   StepFigures& operator+=(const StepFigures& other);
 
+  /// Attempts that succeeded (each timed in `latency` and `ttfb`).
   std::uint64_t successes() const noexcept { return count - failures; }
   /// Percent of the attempts that succeeded; 0 when there were none.
   double success_rate() const noexcept {
     return count ? 100.0 * static_cast<double>(successes()) / static_cast<double>(count) : 0.0;
   }
 };
+/// One named check's figures: each evaluation passed or failed.
 struct CheckFigures {
   std::uint64_t passes = 0;
   std::uint64_t failures = 0;
@@ -51,7 +53,9 @@ struct CheckFigures {
     return 100.0 * static_cast<double>(passes) / static_cast<double>(n);
   }
 };
+/// Steps by name, ordered; any UTF-8 text is a name.
 using StepTable = std::map<std::string, StepFigures, std::less<>>;
+/// Checks by name, ordered; any UTF-8 text is a name.
 using CheckTable = std::map<std::string, CheckFigures, std::less<>>;
 
 inline StepFigures& StepFigures::operator+=(const StepFigures& other) {
@@ -129,7 +133,10 @@ inline Verdict selected_verdict(const Threshold& t, const StepTable& steps,
   Verdict v = evaluate(t, actual);
   const std::string quoted = "'" + t.selector + "'";
   const std::string cannot = ", so '" + t.expression + "' cannot be met";
-  const auto figure = t.expression.substr(0, t.expression.rfind(']') + 1);
+  // What the expression judges: "p95[login]", or "checks" for every check together.
+  const auto close = t.expression.rfind(']');
+  const auto figure =
+      close == std::string::npos ? std::string("checks") : t.expression.substr(0, close + 1);
   const auto relation = [&](double a) {
     const std::string_view sign = a < t.limit ? "<" : a > t.limit ? ">" : "=";
     return figure + " " + format_figure(t.figure, a) + " " + std::string(sign) + " " +
