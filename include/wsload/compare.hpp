@@ -16,6 +16,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -125,9 +126,47 @@ inline const std::vector<Sample>* samples_of(const std::map<std::string, std::ve
   return &it->second;
 }
 
+/// The steps of a case's samples: the names in its "steps.NAME.metric" keys.
+inline std::set<std::string> steps_in(const std::map<std::string, std::vector<Sample>>& run) {
+  std::set<std::string> steps;
+  constexpr std::string_view prefix = "steps.";
+  for (auto it = run.lower_bound(std::string(prefix)); it != run.end(); ++it) {
+    const auto& key = it->first;
+    if (!key.starts_with(prefix)) break;
+    steps.insert(key.substr(prefix.size(), key.rfind('.') - prefix.size()));
+  }
+  return steps;
+}
+
+/// What is compared of one case: each chosen metric, then each chosen metric of every
+/// step both sides ran ("steps.login.p95"), keyed as the samples are. A step only one side
+/// ran is listed as only in it ("Case steps.login").
+inline std::vector<std::pair<std::string, const Metric*>> compared_keys(
+    const std::map<std::string, std::vector<Sample>>& baseline,
+    const std::map<std::string, std::vector<Sample>>& current,
+    const std::vector<const Metric*>& chosen, const std::string& case_name, RunComparison& result) {
+  std::vector<std::pair<std::string, const Metric*>> keys;
+  for (const Metric* metric : chosen) keys.emplace_back(metric->name, metric);
+  const auto base_steps = steps_in(baseline);
+  const auto current_steps = steps_in(current);
+  for (const auto& step : base_steps) {
+    if (!current_steps.count(step)) result.only_in_baseline.push_back(case_name + " steps." + step);
+  }
+  for (const auto& step : current_steps) {
+    if (!base_steps.count(step)) {
+      result.only_in_current.push_back(case_name + " steps." + step);
+      continue;
+    }
+    for (const Metric* metric : chosen)
+      keys.emplace_back(step_metric_key(step, metric->name), metric);
+  }
+  return keys;
+}
+
 }  // namespace detail
 
-/// Compares `current` with `baseline` for `metrics` (names from comparable_metrics()).
+/// Compares `current` with `baseline` for `metrics` (names from comparable_metrics()), and
+/// those of every step both ran ("steps.login.p95").
 /// Throws ConfigError for an unknown metric, when the files share no case, or when a
 /// metric of a shared case has a value on one side only (null, NaN, a string, or in a
 /// summary no request succeeded): a comparison never drops a figure silently.
@@ -159,21 +198,21 @@ inline RunComparison compare_runs(const RunSamples& baseline, const RunSamples& 
       result.only_in_current.push_back(name);
       continue;
     }
-    for (const Metric* metric : chosen) {
-      const auto* b =
-          detail::samples_of(base_it->second, metric->name, "baseline", baseline_file, name);
-      const auto* c = detail::samples_of(metrics_of_case, metric->name, "new", current_file, name);
+    for (const auto& [key, metric] :
+         detail::compared_keys(base_it->second, metrics_of_case, chosen, name, result)) {
+      const auto* b = detail::samples_of(base_it->second, key, "baseline", baseline_file, name);
+      const auto* c = detail::samples_of(metrics_of_case, key, "new", current_file, name);
       if (!b && !c) continue;  // neither file measures it (a benchmark without the counter)
       if (!b || !c) {
         throw ConfigError(
             b ? "new" : "baseline", b ? current_file : baseline_file,
-            "case '" + name + "' has no value of " + metric->name + " (null, NaN or missing; " +
+            "case '" + name + "' has no value of " + key + " (null, NaN or missing; " +
                 "in a summary: no request succeeded) while the " + (b ? "baseline" : "new run") +
                 " has one, so they cannot be compared");
       }
       MetricChange change;
       change.case_name = name;
-      change.metric = metric->name;
+      change.metric = key;
       change.baseline = detail::mean(*b);
       change.current = detail::mean(*c);
       change.baseline_samples = b->size();
@@ -249,13 +288,17 @@ inline nlohmann::json to_json(const RunComparison& c) {
 /// The comparison as a table, a row per case and metric.
 inline std::string format_comparison(const RunComparison& c) {
   std::size_t width = 4;
-  for (const auto& m : c.changes) width = std::max(width, m.case_name.size());
+  std::size_t metric_width = 12;
+  for (const auto& m : c.changes) {
+    width = std::max(width, m.case_name.size());
+    metric_width = std::max(metric_width, m.metric.size());
+  }
   auto pad = [](std::string s, std::size_t n, bool right = false) {
     if (s.size() < n)
       s = right ? std::string(n - s.size(), ' ') + s : s + std::string(n - s.size(), ' ');
     return s;
   };
-  std::string out = pad("case", width) + "  " + pad("metric", 12) + "  " +
+  std::string out = pad("case", width) + "  " + pad("metric", metric_width) + "  " +
                     pad("baseline", 12, true) + "  " + pad("new", 12, true) + "  " +
                     pad("change", 9, true) + "  verdict\n";
   for (const auto& m : c.changes) {
@@ -263,7 +306,7 @@ inline std::string format_comparison(const RunComparison& c) {
                              ? (m.change_percent > 0 ? "+inf" : "-inf")
                              : (m.change_percent >= 0 ? "+" : "") +
                                    detail::format_number(m.change_percent, 1) + " %";
-    out += pad(m.case_name, width) + "  " + pad(m.metric, 12) + "  " +
+    out += pad(m.case_name, width) + "  " + pad(m.metric, metric_width) + "  " +
            pad(detail::format_number(m.baseline, 3), 12, true) + "  " +
            pad(detail::format_number(m.current, 3), 12, true) + "  " + pad(change, 9, true) + "  " +
            m.verdict + "\n";

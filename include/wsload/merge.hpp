@@ -162,6 +162,8 @@ inline Summary merge_shards(const std::vector<RunRecord>& parts) {
     m.tokens_per_reply.merge(s.tokens_per_reply);
     m.output_rate.merge(s.output_rate);
     m.latency_uncorrected.merge(s.latency_uncorrected);
+    merge_by_name(m.steps, s.steps);  // histograms exactly, as the run's own
+    merge_by_name(m.checks, s.checks);
     // Shards send over the same window side by side.
     m.rate_window = std::max(m.rate_window, s.rate_window);
     m.interrupted = m.interrupted || s.interrupted;

@@ -181,6 +181,40 @@ inline double mean_loop_lag(const Summary& s) {
   return 0.99 * s.loop_lag_p99 + 0.01 * s.loop_lag_max;
 }
 
+/// The key of a step's metric among a case's: "steps.login.p95". A step's name may hold
+/// dots; a metric's never does, so the last one ends the name.
+inline std::string step_metric_key(const std::string& step, const std::string& metric) {
+  return "steps." + step + "." + metric;
+}
+
+/// A step's samples under step_metric_key: its latency's avg and percentiles, success rate
+/// and failures, each with the confidence bounds its histogram and counts give. (A step
+/// has no time series, so its bounds are those of the run as a whole.)
+inline void add_step_samples(std::map<std::string, std::vector<Sample>>& m, const std::string& name,
+                             const StepFigures& step) {
+  const auto ms = [](double us) { return us / 1e3; };
+  const auto& h = step.latency;
+  if (!h.empty()) {
+    const double margin = confidence_z * h.stddev() / std::sqrt(static_cast<double>(h.count()));
+    m[step_metric_key(name, "avg")].push_back(
+        {ms(h.mean()), ms(h.mean() - margin), ms(h.mean() + margin)});
+    for (const auto& [metric, p] :
+         {std::pair("p50", 50.0), std::pair("p90", 90.0), std::pair("p95", 95.0),
+          std::pair("p99", 99.0), std::pair("p999", 99.9)}) {
+      const auto [low, high] = percentile_bounds(h, p);
+      m[step_metric_key(name, metric)].push_back(
+          {ms(static_cast<double>(h.value_at_percentile(p))), ms(low), ms(high)});
+    }
+  }
+  if (step.count == 0) return;
+  const auto [rate_low, rate_high] =
+      proportion_bounds(static_cast<double>(step.successes()), static_cast<double>(step.count));
+  m[step_metric_key(name, "success_rate")].push_back({step.success_rate(), rate_low, rate_high});
+  const auto [errors_low, errors_high] = count_bounds(static_cast<double>(step.failures));
+  m[step_metric_key(name, "errors")].push_back(
+      {static_cast<double>(step.failures), errors_low, errors_high});
+}
+
 /// The samples of one run's summary, each latency, throughput and count bounded by what
 /// its histogram, time series and counts say it could as well have measured.
 ///
@@ -278,6 +312,7 @@ inline void add_summary_samples(RunSamples& runs, const std::string& name, const
     m["errors"].push_back({static_cast<double>(s.failed_requests), errors_low, errors_high});
   }
   m["time"].push_back(seconds * 1e3);
+  for (const auto& [step_name, step] : s.steps) add_step_samples(m, step_name, step);
 }
 
 /// Parses JSON that may hold bare NaN or inf numbers, as Google Benchmark writes for

@@ -40,6 +40,7 @@ enum class Figure {
   errors,              ///< failed requests
   requests,            ///< all requests
   goodput,             ///< requests per second that met every --slo limit
+  checks,              ///< percent of check evaluations that passed ("checks[has answer]")
 };
 
 enum class Comparison { less, less_equal, greater, greater_equal, equal, not_equal };
@@ -58,6 +59,10 @@ struct Threshold {
   /// Seconds; when set, the threshold holds for every window of this length of the run's
   /// time series, not only for the run as a whole ("p99<500ms over 10s").
   double window = 0;
+  /// The step (for Figure::checks, the check) the threshold judges, as written between
+  /// its brackets ("p95[login]<200ms"): any text, matched exactly; empty for the whole run
+  /// (and, for checks, every check together).
+  std::string selector{};
 };
 
 /// The outcome of one threshold on one run.
@@ -135,6 +140,8 @@ inline std::string figure_name(const Threshold& t) {
       return "requests";
     case Figure::goodput:
       return "goodput";
+    case Figure::checks:
+      return "checks passed";
   }
   return "figure";
 }
@@ -147,6 +154,7 @@ inline std::string format_figure(Figure f, double value, Timing timing = Timing:
     case Figure::goodput:
       return format_number(value, 1) + " req/s";
     case Figure::success_rate:
+    case Figure::checks:
       return format_number(value, 2) + " %";
     default:
       return format_number(value, 0);
@@ -171,6 +179,37 @@ inline std::string_view comparison_text(Comparison c) noexcept {
   return "?";
 }
 
+/// A threshold's text split at its selector: "p95[login]<200ms" is "p95<200ms" and
+/// "login". The selector runs from the first '[' to the last ']' (a limit holds none), so
+/// a name may hold brackets, quotes and spaces. `problem` says what is wrong, if anything.
+struct SelectorSplit {
+  std::string rest{};
+  std::string selector{};
+  std::string problem{};
+};
+
+inline SelectorSplit split_selector(std::string_view text) {
+  const auto open = text.find('[');
+  const auto close = text.rfind(']');
+  if (open == std::string_view::npos && close == std::string_view::npos) return {std::string(text)};
+  const std::string form = "; a step or check is selected as figure[name], e.g. p95[login]<200ms";
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+    return {.problem = "unbalanced brackets" + form};
+  }
+  const auto before = text.substr(0, open);
+  const auto after = text.substr(close + 1);
+  const auto op = after.find_first_not_of(" \t");
+  if (before.find_first_not_of(" \t") == std::string_view::npos) {
+    return {.problem = "no figure before '['" + form};
+  }
+  if (op == std::string_view::npos || std::string_view("<>=!").find(after[op]) == after.npos) {
+    return {.problem = "the comparison must follow ']'" + form};
+  }
+  if (close == open + 1) return {.problem = "the brackets name no step or check" + form};
+  return {std::string(before) + std::string(after),
+          std::string(text.substr(open + 1, close - open - 1))};
+}
+
 }  // namespace detail
 
 /// Parses "<figure> <op> <number>[unit]", e.g. "p99<800ms", "avg<=0.5s", "rps>=100",
@@ -179,15 +218,20 @@ inline std::string_view comparison_text(Comparison c) noexcept {
 /// prefixed "ttfb_", "ttft_", "itl_" or "tpot_" is of that streaming time (Timing) instead of to
 /// completion. Latencies need a unit
 /// (us, ms, s); success_rate takes an optional '%', rps an optional "/s". A suffix "over N s" (or
-/// "over N m") judges every N-second window of the run. Throws ConfigError (field "threshold")
-/// naming the expression and what is wrong.
+/// "over N m") judges every N-second window of the run. A step is selected in brackets:
+/// "p95[login]<200ms", "ttfb_p99[login]<1s", "success_rate[subscribe]>=99%",
+/// "errors[login]==0", "count[login]>=100"; "checks[has answer]>=99%" is the percent of a
+/// check's evaluations that passed ("checks>=99%": of every check). Throws ConfigError
+/// (field "threshold") naming the expression and what is wrong.
 inline Threshold parse_threshold(std::string_view text) {
   const std::string original(text);
   auto fail = [&](const std::string& reason) -> Threshold {
     throw ConfigError("threshold", original, reason);
   };
+  auto split = detail::split_selector(text);
+  if (!split.problem.empty()) return fail(split.problem);
   std::string s;
-  for (char c : text) {
+  for (char c : split.rest) {
     if (c != ' ' && c != '\t') s += c;
   }
   const auto op_at = s.find_first_of("<>=!");
@@ -272,12 +316,24 @@ inline Threshold parse_threshold(std::string_view text) {
     t.figure = Figure::success_rate;
   } else if (name == "errors" || name == "failed_requests") {
     t.figure = Figure::errors;
-  } else if (name == "requests" || name == "total_requests") {
+  } else if (name == "requests" || name == "total_requests" || name == "count") {
     t.figure = Figure::requests;
+  } else if (name == "checks") {
+    t.figure = Figure::checks;
   } else {
     return fail("unknown figure '" + name +
                 "'; use avg, min, max, median, p50..p99.9 (ttfb_, ttft_, itl_ or tpot_ before "
-                "any of these for a streaming figure), rps, success_rate, errors or requests");
+                "any of these for a streaming figure), rps, success_rate, errors, requests, "
+                "goodput or checks");
+  }
+  t.selector = std::move(split.selector);
+  if (!t.selector.empty() &&
+      (t.figure == Figure::rps || t.figure == Figure::goodput ||
+       (t.timing != Timing::completion && t.timing != Timing::first_frame))) {
+    return fail("a step takes avg, min, max, pN (ttfb_ too), success_rate, errors or count");
+  }
+  if ((!t.selector.empty() || t.figure == Figure::checks) && t.window > 0) {
+    return fail("windows hold the whole run's time series; a step or check applies to the run");
   }
 
   if (t.figure == Figure::goodput && t.window > 0) {
@@ -318,9 +374,9 @@ inline Threshold parse_threshold(std::string_view text) {
       return fail(unit.empty() ? "a latency limit needs a unit: us, ms or s"
                                : "unknown latency unit '" + unit + "'; use us, ms or s");
     }
-  } else if (t.figure == Figure::success_rate) {
-    if (!unit.empty() && unit != "%") return fail("success_rate is in percent, e.g. 95%");
-    if (number > 100) return fail("success_rate cannot exceed 100%");
+  } else if (t.figure == Figure::success_rate || t.figure == Figure::checks) {
+    if (!unit.empty() && unit != "%") return fail(written + " is in percent, e.g. 95%");
+    if (number > 100) return fail(written + " cannot exceed 100%");
     t.limit = number;
   } else if (t.figure == Figure::rps || t.figure == Figure::goodput) {
     if (!unit.empty() && unit != "/s") return fail("rps and goodput take no unit other than /s");
@@ -330,7 +386,8 @@ inline Threshold parse_threshold(std::string_view text) {
     if (number != std::floor(number)) return fail("a count must be a whole number");
     t.limit = number;
   }
-  t.expression = written + std::string(detail::comparison_text(t.comparison)) + value_text;
+  t.expression = written + (t.selector.empty() ? "" : "[" + t.selector + "]") +
+                 std::string(detail::comparison_text(t.comparison)) + value_text;
   if (t.window > 0) t.expression += " over " + window_text;
   return t;
 }

@@ -149,6 +149,31 @@ TEST_F(GtestIntegration, AssertionVerdictsLandInTheEntryAndItsReports) {
 #endif
 }
 
+// EXPECT_THRESHOLDS takes step and check selectors: a step that never ran fails the
+// assertion saying so, and its verdict lands in the case's entry of the report.
+TEST_F(GtestIntegration, StepThresholdsOfAStepThatNeverRanFailSayingSo) {
+  auto env = clean_env();
+  const auto json = dir_ / "steps.json";
+  env["WSLOAD_SUMMARY"] = json.string();
+  const auto r = run_process({WSLOAD_GTEST_CASES, "--gtest_filter=Steps.*"}, env);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("  p95[log in]<10s: step 'log in' never ran, so 'p95[log in]<10s' cannot "
+                       "be met"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("check 'has answer' was never evaluated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("threshold: the brackets name no step or check"), std::string::npos)
+      << r.out;
+  const auto report = read_json(json);
+  const auto* steps = entry(report, "ThresholdsSelectAStepThatNeverRan");
+  ASSERT_TRUE(steps) << report.dump(2);
+  const auto& listed = (*steps)["thresholds"];
+  ASSERT_EQ(listed.size(), 2u) << listed.dump(2);
+  EXPECT_EQ(listed[0]["expression"], "p95[log in]<10s");
+  EXPECT_FALSE(listed[0]["passed"].get<bool>());
+  EXPECT_TRUE(listed[0]["actual"].is_null());
+}
+
 // A bad value of a WSLOAD_* variable fails each case once, naming the variable: no
 // assertion adds a "no samples" failure about the load that did not run.
 TEST_F(GtestIntegration, ABadEnvironmentValueFailsTheCaseOnce) {

@@ -70,6 +70,21 @@ TEST_F(Strict, FailsAPlainAssertion) {
   EXPECT_EQ(summary.total_requests, 2u) << "wrong on purpose";
 }
 
+class Steps : public wsload::LoadTest {};
+
+// Thresholds that select a step or a check take the expressions `--threshold` takes: a
+// prompt load names no step, so each fails saying the step never ran; a malformed
+// selector fails its assertion naming it.
+TEST_F(Steps, ThresholdsSelectAStepThatNeverRan) {
+  Server server;
+  config_.url = server.url("/steps");
+  config_.prompts = {"one"};
+  config_.connections = 1;
+  const auto summary = RunLoad();
+  EXPECT_THRESHOLDS(summary, "p95[log in]<10s", "checks[has answer]>=99%");
+  EXPECT_THRESHOLDS(summary, "p95[]<10s");
+}
+
 class HtmlFromCode : public wsload::LoadTest {};
 
 // What a main() would do before RUN_ALL_TESTS: ask for the HTML report in code.

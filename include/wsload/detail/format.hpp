@@ -32,6 +32,13 @@ inline std::string format_number(double value, int decimals = 2) {
   return s;
 }
 
+/// A count with thousands separated as people read them: 1204 -> "1,204".
+inline std::string format_count(std::uint64_t n) {
+  std::string digits = std::to_string(n);
+  for (auto at = digits.size(); at > 3; at -= 3) digits.insert(at - 3, 1, ',');
+  return digits;
+}
+
 /// 0.0009123 -> "912.3 us", 0.9123 -> "912.3 ms", 12.5 -> "12.5 s".
 inline std::string format_seconds(double seconds) {
   if (seconds < 1e-3) return format_number(seconds * 1e6, 1) + " us";

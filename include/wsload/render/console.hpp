@@ -7,13 +7,15 @@
 #include <string_view>
 
 #include <wsload/detail/format.hpp>
+#include <wsload/render/steps.hpp>
 #include <wsload/results/summary.hpp>
 
 namespace wsload {
 
 /// The summary as text for a terminal or a CI log: the original tool's figures (counts,
 /// total time, requests/s, latency average / median / min / max / p95 / p99) plus p90 and
-/// p99.9 in milliseconds, errors by kind, each verdict with its sentence, and a result line.
+/// p99.9 in milliseconds, errors by kind, the steps and checks (format_steps), each verdict with
+/// its sentence, and a result line.
 inline std::string format_report(const Summary& s) {
   using detail::format_ms;
   using detail::format_number;
@@ -163,6 +165,7 @@ inline std::string format_report(const Summary& s) {
              (e.detail.empty() ? "" : " (" + e.detail + ")") + "\n";
     }
   }
+  out += format_steps(s);
   std::size_t failed = 0;
   if (!s.verdicts.empty()) {
     out += "  Thresholds:\n";

@@ -14,6 +14,7 @@
 
 #include <wsload/detail/format.hpp>
 #include <wsload/render/detail/svg.hpp>
+#include <wsload/render/steps.hpp>
 #include <wsload/results/runs.hpp>
 
 namespace wsload {
@@ -408,9 +409,9 @@ inline std::string tokens_section(const std::vector<RunRecord>& runs) {
 
 }  // namespace detail
 
-/// The whole report: headline figures and verdicts, the latency percentile spectrum and
-/// histogram, requests, errors and latency over time, first frame against completion.
-/// Runs are overlaid in every plot, one colour each.
+/// The whole report: headline figures, the steps and checks (when any), verdicts, the latency
+/// percentile spectrum and histogram, requests, errors and latency over time, first frame against
+/// completion. Runs are overlaid in every plot, one colour each.
 inline std::string html_report(const std::vector<RunRecord>& runs,
                                const std::string& title = "wsload report") {
   using detail::escape_markup;
@@ -440,6 +441,7 @@ footer{margin-top:40px;color:#888;font-size:12px}
                      "request was due).</p>\n";
   html += "<section id=\"figures\"><h2>Headline figures</h2>" + detail::headline_table(runs) +
           "</section>\n";
+  html += steps_html(runs);
   html += "<section id=\"thresholds\"><h2>Thresholds</h2>" + detail::verdicts_html(runs) +
           "</section>\n";
   const auto spectrum = detail::spectrum_section(runs, false);

@@ -14,6 +14,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/results/counters.hpp>
+#include <wsload/results/steps.hpp>
 #include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/timeseries.hpp>
@@ -74,6 +75,8 @@ struct Summary : Counters {
   std::optional<ScheduleReport> schedule;  ///< open loop only
   TimeSeries time_series;                  ///< per second since the measurement began
   std::vector<ErrorCount> errors;
+  StepTable steps;    ///< by step name; empty when the session named no step
+  CheckTable checks;  ///< by check name; empty when the session ran no check
   /// Open loop: the sending window (the schedule after the warm-up), over which
   /// throughput is judged; 0 for a closed loop, whose throughput is over `total_time`.
   Seconds rate_window{0};
@@ -189,6 +192,7 @@ struct Summary : Counters {
   /// The value a threshold's figure has in this summary, in its canonical unit; empty
   /// when it has no samples.
   std::optional<double> figure(const Threshold& t) const {
+    if (detail::selects_step_or_check(t)) return detail::selected_figure(t, steps, checks);
     if (detail::is_latency(t.figure)) {
       return detail::latency_figure(timed(t.timing), t,
                                     t.timing == Timing::output_rate ? 1e3 : 1e6);
@@ -212,7 +216,9 @@ struct Summary : Counters {
 
   /// The verdict of one threshold on this run (on each of its windows, when it has one).
   Verdict verdict(const Threshold& t) const {
-    Verdict v = t.window > 0 ? evaluate_windows(t, time_series) : evaluate(t, figure(t));
+    Verdict v = detail::selects_step_or_check(t) ? detail::selected_verdict(t, steps, checks)
+                : t.window > 0                   ? evaluate_windows(t, time_series)
+                                                 : evaluate(t, figure(t));
     // A saturated generator's figures are partly its own: the failure must not read as
     // the service's alone.
     if (!v.passed && generator_saturated() &&

@@ -14,7 +14,9 @@
 #include <wsload/detail/format.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
+#include <wsload/results/detail/histogram_json.hpp>
 #include <wsload/results/detail/summary_checks.hpp>
+#include <wsload/results/steps_json.hpp>
 #include <wsload/results/summary.hpp>
 #include <wsload/shard.hpp>
 #include <wsload/results/time_series_json.hpp>
@@ -23,9 +25,6 @@
 namespace wsload {
 
 inline constexpr std::string_view summary_schema = "wsload.summary/1";
-
-/// Percentiles reported in every summary, besides min / mean / max.
-inline constexpr double reported_percentiles[] = {50, 90, 95, 99, 99.9};
 
 /// A verdict as the summary's `thresholds` list holds it; `assertion` and `source` only
 /// for a GoogleTest assertion's.
@@ -72,27 +71,9 @@ inline nlohmann::json to_json(const Summary& s) {
   if (!s.started_at.empty()) j["started_at"] = s.started_at;
   if (s.shard) j["shard"] = {{"index", s.shard->index}, {"count", s.shard->count}};
 
-  // A histogram's figures in `unit`, its values over `per_unit` (microseconds: 1e6).
-  auto section = [](const Histogram& h, const char* unit = "seconds", double per_unit = 1e6,
-                    const char* recorded = "microseconds") {
-    const bool none = h.empty();
-    json percentiles = json::object();
-    for (double p : reported_percentiles) {
-      percentiles[detail::format_number(p, 3)] =
-          none ? json(nullptr) : json(static_cast<double>(h.value_at_percentile(p)) / per_unit);
-    }
-    return json{{"unit", unit},
-                {"count", h.count()},
-                {"mean", none ? json(nullptr) : json(h.mean() / per_unit)},
-                {"stddev", none ? json(nullptr) : json(h.stddev() / per_unit)},
-                {"percentiles", percentiles},
-                {"histogram",
-                 {{"encoding", "HdrHistogram compressed V2, base64"},
-                  {"unit", recorded},
-                  {"min", h.min()},
-                  {"max", h.max()},
-                  {"sum", h.sum()},
-                  {"data", h.encode()}}}};
+  const auto section = [](const Histogram& h, const char* unit = "seconds", double per_unit = 1e6,
+                          const char* recorded = "microseconds") {
+    return detail::histogram_json(h, unit, per_unit, recorded);
   };
   j["latency"] = section(s.latency);
   j["ttfb"] = section(s.ttfb);
@@ -121,6 +102,8 @@ inline nlohmann::json to_json(const Summary& s) {
                      {"behind", r.behind()},
                      {"fell_short", r.fell_short()}};
   }
+  if (!s.steps.empty()) j["steps"] = steps_json(s.steps);
+  if (!s.checks.empty()) j["checks"] = checks_json(s.checks);
   if (s.warmup_requests) j["warmup_requests"] = s.warmup_requests;
   j["time_series"] = time_series_json(s.time_series);
   if (s.measured_from > 0) j["time_series"]["start"] = s.measured_from;
@@ -181,22 +164,6 @@ inline std::optional<ErrorKind> error_kind_from(std::string_view name) {
   return std::nullopt;
 }
 
-/// What a nlohmann::json exception says is wrong with a document, in words for the user:
-/// without its id ("[json.exception.out_of_range.403]") and naming the missing field.
-inline std::string json_problem(const nlohmann::json::exception& e) {
-  std::string text = e.what();
-  if (const auto id_end = text.find("] "); text.starts_with("[json.") && id_end != text.npos) {
-    text.erase(0, id_end + 2);
-  }
-  constexpr std::string_view key = "key ", not_found = " not found";
-  if (e.id == 403 && text.starts_with(key) && text.ends_with(not_found)) {
-    return "lacks the field " +
-           text.substr(key.size(), text.size() - key.size() - not_found.size());
-  }
-  if (e.id >= 300 && e.id < 400) return "has a field of another type than expected (" + text + ")";
-  return text;
-}
-
 }  // namespace detail
 
 /// Reads a summary written by to_json. Throws ConfigError (field `field`, e.g. the file
@@ -226,15 +193,7 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.deadline_exceeded = j.value("deadline_exceeded", false);
     s.started_at = j.value("started_at", std::string());
     auto histogram_at = [&](const nlohmann::json& node, const std::string& key) {
-      const auto& h = node.at("histogram");
-      auto decoded =
-          Histogram::decode(h.at("data").get<std::string>(), field + ": " + key + ".histogram");
-      const auto min = h.at("min").get<std::int64_t>();
-      const auto max = h.at("max").get<std::int64_t>();
-      const auto sum = h.at("sum").get<double>();
-      detail::check_exact_statistics(decoded, min, max, sum, key + ".histogram", field);
-      decoded.restore_exact(min, max, sum);
-      return decoded;
+      return detail::histogram_from_json(node, key, field);
     };
     auto histogram = [&](const char* key) { return histogram_at(j.at(key), key); };
     s.latency = histogram("latency");
@@ -263,6 +222,8 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
       report.not_sent = r.value("not_sent", std::uint64_t{0});
       s.schedule = report;
     }
+    if (j.contains("steps")) s.steps = steps_from_json(j.at("steps"), field);
+    if (j.contains("checks")) s.checks = checks_from_json(j.at("checks"), field);
     s.warmup_requests = j.value("warmup_requests", std::uint64_t{0});
     if (j.contains("shard")) {
       const auto& shard = j.at("shard");

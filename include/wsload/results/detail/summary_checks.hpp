@@ -19,6 +19,22 @@
 
 namespace wsload::detail {
 
+/// What a nlohmann::json exception says is wrong with a document, in words for the user:
+/// without its id ("[json.exception.out_of_range.403]") and naming the missing field.
+inline std::string json_problem(const nlohmann::json::exception& e) {
+  std::string text = e.what();
+  if (const auto id_end = text.find("] "); text.starts_with("[json.") && id_end != text.npos) {
+    text.erase(0, id_end + 2);
+  }
+  constexpr std::string_view key = "key ", not_found = " not found";
+  if (e.id == 403 && text.starts_with(key) && text.ends_with(not_found)) {
+    return "lacks the field " +
+           text.substr(key.size(), text.size() - key.size() - not_found.size());
+  }
+  if (e.id >= 300 && e.id < 400) return "has a field of another type than expected (" + text + ")";
+  return text;
+}
+
 /// What a figure in a summary file must be.
 enum class FigureRule {
   count,   ///< a whole number from 0 to max_exact_count
@@ -177,10 +193,48 @@ inline void check_exact_statistics(const Histogram& h, std::int64_t min, std::in
   }
 }
 
+/// How errors name a step or check: steps["log in"], its name as a JSON string (quotes and
+/// control characters escaped, so any name reads unambiguously).
+inline std::string named_entry(const char* table, const std::string& name) {
+  return std::string(table) + "[" + nlohmann::json(name).dump() + "]";
+}
+
+/// Checks that each step's figures agree as StepFigures records them: failures no more
+/// than its count, its failures by kind summing to them, one latency sample per success
+/// (at most one ttfb). Throws ConfigError naming the step (its name as a JSON string).
+inline void check_steps_agree(const Summary& s, const std::string& file) {
+  const auto n = [](std::uint64_t v) { return std::to_string(v); };
+  for (const auto& [name, step] : s.steps) {
+    const auto fail = [&](const std::string& what) {
+      throw ConfigError(file, "", named_entry("steps", name) + "." + what);
+    };
+    if (step.failures > step.count) {
+      fail("failures: " + n(step.failures) + " is more than its count " + n(step.count));
+    }
+    std::uint64_t by_kind = 0;
+    for (const auto& [kind, count] : step.failures_by_kind) {
+      by_kind = std::min<std::uint64_t>(by_kind + count, max_exact_count + 1);
+    }
+    if (by_kind != step.failures) {
+      fail("failures_by_kind: they sum to " + n(by_kind) + ", but failures is " + n(step.failures));
+    }
+    const auto successes = step.count - step.failures;
+    if (static_cast<std::uint64_t>(step.latency.count()) != successes) {
+      fail("latency.histogram: holds " + n(static_cast<std::uint64_t>(step.latency.count())) +
+           " samples, but the step succeeded " + n(successes) + " times (one per success)");
+    }
+    if (static_cast<std::uint64_t>(step.ttfb.count()) > successes) {
+      fail("ttfb.histogram: holds " + n(static_cast<std::uint64_t>(step.ttfb.count())) +
+           " samples, more than the step's " + n(successes) + " successes");
+    }
+  }
+}
+
 /// Checks that the figures of a summary read from `file` agree as the engine and
 /// merge_shards make them: total = successful + failed; the errors' requests sum to
 /// failed; one latency sample per success (at most one time to first frame, and one
-/// uncorrected latency); an open loop sends no more than was due; and a time series, when
+/// uncorrected latency); each step's (check_steps_agree); an open loop sends no more than
+/// was due; and a time series, when
 /// there is one, holds every success and no more failures than failed (requests a forced
 /// stop left unsent fail at the end, in no second). Throws ConfigError naming the field.
 inline void check_figures_agree(const Summary& s, const std::string& file) {
@@ -228,6 +282,7 @@ inline void check_figures_agree(const Summary& s, const std::string& file) {
     fail("schedule.late_sends: " + n(s.schedule->late_sends) + " is more than schedule.sent " +
          n(s.schedule->sent));
   }
+  check_steps_agree(s, file);
   if (s.time_series.empty()) return;  // written by hand or by a library user: nothing to add up
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
