@@ -142,7 +142,9 @@ inline nlohmann::json to_json(const Summary& s) {
                       {"keepalives", s.keepalives},
                       {"timeout_reconnects", s.timeout_reconnects},
                       {"close_timeouts", s.close_timeouts}};
-  if (s.config.contains("compression")) j["connections"]["compressed"] = s.compressed_upgrades;
+  if (s.compressed_upgrades > 0 || s.config.contains("compression")) {
+    j["connections"]["compressed"] = s.compressed_upgrades;  // only where it was offered
+  }
   json verdicts = json::array();
   for (const auto& v : s.verdicts) verdicts.push_back(to_json(v));
   j["thresholds"] = verdicts;
