@@ -1,7 +1,8 @@
 // The engine against `wsload serve` in another process, so that this process's CPU time
 // and memory are the client's alone: client CPU per round trip (user and system), round
 // trips per second, memory per connection and connections opened per second, for ws and
-// wss, at 50, 1,000 and 10,000 connections, with 1 and 2 engine threads.
+// wss, at 50, 1,000 and 10,000 connections, with 1 and 2 engine threads; and ws with
+// permessage-deflate negotiated, for what compression costs.
 //
 // Targets (measured and reported, never asserted): ws at most 13 us of client CPU per
 // round trip at 50 connections, wss at most 20 us; 10,000 idle connections in at most
@@ -44,13 +45,14 @@ using namespace std::chrono_literals;
 /// `wsload serve` as a child process, on a port of its choosing; stopped with SIGTERM.
 class ServerProcess {
  public:
-  ServerProcess(bool tls, unsigned delay_ms, unsigned threads = 1) {
+  ServerProcess(bool tls, unsigned delay_ms, unsigned threads = 1, bool compression = false) {
     ca_file_ = std::filesystem::temp_directory_path() /
                ("wsload-bench-ca-" + std::to_string(::getpid()) + ".pem");
     std::vector<std::string> args = {WSLOAD_CLI, "serve",     "--port",
                                      "0",        "--threads", std::to_string(threads)};
     if (tls) args.insert(args.end(), {"--tls", "--ca-out", ca_file_.string()});
     if (delay_ms > 0) args.insert(args.end(), {"--delay-ms", std::to_string(delay_ms)});
+    if (compression) args.push_back("--compression");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -176,15 +178,20 @@ void report(benchmark::State& state, const Measured& m, double connections) {
   state.counters["allocations_per_rt"] = m.allocations / round_trips;
 }
 
-/// Closed-loop round trips against an echo server as fast as it answers.
-void RoundTrips(benchmark::State& state, bool tls) {
+/// Closed-loop round trips against an echo server as fast as it answers; with
+/// `compression`, both ends deflate every message (RFC 7692).
+void RoundTrips(benchmark::State& state, bool tls, bool compression) {
   const auto connections = static_cast<std::size_t>(state.range(0));
-  const ServerProcess server(tls, 0);
-  const auto config = load(server, connections, static_cast<std::size_t>(state.range(1)),
-                           static_cast<std::size_t>(state.range(2)));
+  const ServerProcess server(tls, 0, 1, compression);
+  auto config = load(server, connections, static_cast<std::size_t>(state.range(1)),
+                     static_cast<std::size_t>(state.range(2)));
+  config.compression = compression;
   Measured m;
   for (auto _ : state) m = measure(config);
   report(state, m, static_cast<double>(connections));
+  if (compression && m.summary.compressed_upgrades < connections) {
+    state.SkipWithError("permessage-deflate was not negotiated on every connection");
+  }
 }
 
 /// Each load runs once: one run is seconds of traffic, and its figures are its own.
@@ -200,8 +207,17 @@ void round_trip_cases(benchmark::internal::Benchmark* b) {
   }
   once(b);
 }
-BENCHMARK_CAPTURE(RoundTrips, ws, false)->Apply(round_trip_cases);
-BENCHMARK_CAPTURE(RoundTrips, wss, true)->Apply(round_trip_cases);
+BENCHMARK_CAPTURE(RoundTrips, ws, false, false)->Apply(round_trip_cases);
+BENCHMARK_CAPTURE(RoundTrips, wss, true, false)->Apply(round_trip_cases);
+BENCHMARK_CAPTURE(RoundTrips, ws_deflate, false, true)
+    ->ArgNames({"connections", "messages", "threads"})
+    ->Args({50, 2000, 1})
+    ->Args({1000, 100, 1})
+    ->Apply(once);
+BENCHMARK_CAPTURE(RoundTrips, wss_deflate, true, true)
+    ->ArgNames({"connections", "messages", "threads"})
+    ->Args({50, 2000, 1})
+    ->Apply(once);
 
 /// Connections held open and idle: each sends one request that the server answers only
 /// after every connection is open, so the resident size at the peak is theirs.

@@ -121,6 +121,13 @@ struct LoadConfig {
   std::string correlation;
   std::size_t in_flight = 1;  ///< requests outstanding per connection (>1 needs correlation)
   double connect_rate = 0;    ///< new connections per second over the run; 0: no limit
+  /// Messages (prompts, filled templates, keepalives) go as binary frames, not text: their
+  /// bytes need not be UTF-8. Binary replies are bytes too: no JSON rule matches them.
+  bool binary = false;
+  /// Offer permessage-deflate (RFC 7692) in the upgrade; a server that declines it gets
+  /// an uncompressed run, and the summary counts the upgrades that agreed
+  /// (`connections.compressed`).
+  bool compression = false;
   std::size_t max_send_size = 128 << 10;  ///< larger messages are refused before the run
   std::size_t fragment_size = 32 << 10;   ///< outgoing frames are at most this big
   AwsSigning aws;
@@ -282,6 +289,8 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   if (!config.correlation.empty()) j["correlation"] = redact(config.correlation);
   j["in_flight"] = config.in_flight;
   if (config.connect_rate > 0) j["connect_rate"] = config.connect_rate;
+  if (config.binary) j["binary"] = true;
+  if (config.compression) j["compression"] = "permessage-deflate";
   j["max_send_size"] = config.max_send_size;
   j["fragment_size"] = config.fragment_size;
   if (config.aws.enabled) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <wsload/config.hpp>
+#include <wsload/detail/base64.hpp>
 #include <wsload/detail/format.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/shard.hpp>
@@ -63,12 +64,45 @@ inline bool is_token_char(char c) noexcept {
 
 }  // namespace detail
 
+/// How each line of a prompts file (and each `--prompt`) spells its message: as the text
+/// itself, or as the bytes of a binary message in base64 or hex (sent as binary frames).
+enum class PromptEncoding { text, base64, hex };
+
+/// "text", "base64" or "hex". Throws ConfigError (field "prompts encoding").
+inline PromptEncoding parse_prompt_encoding(std::string_view name) {
+  if (name == "text") return PromptEncoding::text;
+  if (name == "base64") return PromptEncoding::base64;
+  if (name == "hex") return PromptEncoding::hex;
+  throw ConfigError("prompts encoding", std::string(name), "must be text, base64 or hex");
+}
+
+/// The message `text` spells in `encoding` (blanks at either end ignored for base64 and
+/// hex); nullopt when it is not valid base64 (RFC 4648, standard alphabet, padded) or
+/// hex (two digits per byte, blanks allowed between bytes).
+inline std::optional<std::string> decode_prompt(std::string_view text, PromptEncoding encoding) {
+  if (encoding == PromptEncoding::text) return std::string(text);
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return std::nullopt;
+  text = text.substr(first, text.find_last_not_of(" \t") - first + 1);
+  return encoding == PromptEncoding::base64 ? detail::base64_decode(text)
+                                            : detail::hex_decode(text);
+}
+
+/// Why decode_prompt refused a line, for messages.
+inline std::string not_encoded_as(PromptEncoding encoding) {
+  return encoding == PromptEncoding::base64
+             ? "is not base64 (RFC 4648: A-Z a-z 0-9 + /, padded with '=' to a multiple of 4)"
+             : "is not hex (two digits 0-9 a-f per byte, blanks allowed between bytes)";
+}
+
 /// Reads prompts from a file: one per line, blank lines skipped, a trailing '\r' dropped, a
 /// UTF-8 byte order mark at the start of the file dropped (Windows editors write one), the
-/// text otherwise kept byte for byte. Throws ConfigError (field "prompts file") when
-/// the file is missing, unreadable, a directory, binary (NUL bytes), not UTF-8, or has no
-/// prompt at all.
-inline std::vector<std::string> read_prompts(const std::filesystem::path& file) {
+/// text otherwise kept byte for byte. With `encoding` base64 or hex, each line is the
+/// bytes of a binary message, decoded here. Throws ConfigError (field "prompts file") when
+/// the file is missing, unreadable, a directory, binary (NUL bytes), not UTF-8, has a line
+/// that is not in `encoding` (naming the line), or has no prompt at all.
+inline std::vector<std::string> read_prompts(const std::filesystem::path& file,
+                                             PromptEncoding encoding = PromptEncoding::text) {
   const std::string field = "prompts file";
   const std::string shown = file.string();
   std::error_code ec;
@@ -95,6 +129,14 @@ inline std::vector<std::string> read_prompts(const std::filesystem::path& file) 
                             " is not valid UTF-8 (WebSocket text frames must be, RFC 6455 5.6)");
     }
     if (line.find_first_not_of(" \t\f\v") == std::string::npos) continue;
+    if (encoding != PromptEncoding::text) {
+      auto bytes = decode_prompt(line, encoding);
+      if (!bytes) {
+        throw ConfigError(field, shown,
+                          "line " + std::to_string(number) + " " + not_encoded_as(encoding));
+      }
+      line = std::move(*bytes);
+    }
     prompts.push_back(std::move(line));
   }
   if (in.bad()) throw ConfigError(field, shown, "could not be read");

@@ -30,10 +30,11 @@ inline Url validate(const LoadConfig& config) {
     throw ConfigError("prompts", "", "no prompts to send; give at least one");
   }
   for (std::size_t i = 0; i < config.prompts.size(); ++i) {
-    if (!detail::valid_utf8(config.prompts[i])) {
+    if (!config.binary && !detail::valid_utf8(config.prompts[i])) {
       throw ConfigError("prompts", "",
                         "prompt " + std::to_string(i + 1) +
-                            " is not valid UTF-8 (WebSocket text frames must be, RFC 6455 5.6)");
+                            " is not valid UTF-8 (WebSocket text frames must be, RFC 6455 5.6; "
+                            "bytes go as binary frames with binary = true)");
     }
   }
   if (!config.metrics.listen.empty()) parse_metrics_listen(config.metrics.listen);

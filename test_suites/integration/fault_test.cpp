@@ -336,15 +336,43 @@ TEST(HostileServer, SubprotocolNeverOfferedFailsTheHandshake) {
                              });
   EXPECT_EQ(s.errors_of(ErrorKind::handshake), 1u) << wsload::format_report(s);
   EXPECT_EQ(detail_of(s, ErrorKind::handshake),
-            "the server chose the subprotocol 'chat.v9', which was not offered (RFC 6455 4.1)");
+            "the server chose the subprotocol 'chat.v9', which was not offered; offered "
+            "'chat.v1, chat.v2' (RFC 6455 4.1)");
   const auto none = run_against(upgrade_answered_with("Sec-WebSocket-Protocol: chat.v1\r\n"));
   EXPECT_EQ(none.errors_of(ErrorKind::handshake), 1u) << "none was offered";
+  EXPECT_EQ(detail_of(none, ErrorKind::handshake),
+            "the server chose the subprotocol 'chat.v1', which was not offered; none was "
+            "(RFC 6455 4.1)");
 
   const auto offered = run_against(upgrade_answered_with("Sec-WebSocket-Protocol: chat.v2\r\n"),
                                    [](wsload::LoadConfig& c) {
                                      c.subprotocols = {"chat.v1", "chat.v2"};
                                    });
   EXPECT_EQ(offered.successful_requests, 1u) << wsload::format_report(offered);
+}
+
+// A client that asks for a subprotocol speaks only those: a server that picks none would
+// be spoken to in a protocol it never agreed to (browsers fail such a connection too).
+TEST(HostileServer, NoSubprotocolChosenWhenSomeWereOfferedFailsTheHandshake) {
+  const auto s = run_against(upgrade_answered_with(""), [](wsload::LoadConfig& c) {
+    c.subprotocols = {"chat.v1", "chat.v2"};
+  });
+  EXPECT_EQ(s.successful_requests, 0u) << wsload::format_report(s);
+  EXPECT_EQ(s.errors_of(ErrorKind::handshake), 1u) << wsload::format_report(s);
+  EXPECT_EQ(detail_of(s, ErrorKind::handshake),
+            "the server chose no subprotocol; offered 'chat.v1, chat.v2' (one is required)");
+  EXPECT_EQ(s.connections_failed, 1u);
+}
+
+// With compression offered, permessage-deflate is the one extension a server may choose.
+TEST(HostileServer, ExtensionOtherThanTheOfferedDeflateFailsTheHandshake) {
+  const auto s =
+      run_against(upgrade_answered_with("Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n"),
+                  [](wsload::LoadConfig& c) { c.compression = true; });
+  EXPECT_EQ(s.errors_of(ErrorKind::handshake), 1u) << wsload::format_report(s);
+  EXPECT_EQ(detail_of(s, ErrorKind::handshake),
+            "the server chose the extension 'x-webkit-deflate-frame', which was not offered "
+            "(only permessage-deflate was; RFC 6455 9.1)");
 }
 
 // A frame header declaring 2 GiB, then 1 KiB of it and silence, the connection held open:

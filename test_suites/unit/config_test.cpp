@@ -72,6 +72,36 @@ TEST_F(Prompts, BadFilesAreNamedWithTheReason) {
   }
 }
 
+TEST_F(Prompts, Base64AndHexLinesAreTheBytesOfBinaryMessages) {
+  // Blank lines skipped, blanks and '\r' around a line dropped, as for text.
+  EXPECT_EQ(read_prompts(write("p.b64", "AAH/\n\n  3q2+7w== \r\naGk=\n"), PromptEncoding::base64),
+            (std::vector<std::string>{std::string("\0\x01\xff", 3), "\xde\xad\xbe\xef", "hi"}));
+  EXPECT_EQ(read_prompts(write("p.hex", "00 01 ff\nDEadBEef\r\n"), PromptEncoding::hex),
+            (std::vector<std::string>{std::string("\0\x01\xff", 3), "\xde\xad\xbe\xef"}));
+  EXPECT_EQ(decode_prompt("68 69", PromptEncoding::hex), "hi");
+  EXPECT_EQ(decode_prompt("68 69", PromptEncoding::text), "68 69");
+  for (const auto* bad : {"abc", "AAH/=", "AA=H", "AAH/ AAH/", "****"}) {
+    EXPECT_FALSE(decode_prompt(bad, PromptEncoding::base64)) << bad;
+  }
+  for (const auto* bad : {"0", "0g", "1 23", "0x12"}) {
+    EXPECT_FALSE(decode_prompt(bad, PromptEncoding::hex)) << bad;
+  }
+}
+
+TEST_F(Prompts, ALineThatIsNotInItsEncodingIsNamed) {
+  const auto path = write("p.hex", "00ff\n\nzz\n");
+  try {
+    read_prompts(path, PromptEncoding::hex);
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.field(), "prompts file");
+    EXPECT_EQ(e.value(), path.string());
+    EXPECT_NE(std::string(e.what()).find("line 3 is not hex"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(parse_prompt_encoding("base64"), PromptEncoding::base64);
+  EXPECT_THROW(parse_prompt_encoding("Base64"), ConfigError);
+}
+
 TEST(Utf8, RejectsOverlongsSurrogatesAndTruncation) {
   EXPECT_TRUE(detail::valid_utf8("plain \xE2\x82\xAC \xF4\x8F\xBF\xBF"));
   EXPECT_FALSE(detail::valid_utf8("\xC0\xAF"));          // overlong '/'

@@ -34,6 +34,8 @@ inline std::string flag_of(const std::string& field) {
       {"origin", "--origin"},
       {"prompts file", "--prompts"},
       {"prompts", "--prompts"},
+      {"prompt", "--prompt"},
+      {"prompts encoding", "--prompts-encoding"},
       {"connections", "--connections"},
       {"iterations", "--iterations"},
       {"threads", "--threads"},

@@ -73,6 +73,9 @@ struct RunOptions {
   std::string origin;
   std::string prompts_file;
   std::vector<std::string> prompts;
+  std::string prompts_encoding = "text";  ///< of --prompts lines and --prompt values
+  bool binary = false;                    ///< send binary frames
+  bool compression = false;               ///< offer permessage-deflate
   std::size_t connections = 20;
   std::size_t iterations = 1;
   std::size_t threads = 0;
@@ -127,10 +130,15 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.name = o.name;
   c.url = o.url;
   c.origin = o.origin;
+  const auto encoding = parse_prompt_encoding(o.prompts_encoding);
   if (!o.prompts.empty()) {
-    c.prompts = o.prompts;
+    for (const auto& prompt : o.prompts) {
+      auto bytes = decode_prompt(prompt, encoding);
+      if (!bytes) throw ConfigError("prompt", prompt, not_encoded_as(encoding));
+      c.prompts.push_back(std::move(*bytes));
+    }
   } else if (!o.prompts_file.empty()) {
-    c.prompts = read_prompts(o.prompts_file);
+    c.prompts = read_prompts(o.prompts_file, encoding);
   } else {
     throw ConfigError("prompts", "", "give a prompts file (or WSLOAD_PROMPTS), or --prompt TEXT");
   }
@@ -142,6 +150,9 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.min_success_rate = o.min_success_rate;
   for (const auto& h : o.headers) c.headers.push_back(parse_header(h));
   c.subprotocols = o.subprotocols;
+  // Decoded prompts are bytes: text frames must be UTF-8 (RFC 6455 5.6).
+  c.binary = o.binary || encoding != PromptEncoding::text;
+  c.compression = o.compression;
   const auto ms = [](double s) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000 + 0.5));
   };
@@ -205,6 +216,14 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->group("Messages");
   run.add_option("--prompt", o.prompts, "a prompt (repeatable; instead of --prompts)")
       ->group("Messages");
+  run.add_option("--prompts-encoding", o.prompts_encoding,
+                 "how --prompts lines and --prompt values spell messages: text, or base64 / "
+                 "hex bytes sent as binary frames")
+      ->capture_default_str()
+      ->group("Messages");
+  run.add_flag("--binary", o.binary,
+               "send messages (prompts, filled templates) as binary frames, not text")
+      ->group("Messages");
   run.add_option("--connections,-c", o.connections, "concurrent connections")
       ->envname("WSLOAD_CONNECTIONS")
       ->check(detail::within(1, 100'000))
@@ -235,6 +254,9 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
   run.add_option("--header,-H", o.headers, "extra header 'Name: value' (repeatable)")
       ->group("Connection");
   run.add_option("--subprotocol", o.subprotocols, "Sec-WebSocket-Protocol (repeatable)")
+      ->group("Connection");
+  run.add_flag("--compression", o.compression,
+               "offer permessage-deflate; a server that declines gets an uncompressed run")
       ->group("Connection");
   run.add_option("--timeout", o.reply_timeout, "seconds to wait for each reply")
       ->check(detail::within(0.001, 86'400.0))

@@ -31,6 +31,7 @@ struct ServeOptions {
   bool api_gateway = false;
   std::size_t stream_chunks = 0;
   unsigned chunk_delay_ms = 0;
+  bool compression = false;
 };
 
 /// Declares `wsload serve` on `app`, its flags stored in `o`.
@@ -55,6 +56,8 @@ inline CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   serve->add_option("--chunk-delay-ms", o.chunk_delay_ms, "wait before each chunk, milliseconds")
       ->check(within(0u, 600'000u));
   serve->add_option("--ca-out", o.ca_out, "where to write the CA certificate for --tls");
+  serve->add_flag("--compression", o.compression,
+                  "accept permessage-deflate when a client offers it");
   return serve;
 }
 
@@ -64,6 +67,7 @@ inline int serve_command(SignalWatcher& signals, const ServeOptions& o) {
   options.port = o.port;
   options.tls = o.tls;
   options.threads = o.threads;
+  options.compression = o.compression;
   wsload::detail::raise_open_file_limit(1 << 20);  // as many connections as the hard limit allows
   options.reply_delay = std::chrono::milliseconds(o.delay_ms);
   options.mode = o.silent ? testing::ReplyMode::silent : testing::ReplyMode::echo;

@@ -1,5 +1,5 @@
-// Base64 (RFC 4648, standard alphabet, padded) for the histogram encoding, by OpenSSL's
-// EVP coder.
+// Base64 (RFC 4648, standard alphabet, padded) for the histogram encoding and binary
+// prompts, by OpenSSL's EVP coder; hex for binary prompts.
 #pragma once
 
 #include <algorithm>
@@ -53,6 +53,32 @@ inline std::optional<std::string> base64_decode(std::string_view text) {
     written += static_cast<std::size_t>(decoded);
   }
   out.resize(written - padding);  // EVP_DecodeBlock counts the padding as bytes
+  return out;
+}
+
+/// The bytes of hex `text` (digits in either case, two per byte, blanks allowed between
+/// bytes: "0a 1B ff"); nullopt for anything else.
+inline std::optional<std::string> hex_decode(std::string_view text) {
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (std::size_t at = 0; at < text.size();) {
+    if (text[at] == ' ' || text[at] == '\t') {
+      ++at;
+      continue;
+    }
+    if (at + 1 >= text.size()) return std::nullopt;
+    const int high = digit(text[at]);
+    const int low = digit(text[at + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    out += static_cast<char>(high << 4 | low);
+    at += 2;
+  }
   return out;
 }
 

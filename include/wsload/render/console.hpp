@@ -102,6 +102,15 @@ inline std::string format_report(const Summary& s) {
           (s.close_timeouts == 0 ? std::string()
                                  : "; " + std::to_string(s.close_timeouts) +
                                        " closes timed out (not counted as traffic)"));
+  if (s.config.contains("compression")) {
+    const auto upgrades = s.connections_opened + s.reconnects + s.timeout_reconnects;
+    row("Compression:", s.compressed_upgrades == 0
+                            ? "permessage-deflate offered, not negotiated: the server declined "
+                              "it, and the run went uncompressed"
+                            : "permessage-deflate negotiated on " +
+                                  std::to_string(s.compressed_upgrades) + " of " +
+                                  std::to_string(upgrades) + " upgrades");
+  }
   if (s.latency.empty()) {
     row("Latency (ms):", "no samples (no request succeeded)");
   } else {

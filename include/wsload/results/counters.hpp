@@ -38,6 +38,9 @@ struct Counters {
   /// reply would be taken for the next request's, so the rest go on a fresh connection.
   std::uint64_t timeout_reconnects = 0;
   std::uint64_t close_timeouts = 0;  ///< closing handshakes cut short (not traffic time)
+  /// Upgrades (first opens and reopens) whose server agreed on the permessage-deflate
+  /// the run offered (LoadConfig::compression).
+  std::uint64_t compressed_upgrades = 0;
 
   /// Adds every count of `other`: the threads of one run, or the shards of one load.
   Counters& operator+=(const Counters& other) noexcept {
@@ -62,6 +65,7 @@ struct Counters {
     keepalives += other.keepalives;
     timeout_reconnects += other.timeout_reconnects;
     close_timeouts += other.close_timeouts;
+    compressed_upgrades += other.compressed_upgrades;
     return *this;
   }
 

@@ -139,6 +139,9 @@ inline nlohmann::json to_json(const Summary& s) {
                       {"keepalives", s.keepalives},
                       {"timeout_reconnects", s.timeout_reconnects},
                       {"close_timeouts", s.close_timeouts}};
+  if (s.compressed_upgrades > 0 || s.config.contains("compression")) {
+    j["connections"]["compressed"] = s.compressed_upgrades;  // only where it was offered
+  }
   json verdicts = json::array();
   for (const auto& v : s.verdicts) verdicts.push_back(to_json(v));
   j["thresholds"] = verdicts;
@@ -268,6 +271,7 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
     s.keepalives = c.value("keepalives", std::uint64_t{0});
     s.timeout_reconnects = c.value("timeout_reconnects", std::uint64_t{0});
     s.close_timeouts = c.value("close_timeouts", std::uint64_t{0});
+    s.compressed_upgrades = c.value("compressed", std::uint64_t{0});
     for (const auto& v : j.at("thresholds")) {
       Verdict verdict;
       verdict.expression = v.at("expression").get<std::string>();

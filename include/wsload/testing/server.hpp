@@ -68,6 +68,8 @@ struct ServerOptions {
   std::string address = "127.0.0.1";         ///< loopback only: 127.0.0.1 or ::1
   std::uint16_t port = 0;                    ///< 0: an ephemeral port
   unsigned threads = 1;
+  /// Accept permessage-deflate when a client offers it (RFC 7692); off: decline it.
+  bool compression = false;
   Fault fault = Fault::none;
   std::size_t fault_after = 0;             ///< replies sent normally before the fault
   unsigned fault_every = 1;                ///< faulty: connections 0, N, 2N, ... in accept order

@@ -55,26 +55,56 @@ inline void emplace_stream(std::optional<websocket::stream<TlsSocket>>& ws,
   ws.emplace(executor, *run.tls);
 }
 
-/// What the server's 101 response chose that the client never offered, which fails the
-/// connection: any extension (wsload offers none; RFC 6455 9.1), or a subprotocol not
-/// among `offered` (4.1). Empty when it chose nothing it may not.
-inline std::optional<std::string> unoffered_choice(const websocket::response_type& response,
-                                                   const std::vector<std::string>& offered) {
+/// The subprotocols offered, as the upgrade's Sec-WebSocket-Protocol lists them.
+inline std::string joined_subprotocols(const std::vector<std::string>& offered) {
+  std::string joined;
+  for (const auto& p : offered) joined += (joined.empty() ? "" : ", ") + p;
+  return joined;
+}
+
+/// Whether the server's 101 response agreed on permessage-deflate (RFC 7692 5): Beast
+/// 1.74 keeps what it negotiated to itself, and reads this same header to decide.
+inline bool deflate_agreed(const websocket::response_type& response) {
+  const auto it = response.find(http::field::sec_websocket_extensions);
+  if (it == response.end()) return false;
+  for (const auto& extension : http::ext_list(it->value())) {
+    if (beast::iequals(extension.first, "permessage-deflate")) return true;
+  }
+  return false;
+}
+
+/// What the server's 101 response chose that fails the connection: an extension not
+/// offered (RFC 6455 9.1; wsload offers only permessage-deflate, when `deflate_offered`),
+/// a subprotocol not among `offered` (4.1), or none when some were offered (a client that
+/// asks for a subprotocol needs one, as browsers do). Empty when the choice is sound.
+inline std::optional<std::string> unsound_choice(const websocket::response_type& response,
+                                                 const std::vector<std::string>& offered,
+                                                 bool deflate_offered) {
   const auto chosen = [&](http::field field) {
     const auto it = response.find(field);
     return it == response.end() ? std::string() : std::string(it->value());
   };
-  if (const auto extension = chosen(http::field::sec_websocket_extensions); !extension.empty()) {
-    return "the server chose the extension '" + shorten(extension) +
-           "', which was not offered (RFC 6455 9.1)";
+  if (const auto extensions = chosen(http::field::sec_websocket_extensions); !extensions.empty()) {
+    bool offered_only = deflate_offered;
+    for (const auto& extension : http::ext_list(extensions)) {
+      offered_only = offered_only && beast::iequals(extension.first, "permessage-deflate");
+    }
+    if (!offered_only) {
+      return "the server chose the extension '" + shorten(extensions) +
+             "', which was not offered (" +
+             (deflate_offered ? "only permessage-deflate was; " : "") + "RFC 6455 9.1)";
+    }
   }
   const auto subprotocol = chosen(http::field::sec_websocket_protocol);
-  if (!subprotocol.empty() &&
-      std::find(offered.begin(), offered.end(), subprotocol) == offered.end()) {
-    return "the server chose the subprotocol '" + shorten(subprotocol) +
-           "', which was not offered (RFC 6455 4.1)";
+  const auto offer = "'" + shorten(joined_subprotocols(offered)) + "'";
+  if (subprotocol.empty()) {
+    if (offered.empty()) return std::nullopt;
+    return "the server chose no subprotocol; offered " + offer + " (one is required)";
   }
-  return std::nullopt;
+  if (std::find(offered.begin(), offered.end(), subprotocol) != offered.end()) return std::nullopt;
+  return "the server chose the subprotocol '" + shorten(subprotocol) +
+         "', which was not offered; " +
+         (offered.empty() ? std::string("none was") : "offered " + offer) + " (RFC 6455 4.1)";
 }
 
 /// Connects, negotiates TLS and upgrades `ws`; the reason when any step fails.
@@ -115,11 +145,14 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
     if (!config.origin.empty()) req.set(http::field::origin, config.origin);
     for (const auto& h : config.headers) req.set(h.name, h.value);
     if (!config.subprotocols.empty()) {
-      std::string joined;
-      for (const auto& p : config.subprotocols) joined += (joined.empty() ? "" : ", ") + p;
-      req.set(http::field::sec_websocket_protocol, joined);
+      req.set(http::field::sec_websocket_protocol, joined_subprotocols(config.subprotocols));
     }
   }));
+  if (config.compression) {
+    websocket::permessage_deflate deflate;
+    deflate.client_enable = true;
+    ws.set_option(deflate);
+  }
   std::string target = run.url.target();
   if (run.aws) {
     // Signed at this connection's own connect time: a long run outlives any one signature.
@@ -137,11 +170,12 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
     }
     co_return classify(ec, slot, {});
   }
-  if (auto unoffered = unoffered_choice(response, config.subprotocols)) {
-    co_return Failure{ErrorKind::handshake, std::move(*unoffered)};
+  if (auto unsound = unsound_choice(response, config.subprotocols, config.compression)) {
+    co_return Failure{ErrorKind::handshake, std::move(*unsound)};
   }
+  slot.compressed = config.compression && deflate_agreed(response);
   ws.read_message_max(config.max_message_size);
-  ws.text(true);
+  ws.binary(config.binary);
   // API Gateway takes frames of at most 32 KB.
   ws.auto_fragment(true);
   ws.write_buffer_bytes(run.write_buffer_bytes);

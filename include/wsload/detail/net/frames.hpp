@@ -123,6 +123,13 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
   return FrameVerdict::done;
 }
 
+/// Scans a received frame for the rules' JSON pointers. A binary frame is bytes, never
+/// JSON (RFC 6455 5.6): nothing is found in it, so only byte rules (first, frames=N,
+/// regex:) can judge it.
+inline bool scan_frame(FrameScan& scanned, std::string_view frame, bool binary) {
+  return scanned.scan(binary ? std::string_view() : frame);
+}
+
 /// Fills the message for request `sequence` of connection `index` into `out`.
 inline std::string_view render_message(const RunContext& run, ThreadState& state, std::string& out,
                                        std::string_view prompt, std::uint64_t index,

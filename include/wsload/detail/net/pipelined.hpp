@@ -73,7 +73,8 @@ asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, Connec
     if (p.read_error) break;
     const auto now = Clock::now();
     const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
-    const std::string id = scanned.scan(frame) ? id_in(scanned, *run.correlation_path) : "";
+    const std::string id =
+        scan_frame(scanned, frame, ws.got_binary()) ? id_in(scanned, *run.correlation_path) : "";
     const auto it = p.pending.find(id);
     if (it == p.pending.end()) {
       ++(p.expired.count(id) ? state.late_replies : state.unmatched_replies);

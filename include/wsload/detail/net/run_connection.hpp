@@ -124,6 +124,7 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
            : opened_before         ? state.reconnects
                                    : state.connections_opened);
         reopening_after_timeout = false;
+        if (slot.compressed) ++state.compressed_upgrades;
         state.last_open = Clock::now();
         open.counted = true;
         ++state.open_now;

@@ -73,7 +73,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
         continue;
       }
       const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
-      scanned.scan(frame);
+      scan_frame(scanned, frame, ws.got_binary());
       verdict = judge_frame(run, state, reply, frame, scanned, Clock::now());
     }
     if (ec) co_return ec;

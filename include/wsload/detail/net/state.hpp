@@ -67,6 +67,7 @@ struct ConnectionSlot {
   /// Beast failed or closed the connection and waits for the server to close TCP
   /// (teardown.hpp): the read's error, not a deadline, says what ended it.
   bool tearing_down = false;
+  bool compressed = false;  ///< its latest upgrade agreed on permessage-deflate
 
   /// That wait, bounded by the close timeout whatever the connection was waiting for (the
   /// watchdog closes a tearing-down connection at its deadline, pipelined or not).

@@ -103,6 +103,7 @@ inline constexpr std::pair<std::string_view, FigureRule> summary_figures[] = {
     {"connections.keepalives", FigureRule::count},
     {"connections.timeout_reconnects", FigureRule::count},
     {"connections.close_timeouts", FigureRule::count},
+    {"connections.compressed", FigureRule::count},
     {"generator.threads", FigureRule::count},
     {"generator.cpu_user_seconds", FigureRule::amount},
     {"generator.cpu_system_seconds", FigureRule::amount},

@@ -175,6 +175,11 @@ struct Server::Impl {
       if (!protocols.empty())
         res.set(http::field::sec_websocket_protocol, protocols.substr(0, protocols.find(',')));
     }));
+    if (options_.compression) {
+      websocket::permessage_deflate deflate;
+      deflate.server_enable = true;
+      ws.set_option(deflate);
+    }
     co_await ws.async_accept(request, use);
     if (ec) co_return;
     if (options_.mode == ReplyMode::api_gateway) {
