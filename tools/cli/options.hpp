@@ -15,6 +15,7 @@
 
 #include <wsload/config_sources.hpp>
 #include <wsload/errors.hpp>
+#include <wsload/scenario.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
@@ -73,6 +74,7 @@ struct RunOptions {
   std::string origin;
   std::string prompts_file;
   std::vector<std::string> prompts;
+  std::string scenario;  ///< a scenario file: each connection runs its session
   std::size_t connections = 20;
   std::size_t iterations = 1;
   std::size_t threads = 0;
@@ -128,9 +130,10 @@ inline LoadConfig to_config(const RunOptions& o) {
     c.prompts = o.prompts;
   } else if (!o.prompts_file.empty()) {
     c.prompts = read_prompts(o.prompts_file);
-  } else {
+  } else if (o.scenario.empty()) {
     throw ConfigError("prompts", "", "give a prompts file (or WSLOAD_PROMPTS), or --prompt TEXT");
   }
+  if (!o.scenario.empty()) c.session = scenario_session(read_scenario(o.scenario));
   c.connections = o.connections;
   c.iterations = o.iterations;
   c.threads = o.threads;
@@ -198,6 +201,10 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->envname("WSLOAD_PROMPTS")
       ->group("Messages");
   run.add_option("--prompt", o.prompts, "a prompt (repeatable; instead of --prompts)")
+      ->group("Messages");
+  run.add_option("--scenario", o.scenario,
+                 "scenario file (JSON): each connection runs its session --iterations times "
+                 "(or for --duration) instead of sending the prompts; see README")
       ->group("Messages");
   run.add_option("--connections,-c", o.connections, "concurrent connections")
       ->envname("WSLOAD_CONNECTIONS")

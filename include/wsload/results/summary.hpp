@@ -14,6 +14,7 @@
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
 #include <wsload/results/counters.hpp>
+#include <wsload/results/steps.hpp>
 #include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/timeseries.hpp>
@@ -66,6 +67,9 @@ struct Summary : Counters {
   std::optional<ScheduleReport> schedule;  ///< open loop only
   TimeSeries time_series;                  ///< per second since the measurement began
   std::vector<ErrorCount> errors;
+  /// Scripted sessions: figures per named step and per check (JSON: the steps helper's).
+  StepTable steps;
+  CheckTable checks;
   /// Open loop: the sending window (the schedule after the warm-up), over which
   /// throughput is judged; 0 for a closed loop, whose throughput is over `total_time`.
   Seconds rate_window{0};

@@ -26,6 +26,29 @@ struct ReplyProgress {
 
 enum class FrameVerdict { more, done, failed };
 
+/// Counts `reply`, complete at `now`, as a successful request (a warm-up one before the
+/// measurement starts): its latency from when it was due, its ttfb, frames and bytes.
+inline void count_succeeded(const RunContext& run, ThreadState& state, const ReplyProgress& reply,
+                            Clock::time_point now) {
+  state.traffic_end = std::max(state.traffic_end, now);
+  if (now < state.measure_from) {
+    ++state.warmup_requests;
+    return;
+  }
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  const auto latency = duration_cast<microseconds>(now - reply.due).count();
+  state.latency.record(latency);
+  state.series.record(state.second_of(now), latency);
+  state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
+  if (run.schedule) {
+    state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
+  }
+  state.frames_received += reply.frames;
+  state.bytes_received += reply.bytes;
+  ++state.successful_requests;
+}
+
 /// Applies the error rules and the completion rule to one frame of `reply`.
 inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, ReplyProgress& reply,
                                 std::string_view frame, const FrameScan& scanned,
@@ -48,23 +71,7 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
       break;
   }
   if (!done) return FrameVerdict::more;
-  state.traffic_end = std::max(state.traffic_end, now);
-  if (now < state.measure_from) {
-    ++state.warmup_requests;
-    return FrameVerdict::done;
-  }
-  using std::chrono::duration_cast;
-  using std::chrono::microseconds;
-  const auto latency = duration_cast<microseconds>(now - reply.due).count();
-  state.latency.record(latency);
-  state.series.record(state.second_of(now), latency);
-  state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
-  if (run.schedule) {
-    state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
-  }
-  state.frames_received += reply.frames;
-  state.bytes_received += reply.bytes;
-  ++state.successful_requests;
+  count_succeeded(run, state, reply, now);
   return FrameVerdict::done;
 }
 
