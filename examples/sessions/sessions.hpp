@@ -13,15 +13,18 @@
 namespace example {
 
 /// GraphQL over WebSocket (the graphql-transport-ws protocol of the graphql-ws package):
-/// connection_init, connection_ack, then one subscription, timed as the step "subscribe"
+/// connection_init and connection_ack on a new socket, then one subscription, timed as the
+/// step "subscribe"
 /// from its subscribe message to its complete, which must bring `results` next messages.
 /// The server's pings are answered while the session waits. Offer the subprotocol
 /// "graphql-transport-ws".
 inline wsload::SessionTask graphql_subscription(wsload::Session& s, std::size_t results) {
   using wsload::rule;
   s.on(rule("/type==ping"), R"({"type":"pong"})");
-  co_await s.send(R"({"type":"connection_init"})");
-  co_await s.receive_until(rule("/type==connection_ack"));
+  if (s.first_on_connection()) {  // the protocol's handshake is the socket's, once
+    co_await s.send(R"({"type":"connection_init"})");
+    co_await s.receive_until(rule("/type==connection_ack"));
+  }
   s.set("id", s.fill("{{uuid}}"));
   const auto reply = co_await s.request(
       "subscribe",
@@ -36,11 +39,12 @@ inline wsload::SessionTask graphql_subscription(wsload::Session& s, std::size_t 
 }
 
 /// JSON-RPC 2.0 (e.g. the rpc-websockets package): a call of "sum", its result captured
-/// and sent back in a second call, "echo", each a timed step.
+/// and sent back in a second call, "echo", each a timed step. Ids are strings: rpc-websockets
+/// takes a call with the id 0 for a notification and never answers it.
 inline wsload::SessionTask json_rpc_calls(wsload::Session& s) {
   using wsload::rule;
   auto sum = co_await s.request(
-      "sum", s.fill(R"({"jsonrpc":"2.0","method":"sum","params":[1,2],"id":{{sequence}}})"),
+      "sum", s.fill(R"({"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"sum-{{sequence}}"})"),
       rule("/id"));
   s.check("sum has a result", s.capture("total", sum, "/result"), wsload::CheckMode::fail_step);
   auto echo = co_await s.request(

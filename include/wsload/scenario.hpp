@@ -1,9 +1,10 @@
 // Scenario files: a scripted session written as JSON (`wsload run --scenario FILE`), parsed
 // into a Scenario and run by a built-in session written against the Session API.
 //
-//   {"steps": [
+//   {"connect": [
 //     {"send": "{\"type\":\"connection_init\"}"},
-//     {"receive": "/type==connection_ack"},
+//     {"receive": "/type==connection_ack"}],
+//    "steps": [
 //     {"on": "/type==ping", "reply": "{\"type\":\"pong\"}"},
 //     {"request": "subscribe", "send": "{\"id\":\"{{uuid}}\",\"type\":\"subscribe\"}",
 //      "until": "/type==complete"},
@@ -14,8 +15,9 @@
 //
 // Templates take the session's variables ({{id}}, captured by an earlier step; {{prompt}}
 // inside a loop over the prompts) besides {{connection}}, {{sequence}} and {{uuid}}.
-// Rules are written as --complete takes them. Times are seconds. `check` and `capture`
-// look at the last receive or request. Every problem is found before any traffic and
+// "connect" steps run first in the first session on each socket (a protocol's handshake);
+// "steps" in every session. Rules are written as --complete takes them. Times are seconds. `check`
+// and `capture` look at the last receive or request. Every problem is found before any traffic and
 // names the step: "scenario FILE: steps[2] (request 'subscribe'): ...".
 #pragma once
 
@@ -58,6 +60,7 @@ struct ScenarioStep {
 /// A parsed scenario file.
 struct Scenario {
   std::string name;
+  std::vector<ScenarioStep> connect;  ///< run first by the first session on each socket
   std::vector<ScenarioStep> steps;
 };
 
@@ -254,6 +257,9 @@ inline Scenario parse_scenario(const nlohmann::json& j, const std::string& sourc
   Scenario scenario;
   if (j.contains("name") && j["name"].is_string()) scenario.name = j["name"].get<std::string>();
   std::set<std::string> known;
+  if (j.contains("connect")) {
+    scenario.connect = detail::parse_scenario_steps(j["connect"], source + ": connect", known);
+  }
   scenario.steps = detail::parse_scenario_steps(j.contains("steps") ? j["steps"] : nlohmann::json(),
                                                 source + ": steps", known);
   return scenario;
@@ -279,6 +285,7 @@ namespace detail {
 /// A scenario's session; it holds the scenario for as long as it runs.
 inline SessionTask run_scenario(Session& s, std::shared_ptr<const Scenario> scenario) {
   Reply last;
+  if (s.first_on_connection()) co_await run_scenario_steps(s, scenario->connect, last);
   co_await run_scenario_steps(s, scenario->steps, last);
 }
 

@@ -174,12 +174,14 @@ class Session {
 
  public:
   Session(detail::SessionSink& sink, std::mt19937_64& random, std::uint64_t connection,
-          std::uint64_t iteration, const std::vector<std::string>& prompts)
+          std::uint64_t iteration, const std::vector<std::string>& prompts,
+          bool first_on_connection = true)
       : sink_(sink),
         random_(random),
         connection_(connection),
         iteration_(iteration),
-        prompts_(prompts) {}
+        prompts_(prompts),
+        first_on_connection_(first_on_connection) {}
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -282,6 +284,9 @@ class Session {
     handlers_.push_back({std::move(when), std::move(answer)});
   }
 
+  /// Whether this session is the first on its socket: a protocol's handshake
+  /// (connection_init, a login) belongs to the socket, not to each session on it.
+  bool first_on_connection() const noexcept { return first_on_connection_; }
   std::uint64_t connection() const noexcept { return connection_; }  ///< from 0
   std::uint64_t iteration() const noexcept { return iteration_; }    ///< on its connection
   const std::vector<std::string>& prompts() const noexcept { return prompts_; }
@@ -312,6 +317,7 @@ class Session {
   std::uint64_t connection_;
   std::uint64_t iteration_;
   const std::vector<std::string>& prompts_;
+  bool first_on_connection_;
   Variables variables_;
   std::vector<detail::SessionHandler> handlers_;
   detail::SessionOperation pending_;

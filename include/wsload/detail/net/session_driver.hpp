@@ -82,6 +82,7 @@ struct SessionLink {
   Session* session = nullptr;       ///< whose handlers answer; none between sessions
   bool reading = true;              ///< the reader has not ended
   std::uint64_t reads_at_read = 0;  ///< the socket's reads when the reader's read began
+  std::uint64_t sessions = 0;       ///< sessions begun on this socket
   boost::system::error_code read_error;
   std::string handler_error;  ///< a handler threw: the session fails
   asio::steady_timer wake;    ///< cancelled whenever any of the above changes
@@ -318,7 +319,7 @@ asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadS
                                                         std::uint64_t index,
                                                         std::uint64_t iteration) {
   ThreadSessionSink sink(state);
-  Session session(sink, state.random, index, iteration, run.config.prompts);
+  Session session(sink, state.random, index, iteration, run.config.prompts, link.sessions++ == 0);
   // Frames left by the last session belong to none of this one's steps.
   state.unconsumed_before_request += link.inbox.size();
   link.inbox.clear();
@@ -399,12 +400,7 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
   ConnectionSlot slot;
   slot.cursor = &cursor;
   LiveGuard guard(state, slot);
-  struct Finish {
-    ThreadState& state;
-    ~Finish() {
-      if (--state.remaining == 0) state.finished_at = Clock::now();
-    }
-  } finish{state};
+  ConnectionFinish finish{state};
   cursor.end = config.duration.count() > 0 ? Cursor::unbounded : config.iterations;
   auto run_ending = [&] {
     return slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||
@@ -420,14 +416,9 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
     state.count_failed(why.first, std::move(why.second), cursor.next - cursor.counted);
     if (cursor.end != Cursor::unbounded) state.not_sent += cursor.end - cursor.next;
   };
-  if (config.connect_rate > 0 && index > 0) {
-    const auto at =
-        run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                        static_cast<double>(index) / config.connect_rate));
-    if (!co_await pause_until(state, slot, at)) {
-      give_up(classify({}, slot, {}));
-      co_return;
-    }
+  if (!co_await pace_connect(run, state, slot, index)) {
+    give_up(classify({}, slot, {}));
+    co_return;
   }
   const auto executor = co_await asio::this_coro::executor;
   bool opened_before = false;

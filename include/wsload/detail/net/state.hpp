@@ -249,6 +249,14 @@ class LiveGuard {
   std::list<ConnectionSlot*>::iterator it_;
 };
 
+/// Counts a connection's coroutine out of its thread's when it ends, whichever way.
+struct ConnectionFinish {
+  ThreadState& state;
+  ~ConnectionFinish() {
+    if (--state.remaining == 0) state.finished_at = Clock::now();
+  }
+};
+
 /// Where a connection stands in its requests (connections x prompts x iterations, in
 /// order): the next to send, and how many are counted, as succeeded or failed. Those in
 /// between are in flight.
