@@ -286,7 +286,8 @@ inline void MessageTemplate::render(std::string& out, const MessageValues& value
 
 inline void MessageTemplate::render_variable(std::string& out, const Part& part,
                                              const MessageValues& values) const {
-  const auto it = values.variables ? values.variables->find(part.text) : Variables::const_iterator();
+  const auto it =
+      values.variables ? values.variables->find(part.text) : Variables::const_iterator();
   if (!values.variables || it == values.variables->end()) {
     throw ConfigError("template", "{{" + part.text + "}}",
                       "names a variable the session has not captured");

@@ -13,8 +13,9 @@
 //     {"think": 0.1}, {"think": [0.05, 0.2]},
 //     {"repeat": 3, "steps": [...]}, {"repeat": "prompts", "steps": [...]}]}
 //
-// Templates take the session's variables ({{id}}, captured by an earlier step; {{prompt}}
-// inside a loop over the prompts) besides {{connection}}, {{sequence}} and {{uuid}}.
+// Templates take the session's variables ({{id}}, captured by an earlier step) besides
+// {{prompt}} (the prompt of the loop over the prompts; empty outside one), {{connection}},
+// {{sequence}} and {{uuid}}.
 // "connect" steps run first in the first session on each socket (a protocol's handshake);
 // "steps" in every session. Rules are written as --complete takes them. Times are seconds. `check`
 // and `capture` look at the last receive or request. Every problem is found before any traffic and
@@ -177,11 +178,8 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
         throw ConfigError(field + " repeat", r.dump(),
                           "must be a count from 1 to 1000000 or \"prompts\"");
       }
-      const bool had_prompt = known.count("prompt") != 0;
-      if (step.over_prompts) known.insert("prompt");
       step.steps = parse_scenario_steps(j.contains("steps") ? j["steps"] : nlohmann::json(),
                                         field + " steps", known);
-      if (step.over_prompts && !had_prompt) known.erase("prompt");
     } else {
       throw ConfigError(field, j.dump().substr(0, 80),
                         "has no known step: send, receive, request, capture, check, think, on "

@@ -183,9 +183,10 @@ struct Engine::Impl {
       const std::uint64_t index = worker.first_index + i * worker.stride;
       if (config.session) {
         if (url.secure) {
-          asio::co_spawn(worker.ioc,
-                         run_session_connection<websocket::stream<TlsSocket>>(run, worker.state, index),
-                         asio::detached);
+          asio::co_spawn(
+              worker.ioc,
+              run_session_connection<websocket::stream<TlsSocket>>(run, worker.state, index),
+              asio::detached);
         } else {
           asio::co_spawn(
               worker.ioc,

@@ -67,7 +67,7 @@ struct Summary : Counters {
   std::optional<ScheduleReport> schedule;  ///< open loop only
   TimeSeries time_series;                  ///< per second since the measurement began
   std::vector<ErrorCount> errors;
-  /// Scripted sessions: figures per named step and per check (JSON: the steps helper's).
+  /// Scripted sessions: figures per named step and per check (results/steps.hpp).
   StepTable steps;
   CheckTable checks;
   /// Open loop: the sending window (the schedule after the warm-up), over which
