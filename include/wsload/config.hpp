@@ -21,6 +21,7 @@
 #include <wsload/metrics.hpp>
 #include <wsload/redact.hpp>
 #include <wsload/schedule.hpp>
+#include <wsload/session.hpp>
 #include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
 #include <wsload/url.hpp>
@@ -147,6 +148,11 @@ struct LoadConfig {
   /// Open loop: ramps of the rate, each from where the last left it (the first from
   /// `rate`, which may be 0). The stages set the run's length.
   std::vector<Stage> stages;
+  /// A scripted session (session.hpp): each connection runs it `iterations` times in turn,
+  /// or with a `duration` until that passes, instead of sending the prompts; each run is
+  /// one request of the summary (its latency the whole session's), and its named steps
+  /// and checks have figures of their own. Closed loop only. Empty: the prompt loop.
+  SessionFunction session;
   /// How long requests are sent; 0: until the count above is sent.
   std::chrono::milliseconds duration{0};
   /// Requests that end in the first `warmup` are sent but left out of the statistics.
@@ -196,7 +202,8 @@ inline std::uint64_t LoadConfig::expected_requests() const {
     return mine;
   }
   if (duration.count() > 0) return 0;
-  return static_cast<std::uint64_t>(own_connections()) * prompts.size() * iterations;
+  const std::uint64_t per_iteration = session ? 1 : prompts.size();
+  return static_cast<std::uint64_t>(own_connections()) * per_iteration * iterations;
 }
 
 /// How long a run sends requests: its duration or schedule; 0 when it sends a count.
@@ -308,6 +315,7 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   if (config.duration.count() > 0) j["duration"] = seconds(config.duration);
   if (config.warmup.count() > 0) j["warmup"] = seconds(config.warmup);
   j["load_model"] = config.open_loop() ? "open" : "closed";
+  if (config.session) j["session"] = "scripted";
   if (!config.keepalive.empty()) {
     j["keepalive"] = {{"message", redact(config.keepalive)},
                       {"interval", seconds(config.keepalive_interval)}};

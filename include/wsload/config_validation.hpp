@@ -26,8 +26,13 @@ inline Url validate(const LoadConfig& config) {
   const auto seconds = [](std::chrono::milliseconds ms) {
     return detail::format_number(Seconds(ms).count(), 3) + " s";
   };
-  if (config.prompts.empty()) {
+  if (config.prompts.empty() && !config.session) {
     throw ConfigError("prompts", "", "no prompts to send; give at least one");
+  }
+  if (config.session && (config.open_loop() || config.in_flight > 1)) {
+    throw ConfigError(config.open_loop() ? "rate" : "in_flight", "",
+                      "a scripted session runs each connection's sessions one after another "
+                      "(closed loop); leave it unset");
   }
   for (std::size_t i = 0; i < config.prompts.size(); ++i) {
     if (!config.binary && !detail::valid_utf8(config.prompts[i])) {

@@ -60,6 +60,7 @@ enum class ErrorKind {
   integration_timeout,  ///< API Gateway's "Endpoint request timed out" (its 29 s limit)
   run_deadline,         ///< the whole run's deadline passed before the request completed
   interrupted,          ///< the run was stopped (Engine::stop) before the request completed
+  session_failed,       ///< a scripted session threw or failed a required check (detail: why)
 };
 
 inline constexpr ErrorKind all_error_kinds[] = {ErrorKind::dns,
@@ -78,7 +79,8 @@ inline constexpr ErrorKind all_error_kinds[] = {ErrorKind::dns,
                                                 ErrorKind::error_reply,
                                                 ErrorKind::integration_timeout,
                                                 ErrorKind::run_deadline,
-                                                ErrorKind::interrupted};
+                                                ErrorKind::interrupted,
+                                                ErrorKind::session_failed};
 
 inline constexpr std::string_view to_string(ErrorKind kind) noexcept {
   switch (kind) {
@@ -116,6 +118,8 @@ inline constexpr std::string_view to_string(ErrorKind kind) noexcept {
       return "run_deadline";
     case ErrorKind::interrupted:
       return "interrupted";
+    case ErrorKind::session_failed:
+      return "session_failed";
   }
   return "unknown";
 }

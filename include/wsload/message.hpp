@@ -13,6 +13,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <random>
 #include <string>
@@ -27,12 +29,18 @@
 
 namespace wsload {
 
+/// A scripted session's variables by name (captured from frames, see session.hpp).
+using Variables = std::map<std::string, nlohmann::json, std::less<>>;
+
 /// The values a template's placeholders take for one request.
 struct MessageValues {
   std::string_view prompt;
   std::uint64_t connection = 0;  ///< the connection's index in the run, from 0
   std::uint64_t sequence = 0;    ///< the request's index on its connection, from 0
   std::string_view uuid;         ///< a random UUID (version 4) per request
+  /// A session's variables, for a template parsed with them allowed: {{name}} takes the
+  /// value named. Throws ConfigError when one is missing.
+  const Variables* variables = nullptr;
 };
 
 /// A body with placeholders: {{prompt}}, {{connection}}, {{sequence}}, {{uuid}}.
@@ -41,18 +49,30 @@ struct MessageValues {
 /// outside a string becomes a JSON value ({{prompt}} and {{uuid}} a quoted, escaped string;
 /// {{connection}} and {{sequence}} a number), one inside a string becomes its escaped text.
 /// Any other template is text, and placeholders become their raw values.
-/// An empty template sends the prompt as it is.
+/// An empty template sends the prompt as it is. A session's templates may also name its
+/// variables ({{id}}): a JSON value outside a string, its text (a string's unquoted) inside
+/// one or in a text template.
 class MessageTemplate {
  public:
   MessageTemplate() = default;
 
   /// Compiles and validates `text` (a JSON template must be valid JSON once filled).
   /// Throws ConfigError (field `field`) naming the problem.
-  static MessageTemplate parse(std::string_view text, const std::string& field = "template");
+  /// With `variables` allowed, any other {{name}} is a session variable's.
+  static MessageTemplate parse(std::string_view text, const std::string& field = "template",
+                               bool variables = false);
 
   bool empty() const noexcept { return parts_.empty(); }
   bool is_json() const noexcept { return json_; }
   bool uses_uuid() const noexcept { return uses_uuid_; }
+  /// The session variables it names, in order of appearance.
+  std::vector<std::string> variable_names() const {
+    std::vector<std::string> names;
+    for (const auto& part : parts_) {
+      if (part.slot == Slot::variable) names.push_back(part.text);
+    }
+    return names;
+  }
   const std::string& text() const noexcept { return text_; }
 
   /// Appends the filled template to `out`.
@@ -67,12 +87,14 @@ class MessageTemplate {
   std::size_t max_size(std::string_view prompt) const;
 
  private:
-  enum class Slot : std::uint8_t { text, prompt, connection, sequence, uuid };
+  enum class Slot : std::uint8_t { text, prompt, connection, sequence, uuid, variable };
   struct Part {
     Slot slot = Slot::text;
     bool in_string = false;  ///< inside a JSON string literal
     std::string text;
   };
+
+  void render_variable(std::string& out, const Part& part, const MessageValues& values) const;
 
   std::string text_;
   std::vector<Part> parts_;
@@ -147,7 +169,8 @@ inline std::string shorten(std::string_view text, std::size_t at_most = 80) {
 
 }  // namespace detail
 
-inline MessageTemplate MessageTemplate::parse(std::string_view text, const std::string& field) {
+inline MessageTemplate MessageTemplate::parse(std::string_view text, const std::string& field,
+                                              bool variables) {
   MessageTemplate t;
   t.text_ = std::string(text);
   if (text.empty()) return t;
@@ -169,7 +192,7 @@ inline MessageTemplate MessageTemplate::parse(std::string_view text, const std::
       std::string name(text.substr(i + 2, close - i - 2));
       name.erase(0, name.find_first_not_of(' '));
       name.erase(name.find_last_not_of(' ') + 1);
-      Slot slot;
+      Slot slot = Slot::variable;
       if (name == "prompt") {
         slot = Slot::prompt;
       } else if (name == "connection") {
@@ -179,13 +202,13 @@ inline MessageTemplate MessageTemplate::parse(std::string_view text, const std::
       } else if (name == "uuid") {
         slot = Slot::uuid;
         t.uses_uuid_ = true;
-      } else {
+      } else if (!variables || name.empty()) {
         throw ConfigError(field, detail::shorten(text),
                           "unknown placeholder {{" + name +
                               "}}; use {{prompt}}, {{connection}}, {{sequence}} or {{uuid}}");
       }
       flush();
-      t.parts_.push_back({slot, t.json_ && in_string, {}});
+      t.parts_.push_back({slot, t.json_ && in_string, slot == Slot::variable ? name : ""});
       i = close + 2;
       continue;
     }
@@ -205,8 +228,10 @@ inline MessageTemplate MessageTemplate::parse(std::string_view text, const std::
   flush();
   if (t.json_) {
     // Awkward samples on purpose: quotes, a newline, non-ASCII text.
-    const std::string sample = t.render(
-        {"sample \"prompt\"\n\xC3\xA9\xE2\x82\xAC", 7, 42, "00000000-0000-4000-8000-000000000000"});
+    Variables samples;
+    for (const auto& name : t.variable_names()) samples[name] = "sample";
+    const std::string sample = t.render({"sample \"prompt\"\n\xC3\xA9\xE2\x82\xAC", 7, 42,
+                                         "00000000-0000-4000-8000-000000000000", &samples});
     try {
       const auto parsed = nlohmann::json::parse(sample);
       (void)parsed;
@@ -252,7 +277,35 @@ inline void MessageTemplate::render(std::string& out, const MessageValues& value
       case Slot::sequence:
         out += std::to_string(values.sequence);
         break;
+      case Slot::variable:
+        render_variable(out, part, values);
+        break;
     }
+  }
+}
+
+inline void MessageTemplate::render_variable(std::string& out, const Part& part,
+                                             const MessageValues& values) const {
+  const auto it =
+      values.variables ? values.variables->find(part.text) : Variables::const_iterator();
+  if (!values.variables || it == values.variables->end()) {
+    throw ConfigError("template", "{{" + part.text + "}}",
+                      "names a variable the session has not captured");
+  }
+  const auto& value = it->second;
+  if (json_ && !part.in_string) {
+    out += value.dump();
+  } else if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (json_) {
+      detail::append_json_escaped(out, text);
+    } else {
+      out += text;
+    }
+  } else if (json_) {
+    detail::append_json_escaped(out, value.dump());
+  } else {
+    out += value.dump();
   }
 }
 
@@ -279,6 +332,8 @@ inline std::size_t MessageTemplate::max_size(std::string_view prompt) const {
       case Slot::sequence:
         n += 20;
         break;
+      case Slot::variable:
+        break;  // a session's: not known before it runs
     }
   }
   return n;

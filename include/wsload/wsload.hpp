@@ -7,7 +7,9 @@
 #include <wsload/engine.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/histogram.hpp>
+#include <wsload/scenario.hpp>
 #include <wsload/schedule.hpp>
+#include <wsload/session.hpp>
 #include <wsload/render/console.hpp>
 #include <wsload/results/runs.hpp>
 #include <wsload/results/summary.hpp>

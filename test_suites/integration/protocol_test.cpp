@@ -15,6 +15,7 @@
 
 #include "../support/frame_recorder.hpp"
 #include "../support/process.hpp"
+#include "../support/node_servers.hpp"
 #include "../support/scratch.hpp"
 
 namespace {
@@ -121,20 +122,16 @@ TEST(Compression, DeclinedTheRunGoesOnUncompressedAndSaysSo) {
   EXPECT_EQ(server.handshakes().back().header("sec-websocket-extensions"), "");
 }
 
-// npm's ws, installed under the build directory as the round-trip benchmark does
-// (scripts/round-trip-benchmark.sh), compressing every reply.
+// npm's ws, installed under the build directory with the other npm servers (test_suites/
+// node), compressing every reply.
 class NpmWs : public wsload::test::ScratchTest {};
 
 TEST_F(NpmWs, NegotiatesCompressionAndCompressesEveryReply) {
-  const std::filesystem::path node_dir = WSLOAD_NODE_DIR;
-  const std::string node = "/usr/bin/node";  // Debian's nodejs
-  if (!std::filesystem::exists(node) ||
-      !std::filesystem::exists(node_dir / "node_modules" / "ws")) {
-    GTEST_SKIP() << "needs npm's ws in " << node_dir.string()
-                 << " (scripts/round-trip-benchmark.sh installs it)";
-  }
+  WSLOAD_REQUIRE_NODE_SERVERS();
+  const std::filesystem::path node_modules = WSLOAD_NODE_MODULES;
+  const std::string node = WSLOAD_NODE;
   const auto log = (dir_ / "node.log").string();
-  setenv("NODE_PATH", (node_dir / "node_modules").c_str(), 1);
+  setenv("NODE_PATH", node_modules.c_str(), 1);
   const wsload::test::BackgroundProcess server(
       {node, std::string(WSLOAD_SOURCE_DIR) + "/benchmarks/node/echo_server.js", "--deflate"}, log);
   std::string port;

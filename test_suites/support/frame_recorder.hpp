@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,6 +38,8 @@ struct Misbehaviour {
   /// Bytes sent as they are instead of the first echo; then nothing more is sent, not even
   /// an answer to a close frame, and the connection stays open until the server ends.
   std::string first_reply;
+  /// The text frames sent for each complete message instead of its echo (none: silence).
+  std::function<std::vector<std::string>(const std::string& message)> answer;
 };
 
 class FrameRecorder {
@@ -180,6 +183,11 @@ class FrameRecorder {
         write_all(fd, misbehaviour_.first_reply);
         hold_open(fd);
         break;
+      } else if (observed.fin && misbehaviour_.answer) {
+        std::string frames;
+        for (const auto& reply : misbehaviour_.answer(message)) frames += frame(1, reply);
+        write_all(fd, frames);  // in one write: the client reads them together
+        message.clear();
       } else if (observed.fin) {
         write_all(fd, frame(1, message));
         message.clear();

@@ -49,6 +49,21 @@ TEST(MessageTemplate, TextTemplatesTakeRawValues) {
   EXPECT_EQ(t.render(values("a \"b\"")), "prompt=a \"b\" #17");
 }
 
+TEST(MessageTemplate, SessionVariablesAreJsonValuesOrTheirText) {
+  const auto t = MessageTemplate::parse(R"({"id":{{id}},"n":{{n}},"s":"id={{id}} n={{n}}"})",
+                                        "template", true);
+  EXPECT_EQ(t.variable_names(), (std::vector<std::string>{"id", "n", "id", "n"}));
+  const Variables variables{{"id", "a\"b"}, {"n", 7}};
+  const auto body = json::parse(t.render({.variables = &variables}));
+  EXPECT_EQ(body["id"], "a\"b");
+  EXPECT_EQ(body["n"], 7);
+  EXPECT_EQ(body["s"], "id=a\"b n=7");
+  EXPECT_EQ(MessageTemplate::parse("id={{id}}", "t", true).render({.variables = &variables}),
+            "id=a\"b");
+  EXPECT_THROW(t.render({}), ConfigError) << "a variable not captured";
+  EXPECT_THROW(MessageTemplate::parse("{{id}}", "t"), ConfigError) << "outside a session";
+}
+
 TEST(MessageTemplate, InvalidTemplatesAreErrorsNamingThem) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({"prompt":"{{prompt}}"})", nullptr},  // valid: inside a string

@@ -15,6 +15,7 @@
 
 #include <wsload/config_sources.hpp>
 #include <wsload/errors.hpp>
+#include <wsload/scenario.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/shard.hpp>
 #include <wsload/thresholds.hpp>
@@ -76,6 +77,7 @@ struct RunOptions {
   std::string prompts_encoding = "text";  ///< of --prompts lines and --prompt values
   bool binary = false;                    ///< send binary frames
   bool compression = false;               ///< offer permessage-deflate
+  std::string scenario;                   ///< a scenario file: each connection runs its session
   std::size_t connections = 20;
   std::size_t iterations = 1;
   std::size_t threads = 0;
@@ -139,9 +141,10 @@ inline LoadConfig to_config(const RunOptions& o) {
     }
   } else if (!o.prompts_file.empty()) {
     c.prompts = read_prompts(o.prompts_file, encoding);
-  } else {
+  } else if (o.scenario.empty()) {
     throw ConfigError("prompts", "", "give a prompts file (or WSLOAD_PROMPTS), or --prompt TEXT");
   }
+  if (!o.scenario.empty()) c.session = scenario_session(read_scenario(o.scenario));
   c.connections = o.connections;
   c.iterations = o.iterations;
   c.threads = o.threads;
@@ -223,6 +226,10 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->group("Messages");
   run.add_flag("--binary", o.binary,
                "send messages (prompts, filled templates) as binary frames, not text")
+      ->group("Messages");
+  run.add_option("--scenario", o.scenario,
+                 "scenario file (JSON): each connection runs its session --iterations times "
+                 "(or for --duration) instead of sending the prompts; see README")
       ->group("Messages");
   run.add_option("--connections,-c", o.connections, "concurrent connections")
       ->envname("WSLOAD_CONNECTIONS")

@@ -26,6 +26,7 @@
 #include <wsload/detail/net/sequential.hpp>
 #include <wsload/detail/net/pipelined.hpp>
 #include <wsload/detail/net/run_connection.hpp>
+#include <wsload/detail/net/session_driver.hpp>
 #include <wsload/detail/net/metrics_server.hpp>
 #include <wsload/detail/net/tls_socket.hpp>
 #include <wsload/detail/open_files.hpp>
@@ -52,6 +53,12 @@ inline std::optional<double> interval_percentile(const Histogram& now, const His
       return static_cast<double>(now.highest_equivalent(now.value_at_index(i))) / 1e6;
   }
   return std::nullopt;
+}
+
+/// Adds one thread's step and check figures into the summary's.
+inline void fold_steps(Summary& summary, const StepTable& steps, const CheckTable& checks) {
+  merge_by_name(summary.steps, steps);
+  merge_by_name(summary.checks, checks);
 }
 
 }  // namespace detail
@@ -163,7 +170,19 @@ struct Engine::Impl {
     worker.state.remaining = worker.connections;
     for (std::size_t i = 0; i < worker.connections; ++i) {
       const std::uint64_t index = worker.first_index + i * worker.stride;
-      if (url.secure) {
+      if (config.session) {
+        if (url.secure) {
+          asio::co_spawn(
+              worker.ioc,
+              run_session_connection<websocket::stream<TlsSocket>>(run, worker.state, index),
+              asio::detached);
+        } else {
+          asio::co_spawn(
+              worker.ioc,
+              run_session_connection<websocket::stream<PlainSocket>>(run, worker.state, index),
+              asio::detached);
+        }
+      } else if (url.secure) {
         asio::co_spawn(worker.ioc,
                        run_connection<websocket::stream<TlsSocket>>(run, worker.state, index),
                        asio::detached);
@@ -408,6 +427,7 @@ struct Engine::Impl {
       summary.latency_uncorrected.merge(s.latency_uncorrected);
       summary.time_series.merge(s.series);
       summary += s;  // every count
+      fold_steps(summary, s.steps, s.checks);
       totals += s;
       summary.cpu_user += Seconds(worker->cpu_user);
       summary.cpu_system += Seconds(worker->cpu_system);

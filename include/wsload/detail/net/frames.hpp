@@ -64,6 +64,31 @@ inline void count_token(const RunContext& run, ReplyProgress& reply, std::string
 
 enum class FrameVerdict { more, done, failed };
 
+/// Counts `reply`, complete at `now`, as a successful request (a warm-up one before the
+/// measurement starts): its latency from when it was due, its ttfb, frames and bytes.
+/// Returns whether it was measured (false: the warm-up's).
+inline bool count_succeeded(const RunContext& run, ThreadState& state, const ReplyProgress& reply,
+                            Clock::time_point now) {
+  state.traffic_end = std::max(state.traffic_end, now);
+  if (now < state.measure_from) {
+    ++state.warmup_requests;
+    return false;
+  }
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  const auto latency = duration_cast<microseconds>(now - reply.due).count();
+  state.latency.record(latency);
+  state.series.record(state.second_of(now), latency);
+  state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
+  if (run.schedule) {
+    state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
+  }
+  state.frames_received += reply.frames;
+  state.bytes_received += reply.bytes;
+  ++state.successful_requests;
+  return true;
+}
+
 /// Applies the error rules and the completion rule to one frame of `reply`.
 inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, ReplyProgress& reply,
                                 std::string_view frame, const FrameScan& scanned,
@@ -83,17 +108,10 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
     count_token(run, reply, frame, scanned, now);
   }
   if (!done) return FrameVerdict::more;
-  state.traffic_end = std::max(state.traffic_end, now);
-  if (now < state.measure_from) {
-    ++state.warmup_requests;
-    return FrameVerdict::done;
-  }
+  if (!count_succeeded(run, state, reply, now)) return FrameVerdict::done;  // the warm-up's
   using std::chrono::duration_cast;
   using std::chrono::microseconds;
   const auto latency = duration_cast<microseconds>(now - reply.due).count();
-  state.latency.record(latency);
-  state.series.record(state.second_of(now), latency);
-  state.ttfb.record(duration_cast<microseconds>(reply.first_at - reply.due).count());
   for (const auto gap : reply.gaps) state.inter_frame.record(gap);
   const std::uint64_t output = run.tokens.kind == TokenCount::Kind::frames ? reply.tokens
                                : run.tokens.kind == TokenCount::Kind::chars
@@ -114,12 +132,6 @@ inline FrameVerdict judge_frame(const RunContext& run, ThreadState& state, Reply
     }
   }
   if (run.slo.any() && run.slo.met(latency, ttft, tpot)) ++state.good_requests;
-  if (run.schedule) {
-    state.latency_uncorrected.record(duration_cast<microseconds>(now - reply.sent_at).count());
-  }
-  state.frames_received += reply.frames;
-  state.bytes_received += reply.bytes;
-  ++state.successful_requests;
   return FrameVerdict::done;
 }
 

@@ -46,6 +46,17 @@ inline asio::awaitable<bool> pause_until(ThreadState& state, ConnectionSlot& slo
   co_return slot.abort == Abort::none;
 }
 
+/// Connect-rate pacing: waits until connection `index` may open, paced from the run's
+/// start so that a slow connect does not delay the ones after it. False when the run ended.
+inline asio::awaitable<bool> pace_connect(RunContext& run, ThreadState& state, ConnectionSlot& slot,
+                                          std::uint64_t index) {
+  if (run.config.connect_rate <= 0 || index == 0) co_return true;
+  const auto at =
+      run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                      static_cast<double>(index) / run.config.connect_rate));
+  co_return co_await pause_until(state, slot, at);
+}
+
 /// Waits for request `cursor.next` to be due (open loop), sending `keepalive` whenever the
 /// connection has sent nothing for the keepalive interval, or ends the connection's share
 /// when the run's duration is over (closed loop). Returns when it is due; false when the

@@ -46,12 +46,7 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
   ConnectionSlot slot;
   slot.cursor = &cursor;
   LiveGuard guard(state, slot);
-  struct Finish {
-    ThreadState& state;
-    ~Finish() {
-      if (--state.remaining == 0) state.finished_at = Clock::now();
-    }
-  } finish{state};
+  ConnectionFinish finish{state};
   if (run.schedule) {
     const auto total = run.schedule->total();
     cursor.end = index < total ? (total - index - 1) / config.connections + 1 : 0;
@@ -81,15 +76,9 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
     }
   };
 
-  if (config.connect_rate > 0 && index > 0) {
-    // Paced from the run's start, so a slow connect does not delay the ones after it.
-    const auto at =
-        run.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
-                        static_cast<double>(index) / config.connect_rate));
-    if (!co_await pause_until(state, slot, at)) {
-      give_up(classify({}, slot, {}));
-      co_return;
-    }
+  if (!co_await pace_connect(run, state, slot, index)) {
+    give_up(classify({}, slot, {}));
+    co_return;
   }
   if (state.abort_all != Abort::none && slot.abort == Abort::none) slot.abort = state.abort_all;
   if (slot.abort != Abort::none) {

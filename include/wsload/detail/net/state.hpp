@@ -37,6 +37,7 @@
 #include <wsload/metrics.hpp>
 #include <wsload/redact.hpp>
 #include <wsload/results/counters.hpp>
+#include <wsload/results/steps.hpp>
 #include <wsload/schedule.hpp>
 #include <wsload/timeseries.hpp>
 #include <wsload/url.hpp>
@@ -162,6 +163,8 @@ struct ThreadState : Counters {
   std::uint64_t written = 0;   ///< requests written to a connection
   std::uint64_t open_now = 0;  ///< connections open now
   std::map<std::pair<ErrorKind, std::string>, std::uint64_t> errors;
+  StepTable steps;    ///< scripted sessions' named steps
+  CheckTable checks;  ///< and their checks
   std::list<ConnectionSlot*> live;
   std::size_t remaining = 0;        ///< connections not yet finished
   Clock::time_point finished_at{};  ///< when the last one finished
@@ -256,6 +259,14 @@ class LiveGuard {
  private:
   ThreadState& state_;
   std::list<ConnectionSlot*>::iterator it_;
+};
+
+/// Counts a connection's coroutine out of its thread's when it ends, whichever way.
+struct ConnectionFinish {
+  ThreadState& state;
+  ~ConnectionFinish() {
+    if (--state.remaining == 0) state.finished_at = Clock::now();
+  }
 };
 
 /// Where a connection stands in its requests (connections x prompts x iterations, in

@@ -1,0 +1,486 @@
+// Scripted sessions on a load connection (session.hpp): the trampoline that performs with
+// Asio what a Session's coroutine asks for, a reader that takes frames while the session
+// waits and lets its handlers answer them, and the loop that runs a connection's sessions.
+//
+// Each connection runs its sessions one after another: `iterations` of them, or until the
+// duration ends. A session that loses its connection (a close, a reply timeout, which
+// closes it) fails; the next starts on a new connection. Every wait is bounded by the
+// thread's watchdog, as for the prompt loops: a receive by the reply timeout, the close by
+// the close timeout, everything by the run's deadline.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include <wsload/config.hpp>
+#include <wsload/detail/net/asio.hpp>
+#include <wsload/detail/net/classify.hpp>
+#include <wsload/detail/net/connection.hpp>
+#include <wsload/detail/net/frames.hpp>
+#include <wsload/detail/net/pacing.hpp>
+#include <wsload/detail/net/state.hpp>
+#include <wsload/errors.hpp>
+#include <wsload/results/steps.hpp>
+#include <wsload/session.hpp>
+
+namespace wsload::detail {
+
+/// Records a thread's sessions' steps and checks into its ThreadState (none in the
+/// warm-up).
+class ThreadSessionSink final : public SessionSink {
+ public:
+  explicit ThreadSessionSink(ThreadState& state) : state_(state) {}
+
+  void step_succeeded(std::string_view step, std::chrono::microseconds latency,
+                      std::chrono::microseconds ttfb) override {
+    if (measuring()) figures(step).record_success(latency.count(), ttfb.count());
+  }
+  void step_failed(std::string_view step, std::string_view kind) override {
+    if (measuring()) figures(step).record_failure(kind);
+  }
+  void check(std::string_view name, bool passed) override {
+    if (!measuring()) return;
+    auto it = state_.checks.find(name);
+    if (it == state_.checks.end()) it = state_.checks.try_emplace(std::string(name)).first;
+    ++(passed ? it->second.passes : it->second.failures);
+  }
+
+ private:
+  bool measuring() const { return Clock::now() >= state_.measure_from; }
+  StepFigures& figures(std::string_view step) {
+    auto it = state_.steps.find(step);
+    if (it == state_.steps.end()) it = state_.steps.try_emplace(std::string(step)).first;
+    return it->second;
+  }
+  ThreadState& state_;
+};
+
+/// A frame as the reader took it.
+struct ArrivedFrame {
+  std::string data;
+  bool binary = false;
+  Clock::time_point at;
+  std::uint64_t reads = 0;  ///< the socket's reads when it was decoded
+};
+
+/// What a connection's reader and its session share. Lives until the reader has ended.
+template <class Stream>
+struct SessionLink {
+  SessionLink(Stream& ws, const asio::any_io_executor& executor)
+      : ws(ws), wake(executor, Clock::time_point::max()) {}
+  Stream& ws;
+  std::deque<ArrivedFrame> inbox;   ///< frames no handler took, for the next receive
+  std::deque<std::string> answers;  ///< handlers' answers, sent by the session's side
+  Session* session = nullptr;       ///< whose handlers answer; none between sessions
+  bool reading = true;              ///< the reader has not ended
+  std::uint64_t reads_at_read = 0;  ///< the socket's reads when the reader's read began
+  std::uint64_t sessions = 0;       ///< sessions begun on this socket
+  boost::system::error_code read_error;
+  std::string handler_error;  ///< a handler threw: the session fails
+  asio::steady_timer wake;    ///< cancelled whenever any of the above changes
+};
+
+/// Whether a handler of the link's session takes `frame` (queueing its answer).
+template <class Stream>
+bool answered_by_handler(SessionLink<Stream>& link, const ArrivedFrame& frame) {
+  if (!link.session) return false;
+  const auto& handlers = SessionAccess::handlers(*link.session);
+  if (handlers.empty()) return false;
+  nlohmann::json parsed;
+  const bool is_json = parse_frame(frame.data, parsed);
+  for (const auto& handler : handlers) {
+    if (!handler.when.matches(frame.data, is_json ? &parsed : nullptr)) continue;
+    try {
+      if (auto answer = handler.answer(frame.data)) link.answers.push_back(std::move(*answer));
+    } catch (const std::exception& e) {
+      link.handler_error = std::string("a handler threw: ") + e.what();
+    } catch (...) {
+      link.handler_error = "a handler threw";
+    }
+    return true;
+  }
+  return false;
+}
+
+/// Reads every frame of the connection until it ends.
+template <class Stream>
+asio::awaitable<void> read_session_frames(SessionLink<Stream>& link) {
+  beast::flat_buffer buffer;
+  boost::system::error_code ec;
+  for (;;) {
+    buffer.consume(buffer.size());
+    link.reads_at_read = link.ws.next_layer().reads;
+    co_await link.ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+    ArrivedFrame frame{beast::buffers_to_string(buffer.data()), !link.ws.got_text(), Clock::now(),
+                       link.ws.next_layer().reads};
+    if (!answered_by_handler(link, frame)) link.inbox.push_back(std::move(frame));
+    link.wake.cancel();
+  }
+  link.read_error = ec;
+  link.reading = false;
+  link.wake.cancel();
+}
+
+/// How a session operation failed: the request's kind, and the step failure's name.
+struct SessionFailed {
+  Failure why;
+  std::string_view step_kind;  ///< "timeout", "closed", "send", "error_frame", "check"
+};
+
+/// The step kind of a connection failure.
+inline std::string_view step_kind_of(ErrorKind kind, Phase phase) {
+  if (kind == ErrorKind::reply_timeout) return phase == Phase::send ? "send" : "timeout";
+  return "closed";
+}
+
+/// Performs one session operation on `link`; the failure that ends the session, if any.
+template <class Stream>
+class SessionOperations {
+ public:
+  SessionOperations(RunContext& run, ThreadState& state, ConnectionSlot& slot,
+                    SessionLink<Stream>& link)
+      : run_(run), state_(state), slot_(slot), link_(link) {}
+
+  asio::awaitable<std::optional<SessionFailed>> perform(Session& session, SessionOperation& op) {
+    using Kind = SessionOperation::Kind;
+    SessionAccess::reply(session) = Reply{};
+    switch (op.kind) {
+      case Kind::send:
+        co_return co_await write(op.payload, op.binary);
+      case Kind::think:
+        co_return co_await wait(
+            Clock::now() + std::chrono::duration_cast<Clock::duration>(op.pause), false);
+      case Kind::receive:
+        co_return co_await receive(session, *op.until, std::nullopt);
+      case Kind::request: {
+        const auto start = Clock::now();
+        // The reader is always reading: a socket read it has pending brings bytes that
+        // arrive after the send, so only frames decoded without a read since then are
+        // an earlier step's.
+        const auto reads = link_.ws.next_layer().reads;
+        const auto reads_at_send = reads > link_.reads_at_read ? reads - 1 : reads;
+        if (auto failed = co_await write(op.payload, op.binary)) co_return failed;
+        auto failed = co_await receive(session, *op.until, reads_at_send);
+        if (!failed) {
+          using std::chrono::duration_cast;
+          using std::chrono::microseconds;
+          SessionAccess::step_done(session, op.step, duration_cast<microseconds>(last_at_ - start),
+                                   duration_cast<microseconds>(first_at_ - start));
+        }
+        co_return failed;
+      }
+      case Kind::none:
+        break;
+    }
+    co_return SessionFailed{{ErrorKind::session_failed, "the session awaited no operation"},
+                            "check"};
+  }
+
+  Clock::time_point first_frame_at() const noexcept { return session_first_at_; }
+  std::uint64_t frames() const noexcept { return frames_; }
+  std::uint64_t bytes() const noexcept { return bytes_; }
+
+ private:
+  /// The failure the reader's end means.
+  SessionFailed connection_failure() const {
+    auto why = classify(link_.read_error, slot_, link_.ws.reason());
+    return {why, step_kind_of(why.first, slot_.phase)};
+  }
+
+  asio::awaitable<std::optional<SessionFailed>> write(const std::string& payload, bool binary) {
+    if (auto failed = co_await send_answers()) co_return failed;
+    co_return co_await write_one(payload, binary);
+  }
+
+  asio::awaitable<std::optional<SessionFailed>> write_one(const std::string& payload, bool binary) {
+    if (!link_.reading) co_return connection_failure();
+    boost::system::error_code ec;
+    slot_.arm(Phase::send, Clock::now(), run_.config.timeouts.reply);
+    link_.ws.text(!binary);
+    co_await link_.ws.async_write(asio::buffer(payload),
+                                  asio::redirect_error(asio::use_awaitable, ec));
+    slot_.phase = Phase::wait;
+    slot_.deadline = Clock::time_point::max();
+    if (ec) {
+      auto why = classify(ec, slot_, link_.ws.reason());
+      co_return SessionFailed{why, "send"};
+    }
+    ++state_.written;
+    co_return std::nullopt;
+  }
+
+  /// Sends what handlers answered so far.
+  asio::awaitable<std::optional<SessionFailed>> send_answers() {
+    while (!link_.answers.empty()) {
+      const std::string answer = std::move(link_.answers.front());
+      link_.answers.pop_front();
+      if (auto failed = co_await write_one(answer, false)) co_return failed;
+    }
+    if (!link_.handler_error.empty()) {
+      co_return SessionFailed{{ErrorKind::session_failed, link_.handler_error}, "check"};
+    }
+    co_return std::nullopt;
+  }
+
+  /// Waits until `until`, or with `for_frames` until a frame waits in the inbox, answering
+  /// for the handlers meanwhile. Fails when the connection ends first.
+  asio::awaitable<std::optional<SessionFailed>> wait(Clock::time_point until, bool for_frames) {
+    boost::system::error_code ec;
+    for (;;) {
+      if (auto failed = co_await send_answers()) co_return failed;
+      if (for_frames && !link_.inbox.empty()) co_return std::nullopt;
+      if (!link_.reading) co_return connection_failure();
+      if (Clock::now() >= until) co_return std::nullopt;
+      link_.wake.expires_at(until);
+      co_await link_.wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  /// Takes frames until one matches `until`. With `reads_at_send`, frames decoded from
+  /// bytes read before the request was sent (an earlier step's) are dropped, counted as
+  /// consumed by no request, as the sequential loop does.
+  asio::awaitable<std::optional<SessionFailed>> receive(
+      Session& session, const FrameRule& until, std::optional<std::uint64_t> reads_at_send) {
+    auto& reply = SessionAccess::reply(session);
+    const bool needs_json = until.needs_json() || run_.error_rules.needs_json();
+    bool first = true;
+    slot_.arm(Phase::reply, Clock::now(), run_.config.timeouts.reply);
+    for (;;) {
+      if (auto failed = co_await wait(Clock::time_point::max(), true)) co_return failed;
+      while (!link_.inbox.empty()) {
+        ArrivedFrame frame = std::move(link_.inbox.front());
+        link_.inbox.pop_front();
+        if (first && reads_at_send && frame.reads <= *reads_at_send) {
+          ++state_.unconsumed_before_request;
+          continue;
+        }
+        if (first) first_at_ = frame.at;
+        first = false;
+        if (frames_++ == 0) session_first_at_ = frame.at;
+        bytes_ += frame.data.size();
+        nlohmann::json parsed;
+        const bool is_json = needs_json && parse_frame(frame.data, parsed);
+        const nlohmann::json* json = is_json ? &parsed : nullptr;
+        if (auto error = run_.error_rules.match(frame.data, json)) {
+          co_return SessionFailed{std::move(*error), "error_frame"};
+        }
+        const bool done = until.matches(frame.data, json);
+        reply.frames.push_back(std::move(frame.data));
+        reply.binary.push_back(frame.binary);
+        if (done) {
+          last_at_ = frame.at;
+          slot_.phase = Phase::wait;
+          slot_.deadline = Clock::time_point::max();
+          co_return std::nullopt;
+        }
+      }
+    }
+  }
+
+  RunContext& run_;
+  ThreadState& state_;
+  ConnectionSlot& slot_;
+  SessionLink<Stream>& link_;
+  Clock::time_point first_at_{};  ///< of the current receive
+  Clock::time_point last_at_{};
+  Clock::time_point session_first_at_{};
+  std::uint64_t frames_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+/// What a session's exception says, for the summary's error detail.
+inline std::string describe_session_exception(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const SessionFailure& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return shorten(std::string("the session threw: ") + e.what(), 200);
+  } catch (...) {
+    return "the session threw a non-standard exception";
+  }
+}
+
+/// Runs one session on the link's connection to its end: its success counted as one
+/// request from `started`, or the failure that ended it.
+template <class Stream>
+asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadState& state,
+                                                        ConnectionSlot& slot,
+                                                        SessionLink<Stream>& link,
+                                                        std::uint64_t index,
+                                                        std::uint64_t iteration) {
+  ThreadSessionSink sink(state);
+  Session session(sink, state.random, index, iteration, run.config.prompts, link.sessions++ == 0);
+  // Frames left by the last session belong to none of this one's steps.
+  state.unconsumed_before_request += link.inbox.size();
+  link.inbox.clear();
+  link.session = &session;
+  struct Detach {
+    SessionLink<Stream>& link;
+    ~Detach() { link.session = nullptr; }
+  } detach{link};
+
+  const auto started = Clock::now();
+  SessionTask task;
+  try {
+    task = run.config.session(session);
+  } catch (...) {
+    co_return Failure{ErrorKind::session_failed,
+                      describe_session_exception(std::current_exception())};
+  }
+  if (!task.handle()) {
+    co_return Failure{ErrorKind::session_failed, "the session function returned no coroutine"};
+  }
+  SessionOperations<Stream> operations(run, state, slot, link);
+  std::coroutine_handle<> next = task.handle();
+  for (;;) {
+    SessionAccess::clear_waiting(session);
+    next.resume();
+    if (task.handle().done()) break;
+    next = SessionAccess::waiting(session);
+    if (!next) {
+      co_return Failure{ErrorKind::session_failed,
+                        "the session awaited something that is not a Session operation"};
+    }
+    auto& op = SessionAccess::pending(session);
+    if (auto failed = co_await operations.perform(session, op)) {
+      if (op.kind == SessionOperation::Kind::request) sink.step_failed(op.step, failed->step_kind);
+      co_return std::move(failed->why);
+    }
+  }
+  if (const auto error = task.handle().promise().error) {
+    co_return Failure{ErrorKind::session_failed, describe_session_exception(error)};
+  }
+  SessionAccess::settle(session);
+  const auto now = Clock::now();
+  ReplyProgress whole{.sent_at = started,
+                      .due = started,
+                      .first_at = operations.frames() ? operations.first_frame_at() : now,
+                      .frames = operations.frames(),
+                      .bytes = operations.bytes()};
+  count_succeeded(run, state, whole, now);
+  co_return std::nullopt;
+}
+
+/// The closing handshake of a session connection: its reader drains the frames the close
+/// meets (counted as consumed by no request), bounded by `timeout`.
+template <class Stream>
+asio::awaitable<void> close_session_link(SessionLink<Stream>& link, ConnectionSlot& slot,
+                                         ThreadState& state, std::chrono::milliseconds timeout) {
+  boost::system::error_code ec;
+  auto use = asio::redirect_error(asio::use_awaitable, ec);
+  state.unconsumed_before_request += link.inbox.size();  // left by the last session
+  link.inbox.clear();
+  if (!link.reading) co_return;  // the connection is gone already
+  slot.arm(Phase::close, Clock::now(), timeout);
+  co_await link.ws.async_close(websocket::close_code::normal, use);
+  while (link.reading) {
+    link.wake.expires_at(Clock::time_point::max());
+    co_await link.wake.async_wait(use);
+  }
+  state.unconsumed_at_close += link.inbox.size();
+  link.inbox.clear();
+  if (slot.abort != Abort::none) ++state.close_timeouts;
+}
+
+/// Runs one connection's sessions (see the top of this file). Every session it does not
+/// complete is counted, as failed under the kind of what ended it or, when the run ends,
+/// as not sent.
+template <class Stream>
+asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state,
+                                             std::uint64_t index) {
+  const LoadConfig& config = run.config;
+  Cursor cursor;
+  ConnectionSlot slot;
+  slot.cursor = &cursor;
+  LiveGuard guard(state, slot);
+  ConnectionFinish finish{state};
+  cursor.end = config.duration.count() > 0 ? Cursor::unbounded : config.iterations;
+  auto run_ending = [&] {
+    return slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||
+           state.abort_all != Abort::none;
+  };
+  // As run_connection's: the service's failures fail every session left; the run's end
+  // fails the one in flight and leaves the rest not sent.
+  auto give_up = [&](Failure why) {
+    if (!run_ending() && why.first != ErrorKind::interrupted) {
+      state.count_failed(why.first, std::move(why.second), cursor.remaining());
+      return;
+    }
+    state.count_failed(why.first, std::move(why.second), cursor.next - cursor.counted);
+    if (cursor.end != Cursor::unbounded) state.not_sent += cursor.end - cursor.next;
+  };
+  if (!co_await pace_connect(run, state, slot, index)) {
+    give_up(classify({}, slot, {}));
+    co_return;
+  }
+  const auto executor = co_await asio::this_coro::executor;
+  bool opened_before = false;
+  bool after_timeout = false;
+  while (cursor.next < cursor.end && Clock::now() < run.send_until) {
+    if (state.abort_all != Abort::none && slot.abort == Abort::none) slot.abort = state.abort_all;
+    if (slot.abort != Abort::none) {
+      give_up(classify({}, slot, {}));
+      co_return;
+    }
+    std::optional<Stream> ws;
+    emplace_stream(ws, executor, run);
+    slot.socket = &beast::get_lowest_layer(*ws);
+    if (auto failure = co_await open_connection(run, slot, *ws)) {
+      ++(opened_before ? state.reconnects_failed : state.connections_failed);
+      boost::system::error_code ignored;
+      slot.socket->close(ignored);
+      slot.socket = nullptr;
+      give_up(std::move(*failure));
+      co_return;
+    }
+    ++(after_timeout   ? state.timeout_reconnects
+       : opened_before ? state.reconnects
+                       : state.connections_opened);
+    opened_before = true;
+    slot.phase = Phase::wait;  // the open's deadline is no session's
+    slot.deadline = Clock::time_point::max();
+    state.last_open = Clock::now();
+    ++state.open_now;
+    SessionLink<Stream> link(*ws, executor);
+    asio::co_spawn(executor, read_session_frames(link), asio::detached);
+    std::optional<Failure> ended;  ///< what ended the run for this connection
+    while (link.reading && cursor.next < cursor.end && Clock::now() < run.send_until) {
+      ++cursor.next;
+      auto failure = co_await run_one_session(run, state, slot, link, index, cursor.next - 1);
+      if (failure && run_ending()) {
+        ended = std::move(failure);
+        break;
+      }
+      if (failure) state.count_failed(failure->first, std::move(failure->second), 1);
+      ++cursor.counted;
+    }
+    after_timeout = slot.abort == Abort::timeout;
+    if (!ended) co_await close_session_link(link, slot, state, config.timeouts.close);
+    boost::system::error_code ignored;
+    slot.socket->close(ignored);
+    while (link.reading) {  // the close above ends the read at once
+      link.wake.expires_at(Clock::time_point::max());
+      co_await link.wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    slot.socket = nullptr;
+    --state.open_now;
+    if (ended) {
+      give_up(std::move(*ended));
+      co_return;
+    }
+    if (!run_ending()) slot.abort = Abort::none;  // a timeout ended that connection only
+  }
+  if (cursor.end == Cursor::unbounded) cursor.end = cursor.next;
+}
+
+}  // namespace wsload::detail

@@ -1,0 +1,298 @@
+// Scenario files: a scripted session written as JSON (`wsload run --scenario FILE`), parsed
+// into a Scenario and run by a built-in session written against the Session API.
+//
+//   {"connect": [
+//     {"send": "{\"type\":\"connection_init\"}"},
+//     {"receive": "/type==connection_ack"}],
+//    "steps": [
+//     {"on": "/type==ping", "reply": "{\"type\":\"pong\"}"},
+//     {"request": "subscribe", "send": "{\"id\":\"{{uuid}}\",\"type\":\"subscribe\"}",
+//      "until": "/type==complete"},
+//     {"check": "five nexts", "rule": "/type==next", "count": 5, "mode": "fail_step"},
+//     {"capture": "id", "pointer": "/id"},
+//     {"think": 0.1}, {"think": [0.05, 0.2]},
+//     {"repeat": 3, "steps": [...]}, {"repeat": "prompts", "steps": [...]}]}
+//
+// Templates take the session's variables ({{id}}, captured by an earlier step) besides
+// {{prompt}} (the prompt of the loop over the prompts; empty outside one), {{connection}},
+// {{sequence}} and {{uuid}}.
+// "connect" steps run first in the first session on each socket (a protocol's handshake);
+// "steps" in every session. Rules are written as --complete takes them. Times are seconds. `check`
+// and `capture` look at the last receive or request. Every problem is found before any traffic and
+// names the step: "scenario FILE: steps[2] (request 'subscribe'): ...".
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <wsload/errors.hpp>
+#include <wsload/message.hpp>
+#include <wsload/session.hpp>
+
+namespace wsload {
+
+/// One step of a scenario.
+struct ScenarioStep {
+  enum class Kind { send, receive, request, capture, check, think, on, repeat };
+  Kind kind = Kind::send;
+  std::string name;                  ///< request, check, capture (the variable), on: its label
+  std::string text;                  ///< send, request, on: the template sent
+  std::optional<FrameRule> rule;     ///< receive, request (until), check, on
+  std::string pointer;               ///< capture
+  std::optional<std::size_t> count;  ///< check: frames of the last reply matching `rule`
+  CheckMode mode = CheckMode::record;
+  std::chrono::nanoseconds think_min{0};
+  std::chrono::nanoseconds think_max{0};
+  std::size_t times = 0;  ///< repeat: times, unless over the prompts
+  bool over_prompts = false;
+  std::vector<ScenarioStep> steps;  ///< repeat
+};
+
+/// A parsed scenario file.
+struct Scenario {
+  std::string name;
+  std::vector<ScenarioStep> connect;  ///< run first by the first session on each socket
+  std::vector<ScenarioStep> steps;
+};
+
+namespace detail {
+
+/// Parses `steps` (the array at `where`), checking that each template's variables are set
+/// by an earlier step (`known`). Throws ConfigError naming the step.
+inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& steps,
+                                                      const std::string& where,
+                                                      std::set<std::string>& known) {
+  using Kind = ScenarioStep::Kind;
+  if (!steps.is_array() || steps.empty()) {
+    throw ConfigError(where, "", "must be a non-empty array of steps");
+  }
+  std::vector<ScenarioStep> out;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const auto& j = steps[i];
+    std::string field = where + "[" + std::to_string(i) + "]";
+    if (!j.is_object())
+      throw ConfigError(field, "", "must be an object such as {\"send\": \"...\"}");
+    ScenarioStep step;
+    const auto text_of = [&](const char* key) -> std::string {
+      const auto it = j.find(key);
+      if (it == j.end() || !it->is_string()) {
+        throw ConfigError(field, "", std::string("needs \"") + key + "\" as a string");
+      }
+      return it->get<std::string>();
+    };
+    const auto template_of = [&](const char* key) {
+      std::string text = text_of(key);
+      const auto message = MessageTemplate::parse(text, field + " " + key, true);
+      for (const auto& name : message.variable_names()) {
+        if (!known.count(name)) {
+          throw ConfigError(field + " " + key, "{{" + name + "}}",
+                            "uses a variable no earlier step captures");
+        }
+      }
+      return text;
+    };
+    const auto rule_of = [&](const char* key) {
+      return FrameRule::parse(text_of(key), field + " " + key);
+    };
+    const auto seconds_of = [&](const nlohmann::json& v) {
+      if (!v.is_number() || !(v.get<double>() >= 0) || v.get<double>() > 3600) {
+        throw ConfigError(field + " think", v.dump(), "must be seconds from 0 to 3600");
+      }
+      return std::chrono::nanoseconds(static_cast<std::int64_t>(v.get<double>() * 1e9));
+    };
+    if (j.contains("request")) {
+      step.kind = Kind::request;
+      step.name = text_of("request");
+      field += " (request '" + step.name + "')";
+      step.text = template_of("send");
+      step.rule = rule_of("until");
+    } else if (j.contains("send")) {
+      step.kind = Kind::send;
+      step.text = template_of("send");
+    } else if (j.contains("receive")) {
+      step.kind = Kind::receive;
+      step.rule = rule_of("receive");
+    } else if (j.contains("capture")) {
+      step.kind = Kind::capture;
+      step.name = text_of("capture");
+      field += " (capture '" + step.name + "')";
+      step.pointer = text_of("pointer");
+      try {
+        (void)nlohmann::json::json_pointer(step.pointer);
+      } catch (const nlohmann::json::exception&) {
+        throw ConfigError(field + " pointer", step.pointer,
+                          "is not a JSON pointer (e.g. /payload/id)");
+      }
+      known.insert(step.name);
+    } else if (j.contains("check")) {
+      step.kind = Kind::check;
+      step.name = text_of("check");
+      field += " (check '" + step.name + "')";
+      step.rule = rule_of("rule");
+      if (j.contains("count")) {
+        if (!j["count"].is_number_unsigned()) {
+          throw ConfigError(field + " count", j["count"].dump(), "must be a whole number");
+        }
+        step.count = j["count"].get<std::size_t>();
+      }
+      if (j.contains("mode")) {
+        const auto mode = j["mode"].is_string() ? j["mode"].get<std::string>() : j["mode"].dump();
+        if (mode == "fail_step") {
+          step.mode = CheckMode::fail_step;
+        } else if (mode != "record") {
+          throw ConfigError(field + " mode", mode, "must be \"record\" or \"fail_step\"");
+        }
+      }
+    } else if (j.contains("think")) {
+      step.kind = Kind::think;
+      const auto& t = j["think"];
+      if (t.is_array() && t.size() == 2) {
+        step.think_min = seconds_of(t[0]);
+        step.think_max = seconds_of(t[1]);
+      } else {
+        step.think_min = step.think_max = seconds_of(t);
+      }
+    } else if (j.contains("on")) {
+      step.kind = Kind::on;
+      step.rule = rule_of("on");
+      step.text = template_of("reply");
+    } else if (j.contains("repeat")) {
+      step.kind = Kind::repeat;
+      const auto& r = j["repeat"];
+      if (r == "prompts") {
+        step.over_prompts = true;
+      } else if (r.is_number_unsigned() && r.get<std::size_t>() >= 1 &&
+                 r.get<std::size_t>() <= 1'000'000) {
+        step.times = r.get<std::size_t>();
+      } else {
+        throw ConfigError(field + " repeat", r.dump(),
+                          "must be a count from 1 to 1000000 or \"prompts\"");
+      }
+      step.steps = parse_scenario_steps(j.contains("steps") ? j["steps"] : nlohmann::json(),
+                                        field + " steps", known);
+    } else {
+      throw ConfigError(field, j.dump().substr(0, 80),
+                        "has no known step: send, receive, request, capture, check, think, on "
+                        "or repeat");
+    }
+    out.push_back(std::move(step));
+  }
+  return out;
+}
+
+/// Runs `steps`; `last` is the reply of the latest receive or request.
+inline SessionTask run_scenario_steps(Session& s, const std::vector<ScenarioStep>& steps,
+                                      Reply& last) {
+  using Kind = ScenarioStep::Kind;
+  for (const auto& step : steps) {
+    switch (step.kind) {
+      case Kind::send:
+        co_await s.send(s.fill(step.text));
+        break;
+      case Kind::receive:
+        last = co_await s.receive_until(*step.rule);
+        break;
+      case Kind::request:
+        last = co_await s.request(step.name, s.fill(step.text), *step.rule);
+        break;
+      case Kind::capture:
+        s.check("capture " + step.name, s.capture(step.name, last, step.pointer),
+                CheckMode::fail_step);
+        break;
+      case Kind::check: {
+        std::size_t matching = 0;
+        for (const auto& frame : last.frames) {
+          nlohmann::json parsed;
+          const bool is_json = parse_frame(frame, parsed);
+          if (step.rule->matches(frame, is_json ? &parsed : nullptr)) ++matching;
+        }
+        s.check(step.name, step.count ? matching == *step.count : matching > 0, step.mode);
+        break;
+      }
+      case Kind::think:
+        if (step.think_min == step.think_max) {
+          co_await s.think(step.think_min);
+        } else {
+          co_await s.think(step.think_min, step.think_max);
+        }
+        break;
+      case Kind::on:
+        s.on(*step.rule, [&s, &step](std::string_view) -> std::optional<std::string> {
+          return s.fill(step.text);
+        });
+        break;
+      case Kind::repeat:
+        if (step.over_prompts) {
+          for (const auto& prompt : s.prompts()) {
+            s.set("prompt", prompt);
+            co_await run_scenario_steps(s, step.steps, last);
+          }
+        } else {
+          for (std::size_t k = 0; k < step.times; ++k)
+            co_await run_scenario_steps(s, step.steps, last);
+        }
+        break;
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Parses a scenario from its JSON; `source` names it in errors (e.g. "scenario FILE").
+/// Throws ConfigError naming the step and the problem.
+inline Scenario parse_scenario(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) throw ConfigError(source, "", "must be a JSON object with \"steps\"");
+  Scenario scenario;
+  if (j.contains("name") && j["name"].is_string()) scenario.name = j["name"].get<std::string>();
+  std::set<std::string> known;
+  if (j.contains("connect")) {
+    scenario.connect = detail::parse_scenario_steps(j["connect"], source + ": connect", known);
+  }
+  scenario.steps = detail::parse_scenario_steps(j.contains("steps") ? j["steps"] : nlohmann::json(),
+                                                source + ": steps", known);
+  return scenario;
+}
+
+/// Reads and parses a scenario file. Throws ConfigError naming the file and the problem.
+inline Scenario read_scenario(const std::filesystem::path& file) {
+  const std::string source = "scenario " + file.string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) {
+    throw ConfigError(source, "", "is not a readable file");
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded()) throw ConfigError(source, "", "is not valid JSON");
+  return parse_scenario(j, source);
+}
+
+namespace detail {
+
+/// A scenario's session; it holds the scenario for as long as it runs.
+inline SessionTask run_scenario(Session& s, std::shared_ptr<const Scenario> scenario) {
+  Reply last;
+  if (s.first_on_connection()) co_await run_scenario_steps(s, scenario->connect, last);
+  co_await run_scenario_steps(s, scenario->steps, last);
+}
+
+}  // namespace detail
+
+/// The session that runs `scenario`.
+inline SessionFunction scenario_session(Scenario scenario) {
+  auto shared = std::make_shared<const Scenario>(std::move(scenario));
+  return [shared](Session& s) { return detail::run_scenario(s, shared); };
+}
+
+}  // namespace wsload

@@ -1,0 +1,111 @@
+// `wsload run --scenario FILE` through the real process: a scenario's session against the
+// embedded server and against graphql-ws from npm, and a bad file refused before traffic.
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <wsload/testing/server.hpp>
+
+#include "../support/node_servers.hpp"
+#include "../support/process.hpp"
+#include "../support/scratch.hpp"
+
+namespace {
+
+using wsload::test::run_process;
+
+class ScenarioCli : public wsload::test::ScratchTest {
+ protected:
+  std::vector<std::string> run_args(const std::string& url, const std::string& scenario) const {
+    return {WSLOAD_CLI,  "run",     "--url",     url, "--scenario",    scenario,
+            "--summary", summary(), "--min-rps", "0", "--max-latency", "30"};
+  }
+  std::string summary() const { return (dir_ / "summary.json").string(); }
+};
+
+TEST_F(ScenarioCli, RunsTheScenarioSessionOnEachConnection) {
+  wsload::testing::Server server;
+  const auto scenario = write("chat.json", R"({"steps": [
+    {"send": "{\"type\":\"hello\",\"n\":7}"},
+    {"receive": "/type==hello"},
+    {"capture": "n", "pointer": "/n"},
+    {"repeat": "prompts", "steps": [
+      {"request": "ask", "send": "{\"n\":{{n}},\"prompt\":{{prompt}}}", "until": "/n==7"},
+      {"check": "prompt echoed", "rule": "/prompt", "mode": "fail_step"}]},
+    {"think": [0.001, 0.002]}]})");
+  auto args = run_args(server.url(), scenario.string());
+  args.insert(args.end(),
+              {"--connections", "2", "--iterations", "2", "--prompt", "one", "--prompt", "two"});
+  const auto r = run_process(args, wsload::test::clean_wsload_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto s = nlohmann::json::parse(read_text(summary()));
+  EXPECT_EQ(s["total_requests"], 4);
+  EXPECT_EQ(s["successful_requests"], 4);
+  EXPECT_EQ(server.messages(), 4u * 3u) << "a hello and two asks per session";
+}
+
+TEST_F(ScenarioCli, ABadStepIsNamedAndExitsTwoBeforeAnyTraffic) {
+  wsload::testing::Server server;
+  struct Case {
+    std::string steps;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {R"([{"send": "hi"}, {"request": "login", "send": "{}", "until": "type==ok"}])",
+       "steps[1] (request 'login') until: expected a JSON pointer"},
+      {R"([{"request": "ask", "send": "{\"id\":{{id}}}", "until": "/id"}])",
+       "steps[0] (request 'ask') send: uses a variable no earlier step captures"},
+      {R"([{"repeat": 0, "steps": [{"send": "x"}]}])", "steps[0] repeat: must be a count"},
+      {R"([{"sleep": 1}])", "steps[0]: has no known step"},
+      {R"([{"think": -1}])", "steps[0] think: must be seconds"},
+  };
+  for (const auto& c : cases) {
+    const auto scenario = write("bad.json", R"({"steps": )" + c.steps + "}");
+    const auto r =
+        run_process(run_args(server.url(), scenario.string()), wsload::test::clean_wsload_env());
+    EXPECT_EQ(r.exit_code, 2) << c.steps << r.err;
+    EXPECT_NE(r.err.find("scenario " + scenario.string() + ": " + c.message), std::string::npos)
+        << r.err;
+  }
+  const auto missing = run_process(run_args(server.url(), (dir_ / "none.json").string()),
+                                   wsload::test::clean_wsload_env());
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("is not a readable file"), std::string::npos) << missing.err;
+  EXPECT_EQ(server.connections(), 0u) << "no traffic before the scenario is checked";
+}
+
+TEST_F(ScenarioCli, AGraphqlSubscriptionScenarioAgainstGraphqlWs) {
+  WSLOAD_REQUIRE_NODE_SERVERS();
+  wsload::test::NodeServer server({"graphql", "3", "30"});
+  auto args = run_args(server.url(),
+                       std::string(WSLOAD_EXAMPLES_DIR) + "/sessions/graphql_subscription.json");
+  args.insert(args.end(), {"--connections", "2", "--iterations", "2", "--subprotocol",
+                           "graphql-transport-ws", "--threshold", "p50>=90ms"});
+  const auto r = run_process(args, wsload::test::clean_wsload_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto s = nlohmann::json::parse(read_text(summary()));
+  EXPECT_EQ(s["successful_requests"], 4);
+  EXPECT_EQ(s["steps"]["subscribe"]["count"], 4) << s["steps"].dump();
+}
+
+// The same scenario with a step threshold: met by a quick server, failed (exit 1, the
+// step named) once the server takes 300 ms between results, 900 ms for the step at least.
+TEST_F(ScenarioCli, AStepThresholdFailsWhenTheServerIsSlowed) {
+  WSLOAD_REQUIRE_NODE_SERVERS();
+  for (const char* apart : {"10", "300"}) {
+    wsload::test::NodeServer server({"graphql", "3", apart});
+    auto args = run_args(server.url(),
+                         std::string(WSLOAD_EXAMPLES_DIR) + "/sessions/graphql_subscription.json");
+    args.insert(args.end(), {"--connections", "2", "--iterations", "2", "--subprotocol",
+                             "graphql-transport-ws", "--threshold", "p95[subscribe]<800ms"});
+    const auto r = run_process(args, wsload::test::clean_wsload_env());
+    const bool slowed = std::string(apart) == "300";
+    EXPECT_EQ(r.exit_code, slowed ? 1 : 0) << apart << " ms apart\n" << r.out << r.err;
+    if (slowed) {
+      EXPECT_NE(r.out.find("FAIL  p95[subscribe]<800ms"), std::string::npos) << r.out;
+    }
+  }
+}
+
+}  // namespace
