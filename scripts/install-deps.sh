@@ -8,9 +8,13 @@ packages=(g++ cmake make pkg-config libboost-dev libssl-dev nlohmann-json3-dev z
           libyaml-cpp-dev  # the examples' manifests, parsed by a test
           chromium libxml2-utils  # HTML reports rendered, JUnit XML validated, by tests
           prometheus  # a real Prometheus server scrapes a run's live metrics, in a test
-          nodejs npm  # graphql-ws and rpc-websockets, servers the session tests run against
           clang libclang-rt-14-dev)  # clang: the libFuzzer targets only
 [ "${WSLOAD_WITH_CCACHE:-1}" = 1 ] && packages+=(ccache)
+# node and npm run graphql-ws, rpc-websockets and ws, servers the session tests run against.
+# Judged by command, not package: a node from elsewhere (NodeSource's bundles npm, and
+# conflicts with Debian's npm package) is as good.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
