@@ -342,6 +342,7 @@ struct SessionAccess {
     s.last_step_ = Session::PendingStep{std::move(name), latency, ttfb};
   }
   static void settle(Session& s) { s.settle_step(); }
+  static Variables& variables(Session& s) noexcept { return s.variables_; }
   static void drop_step(Session& s) noexcept { s.last_step_.reset(); }
 };
 

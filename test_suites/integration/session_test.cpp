@@ -113,6 +113,61 @@ TEST(Session, AnExceptionEndsTheSessionAsAFailureNotTheRun) {
   EXPECT_EQ(errors_of(s, ErrorKind::session_failed), 1u);
 }
 
+// What a connection's first session captured (a login's token) serves its later ones,
+// as a scenario's `connect` list promises.
+TEST(Session, CapturesLastForTheConnectionsLaterSessions) {
+  Server server;
+  auto config = session_config(server.url(), [](Session& s) -> SessionTask {
+    if (s.first_on_connection()) {
+      auto login =
+          co_await s.request("login", R"({"type":"login","token":"t-42"})", rule("/type==login"));
+      s.capture("token", login, "/token");
+    }
+    co_await s.request("ask", s.fill(R"({"type":"ask","token":{{token}}})"), rule("/type==ask"));
+  });
+  config.iterations = 3;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 3u) << wsload::format_report(s);
+  EXPECT_EQ(s.steps.find("ask")->second.count, 3u);
+}
+
+// A session that ended on an error frame leaves no reply deadline armed: the next one,
+// on the same socket, may think longer than the reply timeout.
+TEST(Session, AnErrorFrameLeavesTheNextSessionNoDeadline) {
+  Server server;
+  auto config = session_config(server.url(), [](Session& s) -> SessionTask {
+    if (s.iteration() == 0) {
+      co_await s.request("bad", R"({"type":"bad"})", rule("/type==bad"));
+    } else {
+      co_await s.think(2s);
+      co_await s.request("good", R"({"type":"good"})", rule("/type==good"));
+    }
+  });
+  config.iterations = 2;
+  config.timeouts.reply = 1s;
+  config.error_rules = {R"(/type=="bad")"};
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 1u) << wsload::format_report(s);
+  EXPECT_EQ(s.steps.find("bad")->second.failures_by_kind.at("error_frame"), 1u);
+  ASSERT_TRUE(s.steps.count("good")) << wsload::format_report(s);
+  EXPECT_EQ(s.steps.find("good")->second.failures, 0u);
+  EXPECT_EQ(s.connections_opened, 1u) << "the socket was not closed under the session";
+}
+
+// A step whose reply came is counted even when the session throws after it.
+TEST(Session, AStepBeforeAnExceptionIsStillCounted) {
+  Server server;
+  auto config = session_config(server.url(), [](Session& s) -> SessionTask {
+    co_await s.request("a", "x", rule("regex:x"));
+    throw wsload::SessionFailure("gave up after a");
+  });
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(errors_of(s, ErrorKind::session_failed), 1u) << wsload::format_report(s);
+  ASSERT_TRUE(s.steps.count("a")) << wsload::format_report(s);
+  EXPECT_EQ(s.steps.find("a")->second.count, 1u);
+  EXPECT_EQ(s.steps.find("a")->second.latency.count(), 1);
+}
+
 TEST(Session, HandlersAnswerServerPingsWhileTheSessionWaits) {
   wsload::test::Misbehaviour pinging;
   pinging.answer = [](const std::string& message) -> std::vector<std::string> {

@@ -83,6 +83,9 @@ struct SessionLink {
   bool reading = true;              ///< the reader has not ended
   std::uint64_t reads_at_read = 0;  ///< the socket's reads when the reader's read began
   std::uint64_t sessions = 0;       ///< sessions begun on this socket
+  /// The variables the last session left: a connection's later sessions start with what
+  /// its first captured (a login's token), as a scenario's `connect` list needs.
+  Variables variables;
   boost::system::error_code read_error;
   std::string handler_error;  ///< a handler threw: the session fails
   asio::steady_timer wake;    ///< cancelled whenever any of the above changes
@@ -323,11 +326,16 @@ asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadS
   // Frames left by the last session belong to none of this one's steps.
   state.unconsumed_before_request += link.inbox.size();
   link.inbox.clear();
+  SessionAccess::variables(session) = link.variables;
   link.session = &session;
   struct Detach {
     SessionLink<Stream>& link;
-    ~Detach() { link.session = nullptr; }
-  } detach{link};
+    Session& session;
+    ~Detach() {
+      link.variables = std::move(SessionAccess::variables(session));
+      link.session = nullptr;
+    }
+  } detach{link, session};
 
   const auto started = Clock::now();
   SessionTask task;
@@ -358,6 +366,9 @@ asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadS
     }
   }
   if (const auto error = task.handle().promise().error) {
+    // A step whose reply came before the exception counts as it ended (a fail_step
+    // check has already failed it).
+    SessionAccess::settle(session);
     co_return Failure{ErrorKind::session_failed, describe_session_exception(error)};
   }
   SessionAccess::settle(session);
@@ -461,7 +472,13 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
         ended = std::move(failure);
         break;
       }
-      if (failure) state.count_failed(failure->first, std::move(failure->second), 1);
+      if (failure) {
+        state.count_failed(failure->first, std::move(failure->second), 1);
+        // A session that failed mid-step (an error frame) may leave its reply deadline
+        // armed: the next session on this socket starts with none.
+        slot.phase = Phase::wait;
+        slot.deadline = Clock::time_point::max();
+      }
       ++cursor.counted;
     }
     after_timeout = slot.abort == Abort::timeout;

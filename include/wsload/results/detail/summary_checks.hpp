@@ -205,7 +205,10 @@ inline std::string named_entry(const char* table, const std::string& name) {
 /// (at most one ttfb). Throws ConfigError naming the step (its name as a JSON string).
 inline void check_steps_agree(const Summary& s, const std::string& file) {
   const auto n = [](std::uint64_t v) { return std::to_string(v); };
-  for (const auto& [name, step] : s.steps) {
+  for (const auto& entry : s.steps) {
+    // Not a structured binding: clang 14 cannot capture one in a lambda.
+    const std::string& name = entry.first;
+    const StepFigures& step = entry.second;
     const auto fail = [&](const std::string& what) {
       throw ConfigError(file, "", named_entry("steps", name) + "." + what);
     };
