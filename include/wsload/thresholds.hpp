@@ -202,6 +202,11 @@ inline SelectorSplit split_selector(std::string_view text) {
   if (before.find_first_not_of(" \t") == std::string_view::npos) {
     return {.problem = "no figure before '['" + form};
   }
+  // The brackets follow the figure: a '[' after a comparison is no selector, and what
+  // follows it is no limit.
+  if (before.find_first_of("<>=!") != std::string_view::npos) {
+    return {.problem = "the brackets must follow the figure" + form};
+  }
   if (op == std::string_view::npos || std::string_view("<>=!").find(after[op]) == after.npos) {
     return {.problem = "the comparison must follow ']'" + form};
   }
