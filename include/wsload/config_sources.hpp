@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -26,6 +27,13 @@ namespace detail {
 inline bool valid_utf8(std::string_view s) noexcept {
   std::size_t i = 0;
   while (i < s.size()) {
+    // ASCII eight bytes at a time: every frame of a text reply is checked.
+    std::uint64_t eight;
+    while (i + 8 <= s.size() &&
+           (std::memcpy(&eight, s.data() + i, 8), (eight & 0x8080808080808080u) == 0)) {
+      i += 8;
+    }
+    if (i == s.size()) break;
     const auto c = static_cast<unsigned char>(s[i]);
     int extra = 0;
     std::uint32_t cp = 0;

@@ -26,9 +26,10 @@
 namespace wsload::test {
 
 struct ObservedFrame {
-  int opcode = 0;  ///< 1 text, 0 continuation, 8 close
+  int opcode = 0;  ///< 1 text, 0 continuation, 8 close, 10 pong
   bool fin = false;
   std::size_t size = 0;
+  std::string payload;  ///< unmasked
 };
 
 /// How a FrameRecorder misbehaves; the default is a well-behaved echo server.
@@ -40,7 +41,31 @@ struct Misbehaviour {
   std::string first_reply;
   /// The text frames sent for each complete message instead of its echo (none: silence).
   std::function<std::vector<std::string>(const std::string& message)> answer;
+  /// Bytes sent as they are for each complete message instead of its echo: frames of any
+  /// kind, well formed or not (see frame()).
+  std::function<std::string(const std::string& message)> answer_bytes;
+  /// Bytes sent in the same write as the 101 response, right after it.
+  std::string after_upgrade;
 };
+
+/// An unmasked frame as a server sends it: `first_byte` is FIN, RSV and the opcode
+/// (0x81 for a whole text message).
+inline std::string frame(unsigned char first_byte, const std::string& payload) {
+  std::string out(1, static_cast<char>(first_byte));
+  if (payload.size() < 126) {
+    out += static_cast<char>(payload.size());
+  } else if (payload.size() < 65536) {
+    out += static_cast<char>(126);
+    out += static_cast<char>(payload.size() >> 8);
+    out += static_cast<char>(payload.size() & 0xff);
+  } else {
+    out += static_cast<char>(127);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      out += static_cast<char>((payload.size() >> shift) & 0xff);
+    }
+  }
+  return out + payload;
+}
 
 class FrameRecorder {
  public:
@@ -101,20 +126,7 @@ class FrameRecorder {
     }
   }
   static std::string frame(int opcode, const std::string& payload) {
-    std::string out(1, static_cast<char>(0x80 | opcode));
-    if (payload.size() < 126) {
-      out += static_cast<char>(payload.size());
-    } else if (payload.size() < 65536) {
-      out += static_cast<char>(126);
-      out += static_cast<char>(payload.size() >> 8);
-      out += static_cast<char>(payload.size() & 0xff);
-    } else {
-      out += static_cast<char>(127);
-      for (int shift = 56; shift >= 0; shift -= 8) {
-        out += static_cast<char>((payload.size() >> shift) & 0xff);
-      }
-    }
-    return out + payload;
+    return wsload::test::frame(static_cast<unsigned char>(0x80 | opcode), payload);
   }
 
   // Reads and drops whatever comes, answering nothing, until the peer closes or the
@@ -151,7 +163,7 @@ class FrameRecorder {
               "Sec-WebSocket-Accept: " +
                   wsload::detail::base64_encode(
                       std::string_view(reinterpret_cast<const char*>(digest), sizeof digest)) +
-                  "\r\n" + misbehaviour_.upgrade_headers + "\r\n");
+                  "\r\n" + misbehaviour_.upgrade_headers + "\r\n" + misbehaviour_.after_upgrade);
     std::string message;
     for (;;) {
       unsigned char head[2];
@@ -169,7 +181,7 @@ class FrameRecorder {
       std::string payload(size, '\0');
       if (!read_exactly(fd, payload.data(), payload.size())) break;
       for (std::size_t i = 0; i < payload.size(); ++i) payload[i] ^= static_cast<char>(mask[i % 4]);
-      const ObservedFrame observed{head[0] & 0x0f, (head[0] & 0x80) != 0, payload.size()};
+      const ObservedFrame observed{head[0] & 0x0f, (head[0] & 0x80) != 0, payload.size(), payload};
       {
         std::lock_guard lock(mutex_);
         frames_.push_back(observed);
@@ -178,8 +190,12 @@ class FrameRecorder {
         write_all(fd, frame(8, payload.substr(0, 2)));
         break;
       }
+      if (observed.opcode == 9 || observed.opcode == 10) continue;
       message += payload;
-      if (observed.fin && !misbehaviour_.first_reply.empty()) {
+      if (observed.fin && misbehaviour_.answer_bytes) {
+        write_all(fd, misbehaviour_.answer_bytes(message));
+        message.clear();
+      } else if (observed.fin && !misbehaviour_.first_reply.empty()) {
         write_all(fd, misbehaviour_.first_reply);
         hold_open(fd);
         break;

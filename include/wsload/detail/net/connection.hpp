@@ -107,6 +107,12 @@ inline std::optional<std::string> unsound_choice(const websocket::response_type&
          (offered.empty() ? std::string("none was") : "offered " + offer) + " (RFC 6455 4.1)";
 }
 
+/// Whether a connection of the run may read and write its frames itself after the upgrade
+/// (direct_frames.hpp): the sequential prompt loop on an uncompressed connection.
+inline bool direct_frames_possible(const RunContext& run) {
+  return !run.config.compression && !run.config.session && !run.correlation;
+}
+
 /// Connects, negotiates TLS and upgrades `ws`; the reason when any step fails.
 template <class Stream>
 asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, ConnectionSlot& slot,
@@ -160,6 +166,9 @@ asio::awaitable<std::optional<Failure>> open_connection(RunContext& run, Connect
              aws::presign_query(*run.aws, run.url.host_header(), run.url.path, run.url.query,
                                 std::chrono::system_clock::now(), config.aws.service,
                                 config.aws.expires);
+  }
+  if constexpr (std::is_same_v<Stream, websocket::stream<PlainSocket>>) {
+    if (direct_frames_possible(run)) ws.next_layer().stop_reads_at_header();
   }
   websocket::response_type response;
   co_await ws.async_handshake(response, run.url.host_header(), target, use);

@@ -119,11 +119,16 @@ asio::awaitable<void> run_connection(RunContext& run, ThreadState& state, std::u
         ++state.open_now;
         opened_before = true;
         const auto succeeded_before = state.successful_requests;
-        const auto ec = run.correlation
-                            ? co_await run_pipelined(run, state, slot, *ws, index, cursor)
-                            : co_await run_sequential(run, state, slot, *ws, index, cursor);
+        websocket::close_reason peer_close;
+        boost::system::error_code ec;
+        if (run.correlation) {
+          ec = co_await run_pipelined(run, state, slot, *ws, index, cursor);
+          peer_close = ws->reason();
+        } else {
+          ec = co_await run_sequential(run, state, slot, *ws, index, cursor, peer_close);
+        }
         if (!ec) co_return;
-        why = classify(ec, slot, ws->reason());
+        why = classify(ec, slot, peer_close);
         // A connection that served requests before it dropped starts the backoff afresh.
         failures_in_a_row =
             state.successful_requests > succeeded_before ? 1 : failures_in_a_row + 1;

@@ -11,9 +11,14 @@
 // handshake was for is what the read reports.
 #pragma once
 
+#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <type_traits>
 #include <utility>
+
+#include <sys/socket.h>
 
 #include <wsload/detail/net/asio.hpp>
 
@@ -59,9 +64,68 @@ class PlainSocket : public tcp::socket, public TeardownNotice {
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     ++reads;
+    // Beast reads with handlers, which return nothing: only those reads can be stopped.
+    using Result = decltype(tcp::socket::async_read_some(buffers, std::forward<Token>(token)));
+    if constexpr (std::is_void_v<Result>) {
+      if (header_ == HeaderStop::pending) {
+        read_within_header(*asio::buffer_sequence_begin(buffers), std::forward<Token>(token));
+        return;
+      }
+    }
     return tcp::socket::async_read_some(buffers, std::forward<Token>(token));
   }
+
+  /// Until the upgrade's response header has been read, reads stop at its end, so that
+  /// frames the server sends right after it stay in the socket for a reader of wsload's
+  /// own (direct_frames.hpp) instead of in Beast's buffer, where no reader but Beast's
+  /// can take them.
+  void stop_reads_at_header() noexcept {
+    header_ = HeaderStop::pending;
+    header_matched_ = 0;
+  }
+  /// Whether reads were stopped at the header's end, and the upgrade read no further.
+  bool stopped_at_header() const noexcept { return header_ == HeaderStop::done; }
+
   std::uint64_t reads = 0;
+
+ private:
+  /// Peeks at what has arrived and reads no further than the header's blank line.
+  template <class Handler>
+  void read_within_header(asio::mutable_buffer buffer, Handler&& handler) {
+    const auto peeked =
+        ::recv(native_handle(), buffer.data(), buffer.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      async_wait(wait_read, [this, buffer, handler = std::forward<Handler>(handler)](
+                                const boost::system::error_code& ec) mutable {
+        if (ec) {
+          std::move(handler)(ec, std::size_t{0});
+          return;
+        }
+        read_within_header(buffer, std::move(handler));
+      });
+      return;
+    }
+    // Only what was peeked: more may have come since, past the header's end.
+    std::size_t take = peeked > 0 ? static_cast<std::size_t>(peeked) : buffer.size();
+    const auto* bytes = static_cast<const char*>(buffer.data());
+    for (std::size_t i = 0; peeked > 0 && i < static_cast<std::size_t>(peeked); ++i) {
+      static constexpr char blank_line[] = "\r\n\r\n";
+      header_matched_ = bytes[i] == blank_line[header_matched_] ? header_matched_ + 1
+                        : bytes[i] == '\r'                      ? 1
+                                                                : 0;
+      if (header_matched_ == 4) {
+        take = i + 1;
+        header_ = HeaderStop::done;
+        break;
+      }
+    }
+    // An error or the end of the stream: the read itself reports it.
+    tcp::socket::async_read_some(asio::buffer(buffer.data(), take), std::forward<Handler>(handler));
+  }
+
+  enum class HeaderStop { off, pending, done };
+  HeaderStop header_ = HeaderStop::off;
+  std::size_t header_matched_ = 0;  ///< of the blank line that ends the header
 };
 
 template <class Handler>

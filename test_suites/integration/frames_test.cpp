@@ -1,0 +1,163 @@
+// The prompt loop's own frame reader and writer (detail/net/direct_frames.hpp) against a
+// bare server that sends what Beast hides: frames sent with the upgrade, fragments, pings,
+// closes, and frames no server may send. Each case runs twice, through the loop's own
+// frames and through Beast's (compression offered, which the server declines, takes the
+// Beast path), and both must see the same: the figures, the failures and their details.
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include <wsload/wsload.hpp>
+
+#include "../support/frame_recorder.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using wsload::ErrorKind;
+using wsload::test::frame;
+
+struct Runs {
+  wsload::Summary direct;
+  wsload::Summary beast;
+  std::vector<wsload::test::ObservedFrame> direct_frames;  ///< what the server received
+};
+
+Runs run_both_ways(const wsload::test::Misbehaviour& misbehaviour,
+                   std::vector<std::string> prompts = {"hello", "again", "third"},
+                   std::size_t max_message_size = 0) {
+  Runs runs;
+  for (const bool through_beast : {false, true}) {
+    const wsload::test::FrameRecorder server(misbehaviour);
+    wsload::LoadConfig config;
+    config.url = server.url();
+    config.prompts = prompts;
+    config.connections = 1;
+    config.timeouts.reply = 10s;
+    config.timeouts.close = 2s;
+    config.timeouts.run = 60s;
+    config.compression = through_beast;
+    if (max_message_size > 0) config.max_message_size = max_message_size;
+    auto summary = wsload::run_load(config);
+    if (through_beast) {
+      runs.beast = std::move(summary);
+    } else {
+      runs.direct = std::move(summary);
+      runs.direct_frames = server.frames();
+    }
+  }
+  return runs;
+}
+
+std::string errors_of(const wsload::Summary& s) {
+  std::string all;
+  for (const auto& e : s.errors) {
+    all += std::string(wsload::to_string(e.kind)) + " x" + std::to_string(e.requests) + ": " +
+           e.detail + "\n";
+  }
+  return all;
+}
+
+void expect_same(const Runs& runs) {
+  EXPECT_EQ(runs.direct.successful_requests, runs.beast.successful_requests);
+  EXPECT_EQ(runs.direct.failed_requests, runs.beast.failed_requests);
+  EXPECT_EQ(runs.direct.bytes_received, runs.beast.bytes_received);
+  EXPECT_EQ(runs.direct.unconsumed_frames(), runs.beast.unconsumed_frames());
+  EXPECT_EQ(errors_of(runs.direct), errors_of(runs.beast));
+}
+
+// A frame that came in the same segment as the 101 is no reply to the first request:
+// Beast would have kept it in its own buffer, where the loop's reader could never see it.
+TEST(Frames, AFrameSentWithTheUpgradeAnswersNoRequest) {
+  wsload::test::Misbehaviour greeting;
+  greeting.after_upgrade = frame(0x81, "welcome");
+  const auto runs = run_both_ways(greeting);
+  EXPECT_EQ(runs.direct.successful_requests, 3u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.unconsumed_frames(), 1u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.bytes_received, 5u + 5u + 5u);
+  expect_same(runs);
+}
+
+// A reply in three fragments with a ping between them: the ping is answered with its own
+// payload, and the reply is the three fragments' bytes as one message.
+TEST(Frames, AFragmentedReplyWithAPingInsideIsOneMessageAndThePingIsAnswered) {
+  wsload::test::Misbehaviour fragments;
+  fragments.answer_bytes = [](const std::string& message) {
+    return frame(0x01, message.substr(0, 2)) + frame(0x89, "are you there?") +
+           frame(0x00, message.substr(2, 1)) + frame(0x80, message.substr(3));
+  };
+  const auto runs = run_both_ways(fragments);
+  EXPECT_EQ(runs.direct.successful_requests, 3u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.bytes_received, 15u);
+  std::size_t pongs = 0;
+  for (const auto& f : runs.direct_frames) {
+    if (f.opcode == 10) {
+      ++pongs;
+      EXPECT_EQ(f.payload, "are you there?");
+    }
+  }
+  EXPECT_EQ(pongs, 3u);
+  expect_same(runs);
+}
+
+// A message larger than one read and than the reader's first buffer, in 16-bit and 64-bit
+// length forms.
+TEST(Frames, LongRepliesAreReadWhole) {
+  wsload::test::Misbehaviour long_replies;
+  long_replies.answer_bytes = [](const std::string& message) {
+    return frame(0x81, std::string(message == "hello" ? 300 : 200'000, 'x'));
+  };
+  const auto runs = run_both_ways(long_replies, {"hello", "other"});
+  EXPECT_EQ(runs.direct.successful_requests, 2u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.bytes_received, 200'300u);
+  expect_same(runs);
+}
+
+TEST(Frames, ACloseFrameEndsTheConnectionWithItsCodeAndReason) {
+  wsload::test::Misbehaviour closing;
+  closing.answer_bytes = [](const std::string&) { return frame(0x88, "\x03\xe9going"); };
+  const auto runs = run_both_ways(closing);
+  EXPECT_EQ(runs.direct.errors_of(ErrorKind::going_away), 3u) << errors_of(runs.direct);
+  EXPECT_NE(errors_of(runs.direct).find("close code 1001: going"), std::string::npos)
+      << errors_of(runs.direct);
+  ASSERT_FALSE(runs.direct_frames.empty());
+  EXPECT_EQ(runs.direct_frames.back().opcode, 8) << "the close was not echoed";
+  EXPECT_EQ(runs.direct_frames.back().payload, "\x03\xe9");
+  expect_same(runs);
+}
+
+TEST(Frames, AReplyOverTheSizeLimitIsMessageTooBig) {
+  wsload::test::Misbehaviour big;
+  big.answer_bytes = [](const std::string&) { return frame(0x81, std::string(100, 'x')); };
+  const auto runs = run_both_ways(big, {"hello"}, 64);
+  EXPECT_EQ(runs.direct.errors_of(ErrorKind::message_too_big), 1u) << errors_of(runs.direct);
+  expect_same(runs);
+}
+
+// What no server may send (RFC 6455 5.1-5.6): each fails the connection as a protocol
+// violation, with Beast's words for it.
+TEST(Frames, WhatNoServerMaySendIsAProtocolViolation) {
+  const std::pair<const char*, std::string> cases[] = {
+      {"a masked frame", std::string("\x81\x85\x01\x02\x03\x04", 6) + "abcde"},
+      {"reserved bits", frame(0xc1, "hello")},
+      {"an unknown opcode", frame(0x83, "hello")},
+      {"a fragmented ping", frame(0x09, "ping")},
+      {"a continuation that continues nothing", frame(0x80, "hello")},
+      {"a new message inside a fragmented one", frame(0x01, "he") + frame(0x81, "llo")},
+      {"text that is no UTF-8", frame(0x81, "\xff\xfe")},
+      {"a close code no endpoint may send", frame(0x88, "\x03\xed")},
+      {"a 16-bit length for a short frame", std::string("\x81\x7e\x00\x05", 4) + "hello"},
+  };
+  for (const auto& [what, bytes] : cases) {
+    SCOPED_TRACE(what);
+    wsload::test::Misbehaviour hostile;
+    hostile.answer_bytes = [bytes = bytes](const std::string&) { return bytes; };
+    const auto runs = run_both_ways(hostile, {"hello"});
+    EXPECT_EQ(runs.direct.errors_of(ErrorKind::protocol), 1u) << errors_of(runs.direct);
+    expect_same(runs);
+  }
+}
+
+}  // namespace
