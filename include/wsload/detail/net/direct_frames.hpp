@@ -122,7 +122,7 @@ class DirectFrames {
   /// with its 101, which Beast would have read with it, are then known to precede the
   /// first request.
   void take_arrived() {
-    make_room(end_ - begin_ + minimum_read);
+    make_room(end_ - begin_ + minimum_free);
     const auto n =
         ::recv(socket_.native_handle(), in_.data() + end_, in_.size() - end_, MSG_DONTWAIT);
     if (n > 0) end_ += static_cast<std::size_t>(n);
@@ -131,7 +131,7 @@ class DirectFrames {
   /// Reads more of the stream into the buffer (an awaitable of the bytes read).
   auto fill(boost::system::error_code& ec) {
     if (begin_ == end_) begin_ = end_ = 0;
-    make_room(std::max(needed_, end_ - begin_ + minimum_read));
+    make_room(std::max(needed_, end_ - begin_ + minimum_free));
     needed_ = 0;
     return socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
                                    asio::redirect_error(asio::use_awaitable, ec));
@@ -230,7 +230,10 @@ class DirectFrames {
   const websocket::close_reason& reason() const noexcept { return reason_; }
 
  private:
-  static constexpr std::size_t minimum_read = 16 << 10;
+  // As Beast's own read buffer, small: thousands of idle connections each hold one. It
+  // grows to the largest frame that comes.
+  static constexpr std::size_t initial_buffer = 1536;
+  static constexpr std::size_t minimum_free = 512;  ///< room for each read
 
   void make_room(std::size_t needed) {
     if (begin_ > 0) {
@@ -322,7 +325,7 @@ class DirectFrames {
   std::size_t fragment_;
   bool binary_out_;
   std::mt19937_64& random_;
-  std::vector<char> in_ = std::vector<char>(minimum_read);
+  std::vector<char> in_ = std::vector<char>(initial_buffer);
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
   std::size_t needed_ = 0;  ///< bytes the frame being read needs in the buffer

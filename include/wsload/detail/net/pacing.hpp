@@ -57,6 +57,15 @@ inline asio::awaitable<bool> pace_connect(RunContext& run, ThreadState& state, C
   co_return co_await pause_until(state, slot, at);
 }
 
+/// Closed loop: request `cursor.next` is due now, unless the run's duration is over, which
+/// ends the connection's share (false). No coroutine: it runs for every request.
+inline bool due_at_once(const RunContext& run, Cursor& cursor, Clock::time_point& due) {
+  due = Clock::now();
+  if (due < run.send_until) return true;
+  cursor.end = cursor.next;  // what was sent is the share
+  return false;
+}
+
 /// Waits for request `cursor.next` to be due (open loop), sending `keepalive` whenever the
 /// connection has sent nothing for the keepalive interval, or ends the connection's share
 /// when the run's duration is over (closed loop). Returns when it is due; false when the
@@ -66,13 +75,7 @@ inline asio::awaitable<bool> wait_until_due(RunContext& run, ThreadState& state,
                                             std::uint64_t index, Clock::time_point& due,
                                             const KeepaliveSender& keepalive,
                                             const Clock::time_point& last_sent) {
-  const auto now = Clock::now();
-  if (!run.schedule) {
-    due = now;
-    if (now < run.send_until) co_return true;
-    cursor.end = cursor.next;  // the duration is over: what was sent is the share
-    co_return false;
-  }
+  if (!run.schedule) co_return due_at_once(run, cursor, due);
   due = run.start + to_clock(run.schedule->at(cursor.next * run.config.connections + index));
   while (keepalive && due > last_sent + run.config.keepalive_interval) {
     const auto at = last_sent + run.config.keepalive_interval;

@@ -136,7 +136,10 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     }
     if (!p.reading) break;
     Clock::time_point due;
-    if (!co_await wait_until_due(run, state, slot, cursor, index, due, keepalive, last_sent)) {
+    const bool is_due = run.schedule ? co_await wait_until_due(run, state, slot, cursor, index, due,
+                                                               keepalive, last_sent)
+                                     : due_at_once(run, cursor, due);
+    if (!is_due) {
       if (!ec && slot.abort != Abort::none) ec = asio::error::operation_aborted;
       break;
     }

@@ -73,7 +73,10 @@ asio::awaitable<boost::system::error_code> sequential_loop(RunContext& run, Thre
   }
   while (cursor.next < cursor.end) {
     Clock::time_point due;
-    if (!co_await wait_until_due(run, state, slot, cursor, index, due, keepalive, last_sent)) {
+    const bool is_due = run.schedule ? co_await wait_until_due(run, state, slot, cursor, index, due,
+                                                               keepalive, last_sent)
+                                     : due_at_once(run, cursor, due);
+    if (!is_due) {
       if (ec) co_return ec;  // a keepalive could not be sent
       if (slot.abort != Abort::none) co_return asio::error::operation_aborted;
       break;
