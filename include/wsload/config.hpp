@@ -183,9 +183,11 @@ struct LoadConfig {
   std::size_t own_connections() const noexcept {
     return shard ? shard->connections_of(connections) : connections;
   }
-  /// The connections this process has open at once, at most.
-  std::size_t concurrent_connections() const noexcept {
-    return session_arrivals() ? max_sessions : own_connections();
+  /// The connections this process has open at once, at most: with session arrivals the
+  /// cap, or the schedule's sessions when they are fewer.
+  std::size_t concurrent_connections() const {
+    if (!session_arrivals()) return own_connections();
+    return static_cast<std::size_t>(std::min<std::uint64_t>(max_sessions, expected_requests()));
   }
 
   std::optional<Seconds> max_average_latency;  ///< MAX_LATENCY: "avg<=X s"

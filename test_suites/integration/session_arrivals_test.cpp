@@ -160,4 +160,41 @@ TEST(SessionArrivals, AnInterruptCountsTheWaitingSessionsAsNotSent) {
   EXPECT_EQ(r.sessions_waited, r.not_sent) << "each waited for the cap";
 }
 
+// The watchdog bounds an arrived session's reply as a connection's: against a server that
+// never answers, each session fails as a reply timeout, and every one is counted.
+TEST(SessionArrivals, AReplyTimeoutFailsEachSessionAndAllAreCounted) {
+  ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::silent;
+  Server server(options);
+  auto config = arrivals_config(server.url(), 10, 1000);
+  config.duration = 300ms;
+  config.timeouts.reply = 200ms;
+  const auto total = wsload::schedule_of(config)->total();
+  ASSERT_EQ(total, 3u);
+  const auto s = wsload::run_load(config);
+  const auto report = wsload::format_report(s);
+  EXPECT_EQ(s.total_requests, total) << report;
+  EXPECT_EQ(s.failed_requests, total) << report;
+  ASSERT_EQ(s.errors.size(), 1u) << report;
+  EXPECT_EQ(s.errors[0].kind, wsload::ErrorKind::reply_timeout);
+  EXPECT_EQ(s.steps.find("ask")->second.failures_by_kind.at("timeout"), total);
+  ASSERT_TRUE(s.schedule);
+  EXPECT_EQ(s.schedule->sent, total);
+  EXPECT_EQ(s.schedule->not_sent, 0u);
+}
+
+// Over TLS too: each arrived session makes its own verified handshake.
+TEST(SessionArrivals, EachOpensItsOwnVerifiedTlsConnection) {
+  ServerOptions options;
+  options.tls = true;
+  Server server(options);
+  auto config = arrivals_config(server.url(), 20, 1000);
+  config.duration = 200ms;
+  config.tls.ca_pem = server.ca_pem();
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 4u) << wsload::format_report(s);
+  EXPECT_EQ(s.connections_opened, 4u);
+  EXPECT_EQ(server.connections(), 4u);
+}
+
 }  // namespace

@@ -240,6 +240,10 @@ TEST(Config, SessionArrivalsTakeTheScheduleAndTheCap) {
   EXPECT_TRUE(c.session_arrivals());
   EXPECT_EQ(c.expected_requests(), 10u) << "the schedule's, whatever the connections";
   EXPECT_EQ(effective_threads(c), 3u) << "no thread without a share of the cap";
+  EXPECT_EQ(c.concurrent_connections(), 3u);
+  c.max_sessions = 1000;
+  EXPECT_EQ(c.concurrent_connections(), 10u) << "no more open at once than the schedule holds";
+  c.max_sessions = 3;
   EXPECT_EQ(to_json(c)["session_rate"], 5);
   EXPECT_EQ(to_json(c)["max_sessions"], 3);
   c.shard = Shard{1, 3};  // sessions 1, 4, 7 of 0 to 9

@@ -173,20 +173,8 @@ struct Engine::Impl {
     using namespace detail;
     worker.state.remaining = config.session_arrivals() ? 1 : worker.connections;
     if (config.session_arrivals()) {
-      // One arrival loop per thread (session_arrivals.hpp), over the thread's share.
-      if (url.secure) {
-        asio::co_spawn(worker.ioc,
-                       run_session_arrivals<websocket::stream<TlsSocket>>(
-                           run, worker.state, session_gauge, worker.first_index, worker.stride,
-                           worker.session_cap),
-                       asio::detached);
-      } else {
-        asio::co_spawn(worker.ioc,
-                       run_session_arrivals<websocket::stream<PlainSocket>>(
-                           run, worker.state, session_gauge, worker.first_index, worker.stride,
-                           worker.session_cap),
-                       asio::detached);
-      }
+      spawn_session_arrivals(worker.ioc, url.secure, run, worker.state, session_gauge,
+                             worker.first_index, worker.stride, worker.session_cap);
     }
     for (std::size_t i = 0; i < worker.connections; ++i) {
       const std::uint64_t index = worker.first_index + i * worker.stride;

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include <wsload/detail/net/asio.hpp>
+#include <wsload/detail/net/connection.hpp>
 #include <wsload/detail/net/pacing.hpp>
 #include <wsload/detail/net/session_connection.hpp>
 #include <wsload/detail/net/session_driver.hpp>
@@ -161,6 +162,23 @@ asio::awaitable<void> run_session_arrivals(RunContext& run, ThreadState& state, 
     lane->freed.expires_at(Clock::time_point::max());
     boost::system::error_code ignored;
     co_await lane->freed.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+}
+
+/// Starts a thread's arrival loop on `ioc` (over TLS when `secure`).
+inline void spawn_session_arrivals(asio::io_context& ioc, bool secure, RunContext& run,
+                                   ThreadState& state, SessionGauge& gauge, std::uint64_t first,
+                                   std::uint64_t stride, std::size_t cap) {
+  if (secure) {
+    asio::co_spawn(
+        ioc,
+        run_session_arrivals<websocket::stream<TlsSocket>>(run, state, gauge, first, stride, cap),
+        asio::detached);
+  } else {
+    asio::co_spawn(
+        ioc,
+        run_session_arrivals<websocket::stream<PlainSocket>>(run, state, gauge, first, stride, cap),
+        asio::detached);
   }
 }
 
