@@ -151,14 +151,27 @@ struct LoadConfig {
   /// A scripted session (session.hpp): each connection runs it `iterations` times in turn,
   /// or with a `duration` until that passes, instead of sending the prompts; each run is
   /// one request of the summary (its latency the whole session's), and its named steps
-  /// and checks have figures of their own. Closed loop only. Empty: the prompt loop.
+  /// and checks have figures of their own. With `session_rate` (or `stages`) sessions arrive
+  /// instead, see there. Empty: the prompt loop.
   SessionFunction session;
+  /// Open model of users: new sessions of `session` start at this rate per second over the
+  /// `duration` (or ramped through `stages`, which then ramp this rate as they ramp `rate`),
+  /// each on a connection of its own that closes when it ends; `connections` and
+  /// `iterations` do not apply. A session's latency counts from when it was due, and
+  /// its first step is charged how late it started (a wait for a slot, the connect). 0 (and no
+  /// stages): each connection runs its sessions one after another.
+  double session_rate = 0;
+  /// Session arrivals: sessions in flight at once, at most, split across the engine
+  /// threads; a due session finding them all busy waits (its latency counting).
+  std::size_t max_sessions = 1000;
   /// How long requests are sent; 0: until the count above is sent.
   std::chrono::milliseconds duration{0};
   /// Requests that end in the first `warmup` are sent but left out of the statistics.
   std::chrono::milliseconds warmup{0};
 
-  bool open_loop() const noexcept { return rate > 0 || !stages.empty(); }
+  bool open_loop() const noexcept { return rate > 0 || !stages.empty() || session_rate > 0; }
+  /// Sessions arrive on a schedule (session_rate, or stages with a session).
+  bool session_arrivals() const noexcept { return session && open_loop(); }
 
   /// This process runs one shard of the load (see shard.hpp); `wsload merge` joins the
   /// shards' summaries and judges the thresholds on the whole. A shard judges none.
@@ -169,6 +182,12 @@ struct LoadConfig {
   /// The connections this process opens: all of them, or its shard's.
   std::size_t own_connections() const noexcept {
     return shard ? shard->connections_of(connections) : connections;
+  }
+  /// The connections this process has open at once, at most: with session arrivals the
+  /// cap, or the schedule's sessions when they are fewer.
+  std::size_t concurrent_connections() const {
+    if (!session_arrivals()) return own_connections();
+    return static_cast<std::size_t>(std::min<std::uint64_t>(max_sessions, expected_requests()));
   }
 
   std::optional<Seconds> max_average_latency;  ///< MAX_LATENCY: "avg<=X s"
@@ -184,9 +203,10 @@ struct LoadConfig {
 /// The open-loop schedule of `config`; empty for a closed loop.
 inline std::optional<Schedule> schedule_of(const LoadConfig& config) {
   if (!config.open_loop()) return std::nullopt;
-  if (!config.stages.empty()) return Schedule(config.rate, config.stages);
+  const double rate = config.session_rate > 0 ? config.session_rate : config.rate;
+  if (!config.stages.empty()) return Schedule(rate, config.stages);
   return Schedule(
-      config.rate, Seconds(config.duration),
+      rate, Seconds(config.duration),
       static_cast<std::uint64_t>(config.connections) * config.prompts.size() * config.iterations);
 }
 
@@ -194,6 +214,9 @@ inline std::uint64_t LoadConfig::expected_requests() const {
   if (open_loop()) {
     const auto total = schedule_of(*this)->total();
     if (!shard) return total;
+    // Session k of the schedule is shard k mod count's.
+    if (session_arrivals())
+      return total > shard->index ? (total - shard->index - 1) / shard->count + 1 : 0;
     // Request k of connection i is entry k x connections + i of the schedule.
     std::uint64_t mine = 0;
     for (std::uint64_t i = shard->index; i < connections && i < total; i += shard->count) {
@@ -252,11 +275,11 @@ inline Url with_query(Url url, const std::vector<Header>& query) {
 }
 
 /// The engine threads a run uses: the configured count, or one per core, never more
-/// than the connections.
+/// than the connections (open at once).
 inline std::size_t effective_threads(const LoadConfig& config) {
   std::size_t n = config.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  return std::clamp<std::size_t>(n, 1, std::max<std::size_t>(config.own_connections(), 1));
+  return std::clamp<std::size_t>(n, 1, std::max<std::size_t>(config.concurrent_connections(), 1));
 }
 
 /// The configuration as saved in summaries: every text with its secrets redacted (see
@@ -305,6 +328,10 @@ inline nlohmann::json to_json(const LoadConfig& config) {
     if (!config.aws.region.empty()) j["aws"]["region"] = config.aws.region;
   }
   if (config.rate > 0) j["rate"] = config.rate;
+  if (config.session_arrivals()) {
+    if (config.session_rate > 0) j["session_rate"] = config.session_rate;
+    j["max_sessions"] = config.max_sessions;
+  }
   if (!config.stages.empty()) {
     auto stages = nlohmann::json::array();
     for (const auto& stage : config.stages) {

@@ -29,10 +29,33 @@ inline Url validate(const LoadConfig& config) {
   if (config.prompts.empty() && !config.session) {
     throw ConfigError("prompts", "", "no prompts to send; give at least one");
   }
-  if (config.session && (config.open_loop() || config.in_flight > 1)) {
-    throw ConfigError(config.open_loop() ? "rate" : "in_flight", "",
-                      "a scripted session runs each connection's sessions one after another "
-                      "(closed loop); leave it unset");
+  const auto session_rate = detail::format_number(config.session_rate, 3);
+  if (!(config.session_rate >= 0) || config.session_rate > 1e7) {
+    throw ConfigError("session_rate", session_rate,
+                      "must be from 0 (no arrivals) to 10000000 sessions per second");
+  }
+  if (config.session_rate > 0 && config.rate > 0) {
+    throw ConfigError("session_rate", session_rate,
+                      "excludes rate (--rate): sessions arrive at session_rate, prompts are "
+                      "sent at rate; give one of them");
+  }
+  if (config.session_rate > 0 && !config.session) {
+    throw ConfigError("session_rate", session_rate,
+                      "starts scripted sessions: give one (--scenario FILE, or "
+                      "LoadConfig::session), or pace prompts with rate (--rate)");
+  }
+  if (config.session && (config.rate > 0 || config.in_flight > 1)) {
+    throw ConfigError(config.rate > 0 ? "rate" : "in_flight", "",
+                      "a scripted session runs each connection's sessions one after another, "
+                      "or arrives at session_rate (--session-rate); leave it unset");
+  }
+  if (config.session_arrivals() && config.stages.empty() && config.duration.count() <= 0) {
+    throw ConfigError("session_rate", session_rate,
+                      "needs a duration (--duration) or stages: sessions arrive for that long");
+  }
+  if (config.max_sessions < 1 || config.max_sessions > 1'000'000) {
+    throw ConfigError("max_sessions", std::to_string(config.max_sessions),
+                      "must be from 1 to 1000000");
   }
   for (std::size_t i = 0; i < config.prompts.size(); ++i) {
     if (!config.binary && !detail::valid_utf8(config.prompts[i])) {
@@ -213,6 +236,10 @@ inline Url validate(const LoadConfig& config) {
                       "must not be negative");
   }
   if (config.open_loop() && schedule_of(config)->total() == 0) {
+    if (config.session) {
+      throw ConfigError("session_rate", session_rate,
+                        "the schedule holds no session; raise the rate or the duration");
+    }
     throw ConfigError("rate", detail::format_number(config.rate, 3),
                       "the schedule holds no request; raise the rate or the duration");
   }

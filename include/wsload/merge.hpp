@@ -198,6 +198,10 @@ inline Summary merge_shards(const std::vector<RunRecord>& parts) {
       r.late_sends += s.schedule->late_sends;
       r.not_sent += s.schedule->not_sent;
       r.max_send_lag = std::max(r.max_send_lag, s.schedule->max_send_lag);
+      // Each shard has its own cap; their peaks add up to a bound of the whole's.
+      r.max_sessions += s.schedule->max_sessions;
+      r.peak_sessions += s.schedule->peak_sessions;
+      r.sessions_waited += s.schedule->sessions_waited;
     }
     m.time_series.merge(s.time_series, static_cast<std::size_t>(std::llround(shift)));
     end = std::max(end, shift + s.total_time.count());

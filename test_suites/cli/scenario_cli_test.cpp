@@ -1,6 +1,8 @@
 // `wsload run --scenario FILE` through the real process: a scenario's session against the
 // embedded server and against graphql-ws from npm, and a bad file refused before traffic.
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -106,6 +108,61 @@ TEST_F(ScenarioCli, AStepThresholdFailsWhenTheServerIsSlowed) {
       EXPECT_NE(r.out.find("FAIL  p95[subscribe]<800ms"), std::string::npos) << r.out;
     }
   }
+}
+
+// Sessions arriving at a rate (--session-rate), one at a time (--max-sessions 1) against a
+// 100 ms reply: five due 40 ms apart, then a quiet tail so that all start. The summary
+// says how many waited for the cap, and the console warns of it.
+TEST_F(ScenarioCli, ArrivingSessionsReportTheCapTheyWaitedFor) {
+  wsload::testing::ServerOptions options;
+  options.reply_delay = std::chrono::milliseconds(100);
+  wsload::testing::Server server(options);
+  const auto scenario =
+      write("ask.json", R"({"steps": [{"request": "ask", "send": "a", "until": "regex:a"}]})");
+  auto args = run_args(server.url(), scenario.string());
+  args.insert(args.end(),
+              {"--session-rate", "25", "--stages", "200ms:25,1ms:0,5s:0", "--max-sessions", "1"});
+  const auto r = run_process(args, wsload::test::clean_wsload_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto s = nlohmann::json::parse(read_text(summary()));
+  EXPECT_EQ(s["total_requests"], 5);
+  EXPECT_EQ(s["successful_requests"], 5);
+  EXPECT_EQ(s["config"]["session_rate"], 25);
+  const auto& schedule = s["schedule"];
+  EXPECT_EQ(schedule["sent"], 5) << schedule.dump();
+  EXPECT_EQ(schedule["not_sent"], 0);
+  EXPECT_EQ(schedule["max_sessions"], 1);
+  EXPECT_EQ(schedule["peak_sessions"], 1);
+  EXPECT_EQ(schedule["sessions_waited"], 4);
+  EXPECT_GE(schedule["late_sends"].get<int>(), 4);
+  EXPECT_EQ(server.connections(), 5u) << "each session on a connection of its own";
+  EXPECT_NE(r.out.find("WARNING: 4 sessions waited for a free slot"), std::string::npos) << r.out;
+}
+
+TEST_F(ScenarioCli, SessionRateNeedsASessionAndExcludesRate) {
+  wsload::testing::Server server;
+  const auto scenario =
+      write("ask.json", R"({"steps": [{"request": "ask", "send": "a", "until": "regex:a"}]})");
+  const auto env = wsload::test::clean_wsload_env();
+  const std::vector<std::string> prompts_only = {
+      WSLOAD_CLI,       "run", "--url",      server.url(), "--prompt",  "a",
+      "--session-rate", "5",   "--duration", "1",          "--summary", summary()};
+  auto r = run_process(prompts_only, env);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--session-rate"), std::string::npos) << r.err;
+  auto with_rate = run_args(server.url(), scenario.string());
+  with_rate.insert(with_rate.end(), {"--session-rate", "5", "--rate", "5", "--duration", "1"});
+  r = run_process(with_rate, env);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--session-rate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--rate"), std::string::npos) << r.err;
+  auto no_duration = run_args(server.url(), scenario.string());
+  no_duration.insert(no_duration.end(), {"--session-rate", "5"});
+  r = run_process(no_duration, env);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--session-rate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--duration"), std::string::npos) << r.err;
+  EXPECT_EQ(server.connections(), 0u) << "no traffic before the flags are checked";
 }
 
 }  // namespace

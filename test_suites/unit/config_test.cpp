@@ -119,6 +119,11 @@ TEST(Config, ExpectedRequestsIsConnectionsTimesPromptsTimesIterations) {
   EXPECT_EQ(c.expected_requests(), 84u);
 }
 
+// A session that is never called: no coroutine, so the core tests need no network library.
+SessionTask no_session(Session&) {
+  return {};
+}
+
 TEST(Config, ValidateNamesTheInvalidField) {
   const std::vector<std::pair<std::function<void(LoadConfig&)>, std::string>> cases = {
       {[](LoadConfig& c) { c.url = "http://x/"; }, "url"},
@@ -173,6 +178,42 @@ TEST(Config, ValidateNamesTheInvalidField) {
          c.correlation = "/ids/99999999999999999999";
        },
        "correlation"},
+      // Session arrivals: a session, a duration, no rate, a cap.
+      {[](LoadConfig& c) {
+         c.session_rate = 5;
+         c.duration = std::chrono::milliseconds(1000);
+       },
+       "session_rate"},  // prompts only
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+         c.rate = 5;
+         c.duration = std::chrono::milliseconds(1000);
+       },
+       "session_rate"},
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+       },
+       "session_rate"},  // no duration
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = -1;
+       },
+       "session_rate"},
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+         c.duration = std::chrono::milliseconds(100);
+       },
+       "session_rate"},  // holds no session
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+         c.duration = std::chrono::milliseconds(1000);
+         c.max_sessions = 0;
+       },
+       "max_sessions"},
   };
   for (const auto& [mutate, field] : cases) {
     auto c = valid();
@@ -185,6 +226,35 @@ TEST(Config, ValidateNamesTheInvalidField) {
     }
   }
   EXPECT_NO_THROW(validate(valid()));
+}
+
+TEST(Config, SessionArrivalsTakeTheScheduleAndTheCap) {
+  using std::chrono::milliseconds;
+  auto c = valid();
+  c.session = no_session;
+  c.session_rate = 5;
+  c.duration = milliseconds(2000);
+  c.max_sessions = 3;
+  c.threads = 8;
+  EXPECT_NO_THROW(validate(c));
+  EXPECT_TRUE(c.session_arrivals());
+  EXPECT_EQ(c.expected_requests(), 10u) << "the schedule's, whatever the connections";
+  EXPECT_EQ(effective_threads(c), 3u) << "no thread without a share of the cap";
+  EXPECT_EQ(c.concurrent_connections(), 3u);
+  c.max_sessions = 1000;
+  EXPECT_EQ(c.concurrent_connections(), 10u) << "no more open at once than the schedule holds";
+  c.max_sessions = 3;
+  EXPECT_EQ(to_json(c)["session_rate"], 5);
+  EXPECT_EQ(to_json(c)["max_sessions"], 3);
+  c.shard = Shard{1, 3};  // sessions 1, 4, 7 of 0 to 9
+  EXPECT_EQ(c.expected_requests(), 3u);
+  // Stages ramp the sessions as they ramp --rate.
+  auto ramp = valid();
+  ramp.session = no_session;
+  ramp.stages = {{milliseconds(2000), 10}};
+  EXPECT_NO_THROW(validate(ramp));
+  EXPECT_TRUE(ramp.session_arrivals());
+  EXPECT_EQ(ramp.expected_requests(), 10u);
 }
 
 TEST(Config, HeaderValuesNeverAppearInErrors) {

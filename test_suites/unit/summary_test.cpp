@@ -249,6 +249,30 @@ TEST(Summary, AnOpenLoopsThroughputIsOverItsSendingWindow) {
   EXPECT_DOUBLE_EQ(to_json(s)["requests_per_second"].get<double>(), 97 / 2.0);
 }
 
+TEST(Summary, SessionArrivalsSayWhatTheCapHeldBack) {
+  auto s = sample();
+  wsload::ScheduleReport r;
+  r.due = r.sent = 100;
+  r.max_sessions = 10;
+  r.peak_sessions = 10;
+  r.sessions_waited = 37;
+  s.schedule = r;
+  const auto j = to_json(s);
+  EXPECT_EQ(j["schedule"]["max_sessions"], 10);
+  EXPECT_EQ(j["schedule"]["sessions_waited"], 37);
+  EXPECT_EQ(to_json(wsload::summary_from_json(j)), j);
+  const auto text = wsload::format_report(s);
+  EXPECT_NE(text.find("WARNING: 37 sessions waited for a free slot (at most 10 in flight, "
+                      "--max-sessions): the figures measure the cap, not the service"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("up to 10 in flight of 10 allowed; 37 waited"), std::string::npos) << text;
+  s.schedule->sessions_waited = 0;
+  EXPECT_EQ(wsload::format_report(s).find("waited for a free slot"), std::string::npos);
+  s.schedule->max_sessions = 0;  // a prompt open loop: no session keys
+  EXPECT_FALSE(to_json(s)["schedule"].contains("max_sessions"));
+}
+
 TEST(Summary, NewCountersSurviveTheJsonRoundTrip) {
   auto s = sample();
   s.unconsumed_before_request = 3;

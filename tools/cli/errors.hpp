@@ -51,6 +51,8 @@ inline std::string flag_of(const std::string& field) {
       {"timeouts.run", "--run-timeout"},
       {"rate", "--rate"},
       {"stages", "--stages"},
+      {"session_rate", "--session-rate"},
+      {"max_sessions", "--max-sessions"},
       {"duration", "--duration"},
       {"warmup", "--warmup"},
       {"reconnect.max_attempts", "--reconnect"},

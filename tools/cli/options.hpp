@@ -104,6 +104,8 @@ struct RunOptions {
   std::size_t reconnect = 0;
   double reconnect_backoff = 0.1;
   double rate = 0;
+  double session_rate = 0;  ///< with --scenario: sessions per second, each on its own connection
+  std::size_t max_sessions = 1000;
   std::string stages;
   double duration = 0;
   double warmup = 0;
@@ -187,6 +189,8 @@ inline LoadConfig to_config(const RunOptions& o) {
   c.reconnect.backoff = ms(o.reconnect_backoff);
   c.reconnect.max_backoff = std::max(c.reconnect.max_backoff, c.reconnect.backoff);
   c.rate = o.rate;
+  c.session_rate = o.session_rate;
+  c.max_sessions = o.max_sessions;
   if (!o.stages.empty()) c.stages = parse_stages(o.stages);
   c.duration = ms(o.duration);
   c.warmup = ms(o.warmup);
@@ -336,6 +340,17 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->group("Load model");
   run.add_option("--stages", o.stages,
                  "open loop: rate ramps DURATION:TARGET,..., e.g. 30s:100,1m:100,30s:0")
+      ->group("Load model");
+  run.add_option("--session-rate", o.session_rate,
+                 "with --scenario: new sessions per second for --duration (or ramped by "
+                 "--stages), each on a connection of its own (0: --connections run them)")
+      ->check(detail::within(0.0, 1e7))
+      ->group("Load model");
+  run.add_option("--max-sessions", o.max_sessions,
+                 "with --session-rate: sessions in flight at once, at most; a due session "
+                 "waits for a slot")
+      ->check(detail::within(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str()
       ->group("Load model");
   run.add_option("--duration", o.duration,
                  "seconds to send for (instead of every prompt --iterations times)")

@@ -60,8 +60,8 @@ inline std::size_t open_files_needed(const LoadConfig& config) {
   open_now = ec || open_now == 0 ? 64 : open_now - 1;
   constexpr std::size_t per_event_loop = 3;
   constexpr std::size_t passing = 8;
-  return open_now + config.own_connections() + per_event_loop * (effective_threads(config) + 1) +
-         passing;
+  return open_now + config.concurrent_connections() +
+         per_event_loop * (effective_threads(config) + 1) + passing;
 }
 
 }  // namespace wsload::detail

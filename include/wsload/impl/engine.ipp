@@ -26,7 +26,9 @@
 #include <wsload/detail/net/sequential.hpp>
 #include <wsload/detail/net/pipelined.hpp>
 #include <wsload/detail/net/run_connection.hpp>
+#include <wsload/detail/net/session_connection.hpp>
 #include <wsload/detail/net/session_driver.hpp>
+#include <wsload/detail/net/session_arrivals.hpp>
 #include <wsload/detail/net/metrics_server.hpp>
 #include <wsload/detail/net/tls_socket.hpp>
 #include <wsload/detail/open_files.hpp>
@@ -72,13 +74,15 @@ struct Engine::Impl {
     std::size_t connections = 0;
     std::size_t first_index = 0;  ///< its connections: first_index + k * threads
     std::size_t stride = 1;
+    std::size_t session_cap = 0;  ///< session arrivals: its share of max_sessions
     double cpu_user = 0;
     double cpu_system = 0;
   };
 
   explicit Impl(LoadConfig c)
       : config(std::move(c)), url(validate(config)), thresholds(thresholds_of(config)) {
-    detail::ensure_open_files(detail::open_files_needed(config));
+    detail::ensure_open_files(detail::open_files_needed(config),
+                              config.session_arrivals() ? "max_sessions" : "connections");
     if (config.aws.enabled) {
       credentials = aws::credentials_from_environment();
       if (!config.aws.region.empty()) credentials->region = config.aws.region;
@@ -167,7 +171,11 @@ struct Engine::Impl {
 
   void run_worker(Worker& worker, detail::RunContext& run) {
     using namespace detail;
-    worker.state.remaining = worker.connections;
+    worker.state.remaining = config.session_arrivals() ? 1 : worker.connections;
+    if (config.session_arrivals()) {
+      spawn_session_arrivals(worker.ioc, url.secure, run, worker.state, session_gauge,
+                             worker.first_index, worker.stride, worker.session_cap);
+    }
     for (std::size_t i = 0; i < worker.connections; ++i) {
       const std::uint64_t index = worker.first_index + i * worker.stride;
       if (config.session) {
@@ -273,8 +281,10 @@ struct Engine::Impl {
     summary.name = redact(config.name);
     summary.config = to_json(config);
     summary.shard = config.shard;
-    summary.connections_configured = config.own_connections();
     const std::uint64_t expected = config.expected_requests();
+    // Arrived sessions each open a connection of their own.
+    summary.connections_configured =
+        config.session_arrivals() ? expected : config.own_connections();
     summary.total_requests = expected;
     const std::size_t threads = effective_threads(config);
     summary.threads = threads;
@@ -286,7 +296,7 @@ struct Engine::Impl {
       // OpenSSL keeps record buffers per connection, idle or not (18 KiB resident,
       // measured). With thousands of connections memory is the limit, so they are held
       // only while in use; at 1,000 connections that cost no measurable CPU.
-      if (config.own_connections() >= 1000) {
+      if (config.concurrent_connections() >= 1000) {
         SSL_CTX_set_mode(tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
       }
     }
@@ -371,6 +381,9 @@ struct Engine::Impl {
         workers.back()->state.series.keep_windows(thresholds);
         workers.back()->first_index = shard.connection(i);
         workers.back()->stride = threads * shard.count;
+        // The cap split evenly; effective_threads runs no more threads than it holds.
+        workers.back()->session_cap =
+            config.max_sessions / threads + (i < config.max_sessions % threads);
       }
       final_figures = LiveFigures();
       publish_figures = metrics_server || on_progress;
@@ -378,7 +391,13 @@ struct Engine::Impl {
       metrics_start = start;
       metrics_schedule = run.schedule;
     }
-    for (std::size_t c = 0; c < config.own_connections(); ++c) ++workers[c % threads]->connections;
+    if (!config.session_arrivals()) {
+      for (std::size_t c = 0; c < config.own_connections(); ++c)
+        ++workers[c % threads]->connections;
+    }
+    session_gauge.in_flight = 0;
+    session_gauge.peak = 0;
+    session_gauge.waited = 0;
     std::vector<std::thread> pool;
     for (auto& worker : workers)
       pool.emplace_back([this, &worker, &run] { run_worker(*worker, run); });
@@ -464,6 +483,11 @@ struct Engine::Impl {
       r.achieved_rate = span > 0 ? static_cast<double>(totals.sent) / span : 0;
       r.late_sends = totals.late_sends;
       r.max_send_lag = Seconds(totals.max_send_lag).count();
+      if (config.session_arrivals()) {
+        r.max_sessions = config.max_sessions;
+        r.peak_sessions = session_gauge.peak;
+        r.sessions_waited = session_gauge.waited;
+      }
       summary.schedule = r;
     }
     for (auto& [key, n] : totals.errors) summary.errors.push_back({key.first, key.second, n});
@@ -511,8 +535,9 @@ struct Engine::Impl {
   std::size_t finished = 0;
   std::atomic<bool> stop_requested{false};
   detail::Clock::time_point run_deadline{};
-  std::mutex metrics_mutex;      ///< the workers while a scrape reads them, and the below
-  bool publish_figures = false;  ///< the watchdogs copy their figures for a reader
+  detail::SessionGauge session_gauge;  ///< session arrivals, across the threads
+  std::mutex metrics_mutex;            ///< the workers while a scrape reads them, and the below
+  bool publish_figures = false;        ///< the watchdogs copy their figures for a reader
   bool metrics_running = false;
   detail::Clock::time_point metrics_start{};
   std::optional<Schedule> metrics_schedule;

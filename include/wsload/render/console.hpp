@@ -67,8 +67,15 @@ inline std::string format_report(const Summary& s) {
            detail::format_number(r.target_rate, 1) + " req/s sent, " +
            std::to_string(r.late_sends) + " sends late (up to " +
            detail::format_seconds(r.max_send_lag) + "), " + std::to_string(r.not_sent) +
-           " due but never sent. Latencies count from when requests were due; add "
-           "connections (or CPU) to send on time\n";
+           " due but never sent. Latencies count from when requests were due; " +
+           (r.max_sessions > 0 ? "raise --max-sessions" : "add connections") +
+           " (or CPU) to send on time\n";
+  }
+  if (s.schedule && s.schedule->sessions_waited > 0) {
+    const auto& r = *s.schedule;
+    out += "  WARNING: " + std::to_string(r.sessions_waited) +
+           " sessions waited for a free slot (at most " + std::to_string(r.max_sessions) +
+           " in flight, --max-sessions): the figures measure the cap, not the service\n";
   }
   if (s.unconsumed_frames() > 0) {
     out += "  WARNING: " + std::to_string(s.unconsumed_frames()) +
@@ -126,6 +133,14 @@ inline std::string format_report(const Summary& s) {
     row("Open loop:", format_number(s.schedule->achieved_rate, 1) + " of " +
                           format_number(s.schedule->target_rate, 1) +
                           " req/s; latency counts from when each request was due");
+    if (s.schedule->max_sessions > 0) {
+      row("Sessions:", "up to " + std::to_string(s.schedule->peak_sessions) + " in flight of " +
+                           std::to_string(s.schedule->max_sessions) + " allowed; " +
+                           std::to_string(s.schedule->sessions_waited) +
+                           " waited for a slot; started " + std::to_string(s.schedule->sent) +
+                           ", " + std::to_string(s.schedule->late_sends) + " late (up to " +
+                           detail::format_seconds(s.schedule->max_send_lag) + ")");
+    }
     if (!u.empty()) {
       row("From send (ms):",
           "median " + at(50) + "  p95 " + at(95) + "  p99 " + at(99) + "  (uncorrected)");

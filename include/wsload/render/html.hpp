@@ -122,6 +122,11 @@ inline std::string run_notes(const Summary& s) {
         "The generator fell behind its schedule: its latencies measure it as much as the "
         "service.");
   }
+  if (s.schedule && s.schedule->sessions_waited > 0) {
+    warn(std::to_string(s.schedule->sessions_waited) +
+         " sessions waited for a free slot (at most " + std::to_string(s.schedule->max_sessions) +
+         " in flight): the figures measure the cap, not the service.");
+  }
   if (s.generator_saturated()) {
     warn("The load generator was the bottleneck (engine threads " +
          format_number(s.generator_busy * 100, 0) +

@@ -43,6 +43,12 @@ struct ScheduleReport {
   std::uint64_t late_sends = 0;  ///< sent more than 10 ms after they were due
   double max_send_lag = 0;       ///< seconds
   std::uint64_t not_sent = 0;    ///< came due, but the generator could not send them in time
+  /// Session arrivals: a request is a session and a send its start. The cap on sessions
+  /// in flight (0: no session arrivals), the most that were at once, and how many sessions
+  /// waited for a free slot: then the figures measure the cap, not the service.
+  std::uint64_t max_sessions = 0;
+  std::uint64_t peak_sessions = 0;
+  std::uint64_t sessions_waited = 0;
   /// More than 1 % of sends late, or requests the generator did not send: the latencies
   /// measure the generator as much as the service.
   bool behind() const noexcept {
@@ -249,8 +255,12 @@ struct Summary : Counters {
                 " of the " + std::to_string(r.due) + " requests due (" +
                 detail::format_number(sent_share, 1) +
                 " %), so the load asked for was not delivered; this is no verdict on the "
-                "service. Add connections (each sends one request at a time), --threads, "
-                "CPUs or shards"};
+                "service. " +
+                (r.max_sessions > 0
+                     ? "Raise --max-sessions (the sessions in flight at once), --threads, "
+                       "CPUs or shards"
+                     : "Add connections (each sends one request at a time), --threads, "
+                       "CPUs or shards")};
   }
 };
 

@@ -101,6 +101,11 @@ inline nlohmann::json to_json(const Summary& s) {
                      {"not_sent", r.not_sent},
                      {"behind", r.behind()},
                      {"fell_short", r.fell_short()}};
+    if (r.max_sessions > 0) {
+      j["schedule"]["max_sessions"] = r.max_sessions;
+      j["schedule"]["peak_sessions"] = r.peak_sessions;
+      j["schedule"]["sessions_waited"] = r.sessions_waited;
+    }
   }
   if (!s.steps.empty()) j["steps"] = steps_json(s.steps);
   if (!s.checks.empty()) j["checks"] = checks_json(s.checks);
@@ -223,6 +228,9 @@ inline Summary summary_from_json(const nlohmann::json& j, const std::string& fie
       report.late_sends = r.at("late_sends").get<std::uint64_t>();
       report.max_send_lag = r.at("max_send_lag").get<double>();
       report.not_sent = r.value("not_sent", std::uint64_t{0});
+      report.max_sessions = r.value("max_sessions", std::uint64_t{0});
+      report.peak_sessions = r.value("peak_sessions", std::uint64_t{0});
+      report.sessions_waited = r.value("sessions_waited", std::uint64_t{0});
       s.schedule = report;
     }
     if (j.contains("steps")) s.steps = steps_from_json(j.at("steps"), field);

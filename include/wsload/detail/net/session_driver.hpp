@@ -2,7 +2,8 @@
 // Asio what a Session's coroutine asks for, a reader that takes frames while the session
 // waits and lets its handlers answer them, and the loop that runs a connection's sessions.
 //
-// Each connection runs its sessions one after another: `iterations` of them, or until the
+// Each connection runs its sessions one after another (sessions arriving at a rate, each on
+// a connection of its own: session_arrivals.hpp): `iterations` of them, or until the
 // duration ends. A session that loses its connection (a close, a reply timeout, which
 // closes it) fails; the next starts on a new connection. Every wait is bounded by the
 // thread's watchdog, as for the prompt loops: a receive by the reply timeout, the close by
@@ -26,6 +27,7 @@
 #include <wsload/detail/net/connection.hpp>
 #include <wsload/detail/net/frames.hpp>
 #include <wsload/detail/net/pacing.hpp>
+#include <wsload/detail/net/session_connection.hpp>
 #include <wsload/detail/net/state.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/results/steps.hpp>
@@ -165,7 +167,7 @@ class SessionOperations {
       case Kind::receive:
         co_return co_await receive(session, *op.until, std::nullopt);
       case Kind::request: {
-        const auto start = Clock::now();
+        const auto start = Clock::now() - std::exchange(first_step_late_, Clock::duration{});
         // The reader is always reading: a socket read it has pending brings bytes that
         // arrive after the send, so only frames decoded without a read since then are
         // an earlier step's.
@@ -188,6 +190,9 @@ class SessionOperations {
                             "check"};
   }
 
+  /// An arrived session's first step is charged how late the session started (its wait for
+  /// a slot and its connect), as if it had started when due.
+  void charge_first_step(Clock::duration late) noexcept { first_step_late_ = late; }
   Clock::time_point first_frame_at() const noexcept { return session_first_at_; }
   std::uint64_t frames() const noexcept { return frames_; }
   std::uint64_t bytes() const noexcept { return bytes_; }
@@ -296,6 +301,7 @@ class SessionOperations {
   Clock::time_point first_at_{};  ///< of the current receive
   Clock::time_point last_at_{};
   Clock::time_point session_first_at_{};
+  Clock::duration first_step_late_{};
   std::uint64_t frames_ = 0;
   std::uint64_t bytes_ = 0;
 };
@@ -314,13 +320,13 @@ inline std::string describe_session_exception(const std::exception_ptr& error) {
 }
 
 /// Runs one session on the link's connection to its end: its success counted as one
-/// request from `started`, or the failure that ended it.
+/// request from its start (an arrived session's from when it was `due`, its first step
+/// charged the difference), or the failure that ended it.
 template <class Stream>
-asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadState& state,
-                                                        ConnectionSlot& slot,
-                                                        SessionLink<Stream>& link,
-                                                        std::uint64_t index,
-                                                        std::uint64_t iteration) {
+asio::awaitable<std::optional<Failure>> run_one_session(
+    RunContext& run, ThreadState& state, ConnectionSlot& slot, SessionLink<Stream>& link,
+    std::uint64_t index, std::uint64_t iteration,
+    std::optional<Clock::time_point> due = std::nullopt) {
   ThreadSessionSink sink(state);
   Session session(sink, state.random, index, iteration, run.config.prompts, link.sessions++ == 0);
   // Frames left by the last session belong to none of this one's steps.
@@ -349,6 +355,7 @@ asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadS
     co_return Failure{ErrorKind::session_failed, "the session function returned no coroutine"};
   }
   SessionOperations<Stream> operations(run, state, slot, link);
+  if (due) operations.charge_first_step(started - *due);
   std::coroutine_handle<> next = task.handle();
   for (;;) {
     SessionAccess::clear_waiting(session);
@@ -374,33 +381,12 @@ asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadS
   SessionAccess::settle(session);
   const auto now = Clock::now();
   ReplyProgress whole{.sent_at = started,
-                      .due = started,
+                      .due = due.value_or(started),
                       .first_at = operations.frames() ? operations.first_frame_at() : now,
                       .frames = operations.frames(),
                       .bytes = operations.bytes()};
   count_succeeded(run, state, whole, now);
   co_return std::nullopt;
-}
-
-/// The closing handshake of a session connection: its reader drains the frames the close
-/// meets (counted as consumed by no request), bounded by `timeout`.
-template <class Stream>
-asio::awaitable<void> close_session_link(SessionLink<Stream>& link, ConnectionSlot& slot,
-                                         ThreadState& state, std::chrono::milliseconds timeout) {
-  boost::system::error_code ec;
-  auto use = asio::redirect_error(asio::use_awaitable, ec);
-  state.unconsumed_before_request += link.inbox.size();  // left by the last session
-  link.inbox.clear();
-  if (!link.reading) co_return;  // the connection is gone already
-  slot.arm(Phase::close, Clock::now(), timeout);
-  co_await link.ws.async_close(websocket::close_code::normal, use);
-  while (link.reading) {
-    link.wake.expires_at(Clock::time_point::max());
-    co_await link.wake.async_wait(use);
-  }
-  state.unconsumed_at_close += link.inbox.size();
-  link.inbox.clear();
-  if (slot.abort != Abort::none) ++state.close_timeouts;
 }
 
 /// Runs one connection's sessions (see the top of this file). Every session it does not
@@ -444,13 +430,8 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
       co_return;
     }
     std::optional<Stream> ws;
-    emplace_stream(ws, executor, run);
-    slot.socket = &beast::get_lowest_layer(*ws);
-    if (auto failure = co_await open_connection(run, slot, *ws)) {
+    if (auto failure = co_await open_session_connection(run, state, slot, ws, executor)) {
       ++(opened_before ? state.reconnects_failed : state.connections_failed);
-      boost::system::error_code ignored;
-      slot.socket->close(ignored);
-      slot.socket = nullptr;
       give_up(std::move(*failure));
       co_return;
     }
@@ -458,10 +439,6 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
        : opened_before ? state.reconnects
                        : state.connections_opened);
     opened_before = true;
-    slot.phase = Phase::wait;  // the open's deadline is no session's
-    slot.deadline = Clock::time_point::max();
-    state.last_open = Clock::now();
-    ++state.open_now;
     SessionLink<Stream> link(*ws, executor);
     asio::co_spawn(executor, read_session_frames(link), asio::detached);
     std::optional<Failure> ended;  ///< what ended the run for this connection
@@ -482,15 +459,7 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
       ++cursor.counted;
     }
     after_timeout = slot.abort == Abort::timeout;
-    if (!ended) co_await close_session_link(link, slot, state, config.timeouts.close);
-    boost::system::error_code ignored;
-    slot.socket->close(ignored);
-    while (link.reading) {  // the close above ends the read at once
-      link.wake.expires_at(Clock::time_point::max());
-      co_await link.wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-    }
-    slot.socket = nullptr;
-    --state.open_now;
+    co_await close_session_connection(run, state, slot, link, ended.has_value());
     if (ended) {
       give_up(std::move(*ended));
       co_return;
