@@ -41,6 +41,9 @@
 
 namespace wsload {
 
+/// The most levels steps nest in a scenario (a repeat's steps are one level deeper).
+inline constexpr std::size_t max_scenario_depth = 32;
+
 /// One step of a scenario.
 struct ScenarioStep {
   enum class Kind { send, receive, request, capture, check, think, on, repeat };

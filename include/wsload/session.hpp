@@ -173,6 +173,9 @@ class Session {
   };
 
  public:
+  /// The most handlers (distinct rules) a session may register; see on().
+  static constexpr std::size_t max_handlers = 64;
+
   Session(detail::SessionSink& sink, std::mt19937_64& random, std::uint64_t connection,
           std::uint64_t iteration, const std::vector<std::string>& prompts,
           bool first_on_connection = true)
