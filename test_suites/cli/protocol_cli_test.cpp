@@ -115,11 +115,12 @@ TEST_F(ProtocolCli, OfferedSubprotocolTokensAreRedactedFromHandshakeErrors) {
     wsload::test::Misbehaviour picky;
     picky.upgrade_headers = chosen;
     const wsload::test::FrameRecorder server(picky);
-    std::vector<std::string> args = {WSLOAD_CLI, "run", "--url", server.url(), "--summary",
-                                     (dir_ / "summary.json").string(), "--min-rps", "0", "-c", "1"};
-    args.insert(args.end(), {"--prompt", "hi", "--subprotocol", "graphql-ws",
-                             "--subprotocol", "access_token", "--subprotocol", secrets[0],
-                             "--subprotocol", secrets[1], "--min-success-rate", "0"});
+    std::vector<std::string> args = {
+        WSLOAD_CLI,  "run", "--url", server.url(), "--summary", (dir_ / "summary.json").string(),
+        "--min-rps", "0",   "-c",    "1"};
+    args.insert(args.end(), {"--prompt", "hi", "--subprotocol", "graphql-ws", "--subprotocol",
+                             "access_token", "--subprotocol", secrets[0], "--subprotocol",
+                             secrets[1], "--min-success-rate", "0"});
     const auto r = run_process(args, wsload::test::clean_wsload_env(), std::chrono::seconds(30));
     ASSERT_FALSE(r.timed_out);
     const std::string saved = read_text(dir_ / "summary.json");

@@ -150,15 +150,13 @@ TEST_F(ScenarioCli, ALoopThatNeverSuspendsStillEndsWithTheRun) {
 
   // Interrupted, it ends too (exit 130, the summary written).
   args = run_args(server.url(), scenario.string());
-  args.insert(args.end(), {"--duration", "3600", "--min-success-rate", "0"});
+  args.insert(args.end(), {"--duration", "300", "--min-success-rate", "0"});
   std::filesystem::remove(summary());
-  const auto interrupted =
-      run_process(args, wsload::test::clean_wsload_env(), std::chrono::seconds(20),
-                  [started = std::chrono::steady_clock::now()](const std::string&, const std::string&) {
-                    return std::chrono::steady_clock::now() - started > std::chrono::seconds(1)
-                               ? SIGINT
-                               : 0;
-                  });
+  const auto interrupted = run_process(
+      args, wsload::test::clean_wsload_env(), std::chrono::seconds(20),
+      [started = std::chrono::steady_clock::now()](const std::string&, const std::string&) {
+        return std::chrono::steady_clock::now() - started > std::chrono::seconds(1) ? SIGINT : 0;
+      });
   ASSERT_FALSE(interrupted.timed_out) << "Ctrl-C did not stop it";
   EXPECT_EQ(interrupted.exit_code, 130) << interrupted.out << interrupted.err;
   EXPECT_TRUE(std::filesystem::exists(summary()));

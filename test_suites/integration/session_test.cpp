@@ -47,6 +47,17 @@ std::uint64_t errors_of(const wsload::Summary& s, ErrorKind kind) {
   return n;
 }
 
+// A server that answers "start" with a ping and a pong with {"type":"done"}.
+wsload::test::Misbehaviour pings_until_ponged() {
+  wsload::test::Misbehaviour pinging;
+  pinging.answer = [](const std::string& message) -> std::vector<std::string> {
+    if (message == "start") return {R"({"type":"ping"})"};
+    if (message == R"({"type":"pong"})") return {R"({"type":"done"})"};
+    return {};
+  };
+  return pinging;
+}
+
 // A helper session, co_awaited by the others.
 SessionTask hello(Session& s) {
   co_await s.send(R"({"type":"hello","n":7})");
@@ -171,13 +182,7 @@ TEST(Session, AStepBeforeAnExceptionIsStillCounted) {
 }
 
 TEST(Session, HandlersAnswerServerPingsWhileTheSessionWaits) {
-  wsload::test::Misbehaviour pinging;
-  pinging.answer = [](const std::string& message) -> std::vector<std::string> {
-    if (message == "start") return {R"({"type":"ping"})"};
-    if (message == R"({"type":"pong"})") return {R"({"type":"done"})"};
-    return {};
-  };
-  wsload::test::FrameRecorder server(pinging);
+  wsload::test::FrameRecorder server(pings_until_ponged());
   auto config = session_config(server.url(), [](Session& s) -> SessionTask {
     s.on(rule("/type==ping"), R"({"type":"pong"})");
     auto reply = co_await s.request("start", "start", rule("/type==done"));
@@ -268,11 +273,11 @@ TEST(Session, ASessionNeedsNoPromptsButNoOpenLoop) {
 // loop, and every frame was judged against all of them. Once per step and session now.
 TEST(Session, AnOnStepInALoopRegistersOneHandler) {
   Server server;
-  const auto scenario = std::make_shared<const wsload::Scenario>(wsload::parse_scenario(
-      json::parse(R"({"steps": [{"repeat": 50, "steps": [
+  const auto scenario = std::make_shared<const wsload::Scenario>(
+      wsload::parse_scenario(json::parse(R"({"steps": [{"repeat": 50, "steps": [
         {"on": "/type==ping", "reply": "pong"},
         {"request": "ask", "send": "a", "until": "regex:a"}]}]})"),
-      "scenario"));
+                             "scenario"));
   std::vector<std::size_t> handlers;
   auto config = session_config(server.url(), [&](Session& s) -> SessionTask {
     co_await wsload::detail::run_scenario(s, scenario);
@@ -288,13 +293,7 @@ TEST(Session, AnOnStepInALoopRegistersOneHandler) {
 // answer again), and a session that registers more than max_session_handlers distinct rules
 // fails, naming the limit, instead of growing its list without bound.
 TEST(Session, AHandlerReplacesTheOneForTheSameRuleAndTheirNumberIsCapped) {
-  wsload::test::Misbehaviour pinging;
-  pinging.answer = [](const std::string& message) -> std::vector<std::string> {
-    if (message == "start") return {R"({"type":"ping"})"};
-    if (message == R"({"type":"pong"})") return {R"({"type":"done"})"};
-    return {};
-  };
-  wsload::test::FrameRecorder server(pinging);
+  wsload::test::FrameRecorder server(pings_until_ponged());
   std::size_t handlers = 0;
   auto config = session_config(server.url(), [&](Session& s) -> SessionTask {
     for (int i = 0; i < 100; ++i) s.on(rule("/type==ping"), i == 99 ? R"({"type":"pong"})" : "old");

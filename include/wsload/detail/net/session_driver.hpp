@@ -33,28 +33,29 @@
 
 namespace wsload::detail {
 
-/// Records a thread's sessions' steps and checks into its ThreadState (none in the
-/// warm-up).
+/// Records a thread's sessions' steps and checks into its ThreadState (none that ended in
+/// the warm-up).
 class ThreadSessionSink final : public SessionSink {
  public:
   explicit ThreadSessionSink(ThreadState& state) : state_(state) {}
 
   void step_succeeded(std::string_view step, std::chrono::microseconds latency,
-                      std::chrono::microseconds ttfb) override {
-    if (measuring()) figures(step).record_success(latency.count(), ttfb.count());
+                      std::chrono::microseconds ttfb, Clock::time_point ended) override {
+    if (measuring(ended)) figures(step).record_success(latency.count(), ttfb.count());
   }
-  void step_failed(std::string_view step, std::string_view kind) override {
-    if (measuring()) figures(step).record_failure(kind);
+  void step_failed(std::string_view step, std::string_view kind,
+                   Clock::time_point ended) override {
+    if (measuring(ended)) figures(step).record_failure(kind);
   }
   void check(std::string_view name, bool passed) override {
-    if (!measuring()) return;
+    if (!measuring(Clock::now())) return;
     auto it = state_.checks.find(name);
     if (it == state_.checks.end()) it = state_.checks.try_emplace(std::string(name)).first;
     ++(passed ? it->second.passes : it->second.failures);
   }
 
  private:
-  bool measuring() const { return Clock::now() >= state_.measure_from; }
+  bool measuring(Clock::time_point at) const { return at >= state_.measure_from; }
   StepFigures& figures(std::string_view step) {
     auto it = state_.steps.find(step);
     if (it == state_.steps.end()) it = state_.steps.try_emplace(std::string(step)).first;
@@ -83,6 +84,10 @@ struct SessionLink {
   bool reading = true;              ///< the reader has not ended
   std::uint64_t reads_at_read = 0;  ///< the socket's reads when the reader's read began
   std::uint64_t sessions = 0;       ///< sessions begun on this socket
+  /// Sessions and operations since the loop last ran others: an operation may complete
+  /// without waiting (a think of 0, a receive of a frame already in), so a session could
+  /// otherwise starve the thread's watchdog, deadline and interrupt.
+  std::uint32_t unyielded = 0;
   /// The variables the last session left: a connection's later sessions start with what
   /// its first captured (a login's token), as a scenario's `connect` list needs.
   Variables variables;
@@ -133,6 +138,15 @@ asio::awaitable<void> read_session_frames(SessionLink<Stream>& link) {
   link.wake.cancel();
 }
 
+/// Every so often (see SessionLink::unyielded), lets the thread's event loop run.
+template <class Stream>
+asio::awaitable<void> yield_sometimes(SessionLink<Stream>& link) {
+  constexpr std::uint32_t per_yield = 64;
+  if (++link.unyielded < per_yield) co_return;
+  link.unyielded = 0;
+  co_await asio::post(link.wake.get_executor(), asio::use_awaitable);
+}
+
 /// How a session operation failed: the request's kind, and the step failure's name.
 struct SessionFailed {
   Failure why;
@@ -156,7 +170,12 @@ class SessionOperations {
   asio::awaitable<std::optional<SessionFailed>> perform(Session& session, SessionOperation& op) {
     using Kind = SessionOperation::Kind;
     SessionAccess::reply(session) = Reply{};
+    co_await yield_sometimes(link_);
     switch (op.kind) {
+      case Kind::yield:
+        link_.unyielded = 0;
+        co_await asio::post(link_.wake.get_executor(), asio::use_awaitable);
+        co_return std::nullopt;
       case Kind::send:
         co_return co_await write(op.payload, op.binary);
       case Kind::think:
@@ -177,7 +196,7 @@ class SessionOperations {
           using std::chrono::duration_cast;
           using std::chrono::microseconds;
           SessionAccess::step_done(session, op.step, duration_cast<microseconds>(last_at_ - start),
-                                   duration_cast<microseconds>(first_at_ - start));
+                                   duration_cast<microseconds>(first_at_ - start), last_at_);
         }
         co_return failed;
       }
@@ -321,6 +340,7 @@ asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadS
                                                         SessionLink<Stream>& link,
                                                         std::uint64_t index,
                                                         std::uint64_t iteration) {
+  co_await yield_sometimes(link);  // sessions that perform nothing, back to back
   ThreadSessionSink sink(state);
   Session session(sink, state.random, index, iteration, run.config.prompts, link.sessions++ == 0);
   // Frames left by the last session belong to none of this one's steps.
@@ -361,7 +381,9 @@ asio::awaitable<std::optional<Failure>> run_one_session(RunContext& run, ThreadS
     }
     auto& op = SessionAccess::pending(session);
     if (auto failed = co_await operations.perform(session, op)) {
-      if (op.kind == SessionOperation::Kind::request) sink.step_failed(op.step, failed->step_kind);
+      if (op.kind == SessionOperation::Kind::request) {
+        sink.step_failed(op.step, failed->step_kind, Clock::now());
+      }
       co_return std::move(failed->why);
     }
   }
