@@ -337,4 +337,21 @@ TEST(Session, AStepIsJudgedByTheWarmUpWhenItsReplyEnded) {
   EXPECT_EQ(s.steps.find("late")->second.count, 1u);
 }
 
+// Session frames are judged by the scan the prompt loops use: a binary frame is bytes, so a
+// JSON rule never matches it (the session times out), while a regex reads its bytes.
+TEST(Session, ABinaryFrameIsBytesThatOnlyARegexMatches) {
+  Server server;
+  for (const char* until : {"/type==x", "regex:x"}) {
+    auto config = session_config(server.url(), [until](Session& s) -> SessionTask {
+      co_await s.send_binary(R"({"type":"x"})");
+      co_await s.receive_until(rule(until));
+    });
+    config.timeouts.reply = 500ms;
+    const auto s = wsload::run_load(config);
+    const bool regex = std::string(until).starts_with("regex:");
+    EXPECT_EQ(s.successful_requests, regex ? 1u : 0u) << until << wsload::format_report(s);
+    EXPECT_EQ(errors_of(s, ErrorKind::reply_timeout), regex ? 0u : 1u) << until;
+  }
+}
+
 }  // namespace
