@@ -2,7 +2,8 @@
 // and memory are the client's alone: client CPU per round trip (user and system), round
 // trips per second, memory per connection and connections opened per second, for ws and
 // wss, at 50, 1,000 and 10,000 connections, with 1 and 2 engine threads; and ws with
-// permessage-deflate negotiated, for what compression costs.
+// permessage-deflate negotiated, for what compression costs; and a scripted session's client
+// CPU per step (SessionSteps).
 //
 // Targets (measured and reported, never asserted): ws at most 13 us of client CPU per
 // round trip at 50 connections, wss at most 20 us; 10,000 idle connections in at most
@@ -10,6 +11,7 @@
 // within 0.3 ms of 20 ms at 1,000 connections. scripts/run-benchmarks.sh runs them all.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -247,5 +249,30 @@ void LatencyOverhead(benchmark::State& state) {
   state.counters["p50_overhead_ms"] = m.summary.latency_at(50).value_or(0) * 1e3 - 20;
 }
 BENCHMARK(LatencyOverhead)->ArgNames({"connections"})->Arg(1000)->Apply(once);
+
+/// A scripted session's steps against an echo server: each session sends `steps` requests,
+/// each ended by a JSON pointer rule, with an error rule and a handler (for pings, which
+/// never come) judging every frame too. Client CPU per step: the session driver's own cost.
+void SessionSteps(benchmark::State& state) {
+  const auto connections = static_cast<std::size_t>(state.range(0));
+  const auto steps = static_cast<std::size_t>(state.range(1));
+  const ServerProcess server(false, 0);
+  auto config = load(server, connections, 20, 1);
+  config.error_rules = {R"(/type=="error")"};
+  config.session = [steps](wsload::Session& s) -> wsload::SessionTask {
+    s.on(wsload::rule("/type==ping"), R"({"type":"pong"})");
+    for (std::size_t i = 0; i < steps; ++i) {
+      co_await s.request("ask", R"({"type":"ask","payload":{"text":"a small message","n":1}})",
+                         wsload::rule("/type==ask"));
+    }
+  };
+  Measured m;
+  for (auto _ : state) m = measure(config);
+  report(state, m, static_cast<double>(connections));
+  const double done = static_cast<double>(m.summary.successful_requests * steps);
+  state.counters["cpu_us_per_step"] =
+      (m.summary.cpu_user + m.summary.cpu_system).count() * 1e6 / std::max(done, 1.0);
+}
+BENCHMARK(SessionSteps)->ArgNames({"connections", "steps"})->Args({50, 100})->Apply(once);
 
 }  // namespace

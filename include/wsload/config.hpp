@@ -296,7 +296,7 @@ inline nlohmann::json to_json(const LoadConfig& config) {
   auto headers = nlohmann::json::object();
   for (const auto& h : config.headers) headers[h.name] = redact_header(h.name, h.value);
   if (!headers.empty()) j["headers"] = headers;
-  for (const auto& p : config.subprotocols) j["subprotocols"].push_back(redact(p));
+  for (const auto& p : redact_subprotocols(config.subprotocols)) j["subprotocols"].push_back(p);
   j["connections"] = config.connections;
   j["iterations"] = config.iterations;
   j["prompts"] = config.prompts.size();

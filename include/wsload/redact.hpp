@@ -7,6 +7,7 @@
 #include <cctype>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace wsload {
 
@@ -121,6 +122,27 @@ inline void redact_bearer_tokens(std::string& text) {
   }
 }
 
+/// Whether `text` holds a run of 16 or more letters, digits and '_' mixing letters and
+/// digits: a key or token, not a protocol name (graphql-transport-ws, v10.stomp).
+inline bool looks_like_credential(std::string_view text) noexcept {
+  std::size_t run = 0;
+  bool letter = false;
+  bool digit = false;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '_') {
+      run = 0;
+      letter = digit = false;
+      continue;
+    }
+    ++run;
+    letter = letter || std::isalpha(u);
+    digit = digit || std::isdigit(u);
+    if (run >= 16 && letter && digit) return true;
+  }
+  return false;
+}
+
 /// Where the quoted string opening at `open` closes (its escapes skipped); npos if never.
 inline std::size_t closing_quote(std::string_view text, std::size_t open) noexcept {
   for (std::size_t i = open + 1; i < text.size(); i += text[i] == '\\' ? 2 : 1) {
@@ -194,6 +216,24 @@ inline std::string redact(std::string_view text) {
 /// A header's value as it may be shown: all of it for a secret name, else redact(value).
 inline std::string redact_header(std::string_view name, std::string_view value) {
   return is_secret_name(name) ? std::string(redacted_text) : redact(value);
+}
+
+/// Subprotocols (Sec-WebSocket-Protocol) as they may be shown. Browsers cannot set headers
+/// on a WebSocket, so tokens travel as subprotocols: ["access_token", TOKEN],
+/// base64url.bearer.authorization.k8s.io.TOKEN, a bare key. Each is replaced whole when it
+/// has a secret name, follows a bare one (its value), shows a secret to redact() (a JWT) or looks
+/// like a key (16 or more letters and digits, mixing both); names such as graphql-ws stay.
+inline std::vector<std::string> redact_subprotocols(const std::vector<std::string>& offered) {
+  std::vector<std::string> shown;
+  bool after_secret_name = false;
+  for (const auto& p : offered) {
+    const bool holds_secret = detail::looks_like_credential(p) || redact(p) != p;
+    const bool secret_name = is_secret_name(p);
+    shown.push_back(secret_name || holds_secret || after_secret_name ? std::string(redacted_text)
+                                                                     : p);
+    after_secret_name = secret_name && !holds_secret;  // a bare name: its value comes next
+  }
+  return shown;
 }
 
 }  // namespace wsload

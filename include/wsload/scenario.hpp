@@ -22,6 +22,7 @@
 // names the step: "scenario FILE: steps[2] (request 'subscribe'): ...".
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -31,6 +32,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -40,6 +42,13 @@
 #include <wsload/session.hpp>
 
 namespace wsload {
+
+/// The most levels steps nest in a scenario (a repeat's steps are one level deeper).
+inline constexpr std::size_t max_scenario_depth = 32;
+
+/// The most levels of brackets a scenario file nests: two per level of steps and a margin.
+/// Deeper text is refused before it is parsed (nlohmann's dump() and copies recurse).
+inline constexpr std::size_t max_scenario_json_depth = 2 * max_scenario_depth + 8;
 
 /// One step of a scenario.
 struct ScenarioStep {
@@ -67,11 +76,83 @@ struct Scenario {
 
 namespace detail {
 
-/// Parses `steps` (the array at `where`), checking that each template's variables are set
-/// by an earlier step (`known`). Throws ConfigError naming the step.
+/// Where `text` opens a bracket deeper than `limit` (outside strings), named as scenario
+/// errors name steps ("steps[0] steps[1]"); nothing when it nests no deeper.
+inline std::optional<std::string> json_too_deep_at(std::string_view text, std::size_t limit) {
+  struct Level {
+    bool array = false;
+    std::size_t index = 0;  ///< array: the element's
+    std::string key;        ///< object: the member's
+  };
+  std::vector<Level> open;
+  bool in_string = false;
+  bool expecting_key = false;
+  std::size_t string_start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+        if (expecting_key) open.back().key = text.substr(string_start, i - string_start);
+        expecting_key = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      string_start = i + 1;
+    } else if (c == '[' || c == '{') {
+      if (open.size() == limit) {
+        std::string path;
+        for (std::size_t l = 0; l < open.size(); ++l) {
+          if (open[l].array) {
+            path += "[" + std::to_string(open[l].index) + "]";
+          } else if (l > 0) {
+            path += " " + open[l].key;
+          } else {
+            path += open[l].key;
+          }
+        }
+        return path;
+      }
+      open.push_back({.array = c == '['});
+      expecting_key = c == '{';
+    } else if (c == ']' || c == '}') {
+      if (!open.empty()) open.pop_back();
+    } else if (c == ',' && !open.empty()) {
+      ++open.back().index;
+      expecting_key = !open.back().array;
+    }
+  }
+  return std::nullopt;
+}
+
+/// The "steps" of `j` (null when it has none), by reference: a copy of a deeply nested
+/// value would recurse as deep.
+inline const nlohmann::json& steps_of(const nlohmann::json& j) {
+  static const nlohmann::json none;
+  const auto it = j.find("steps");
+  return it == j.end() ? none : *it;
+}
+
+/// Whether running `steps` performs a Session operation (sends, receives or thinks);
+/// their repeats have been checked to do so.
+inline bool awaits_something(const std::vector<ScenarioStep>& steps) {
+  using Kind = ScenarioStep::Kind;
+  return std::any_of(steps.begin(), steps.end(), [](const ScenarioStep& step) {
+    return step.kind != Kind::capture && step.kind != Kind::check && step.kind != Kind::on;
+  });
+}
+
+/// Parses `steps` (the array at `where`, `depth` levels deep), checking that each
+/// template's variables are set by an earlier step (`known`). Throws ConfigError naming
+/// the step.
 inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& steps,
                                                       const std::string& where,
-                                                      std::set<std::string>& known) {
+                                                      std::set<std::string>& known,
+                                                      std::size_t depth = 1) {
   using Kind = ScenarioStep::Kind;
   if (!steps.is_array() || steps.empty()) {
     throw ConfigError(where, "", "must be a non-empty array of steps");
@@ -178,8 +259,18 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
         throw ConfigError(field + " repeat", r.dump(),
                           "must be a count from 1 to 1000000 or \"prompts\"");
       }
-      step.steps = parse_scenario_steps(j.contains("steps") ? j["steps"] : nlohmann::json(),
-                                        field + " steps", known);
+      if (depth >= max_scenario_depth) {
+        throw ConfigError(field + " repeat", "",
+                          "nests steps deeper than " + std::to_string(max_scenario_depth) +
+                              " levels (the limit)");
+      }
+      step.steps = parse_scenario_steps(steps_of(j), field + " steps", known, depth + 1);
+      // Such a loop would never end by itself, nor let its connection's thread run.
+      if (!awaits_something(step.steps)) {
+        throw ConfigError(field + " repeat", "",
+                          "has no step that sends, receives or thinks (check, capture and on "
+                          "never wait)");
+      }
     } else {
       throw ConfigError(field, j.dump().substr(0, 80),
                         "has no known step: send, receive, request, capture, check, think, on "
@@ -190,11 +281,25 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
   return out;
 }
 
-/// Runs `steps`; `last` is the reply of the latest receive or request.
+/// A scenario session's state across its (nested) steps.
+struct ScenarioRun {
+  Reply last;  ///< the reply of the latest receive or request
+  /// Steps run since the session last yielded: a run of steps that do not wait (checks,
+  /// a loop over no prompts) lets the thread's other connections, watchdog and Ctrl-C run.
+  std::size_t idle_steps = 0;
+};
+
+/// Runs `steps`.
 inline SessionTask run_scenario_steps(Session& s, const std::vector<ScenarioStep>& steps,
-                                      Reply& last) {
+                                      ScenarioRun& run) {
   using Kind = ScenarioStep::Kind;
+  constexpr std::size_t idle_steps_per_yield = 1024;
+  auto& last = run.last;
   for (const auto& step : steps) {
+    if (++run.idle_steps >= idle_steps_per_yield) {
+      run.idle_steps = 0;
+      co_await SessionAccess::yield(s);
+    }
     switch (step.kind) {
       case Kind::send:
         co_await s.send(s.fill(step.text));
@@ -235,11 +340,11 @@ inline SessionTask run_scenario_steps(Session& s, const std::vector<ScenarioStep
         if (step.over_prompts) {
           for (const auto& prompt : s.prompts()) {
             s.set("prompt", prompt);
-            co_await run_scenario_steps(s, step.steps, last);
+            co_await run_scenario_steps(s, step.steps, run);
           }
         } else {
           for (std::size_t k = 0; k < step.times; ++k)
-            co_await run_scenario_steps(s, step.steps, last);
+            co_await run_scenario_steps(s, step.steps, run);
         }
         break;
     }
@@ -258,8 +363,7 @@ inline Scenario parse_scenario(const nlohmann::json& j, const std::string& sourc
   if (j.contains("connect")) {
     scenario.connect = detail::parse_scenario_steps(j["connect"], source + ": connect", known);
   }
-  scenario.steps = detail::parse_scenario_steps(j.contains("steps") ? j["steps"] : nlohmann::json(),
-                                                source + ": steps", known);
+  scenario.steps = detail::parse_scenario_steps(detail::steps_of(j), source + ": steps", known);
   return scenario;
 }
 
@@ -273,6 +377,12 @@ inline Scenario read_scenario(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
+  if (const auto at = detail::json_too_deep_at(text.str(), max_scenario_json_depth)) {
+    throw ConfigError(source + ": " + *at, "",
+                      "nests deeper than " + std::to_string(max_scenario_depth) +
+                          " levels of steps (" + std::to_string(max_scenario_json_depth) +
+                          " of brackets)");
+  }
   const auto j = nlohmann::json::parse(text.str(), nullptr, false);
   if (j.is_discarded()) throw ConfigError(source, "", "is not valid JSON");
   return parse_scenario(j, source);
@@ -282,9 +392,9 @@ namespace detail {
 
 /// A scenario's session; it holds the scenario for as long as it runs.
 inline SessionTask run_scenario(Session& s, std::shared_ptr<const Scenario> scenario) {
-  Reply last;
-  if (s.first_on_connection()) co_await run_scenario_steps(s, scenario->connect, last);
-  co_await run_scenario_steps(s, scenario->steps, last);
+  ScenarioRun run;
+  if (s.first_on_connection()) co_await run_scenario_steps(s, scenario->connect, run);
+  co_await run_scenario_steps(s, scenario->steps, run);
 }
 
 }  // namespace detail

@@ -128,19 +128,24 @@ class SessionFailure : public std::runtime_error {
 
 namespace detail {
 
-/// What a session reports to its engine thread: its named steps and checks.
+/// What a session reports to its engine thread: its named steps and checks. `ended` is
+/// when the step's reply ended (or it failed), which the warm-up judges.
 class SessionSink {
  public:
   virtual ~SessionSink() = default;
   virtual void step_succeeded(std::string_view step, std::chrono::microseconds latency,
-                              std::chrono::microseconds ttfb) = 0;
-  virtual void step_failed(std::string_view step, std::string_view kind) = 0;
+                              std::chrono::microseconds ttfb,
+                              std::chrono::steady_clock::time_point ended) = 0;
+  virtual void step_failed(std::string_view step, std::string_view kind,
+                           std::chrono::steady_clock::time_point ended) = 0;
   virtual void check(std::string_view name, bool passed) = 0;
 };
 
 /// The operation a suspended session waits for, performed by the driver.
 struct SessionOperation {
-  enum class Kind { none, send, receive, request, think };
+  /// yield: none, but let the thread's event loop run (a session that runs long without
+  /// waiting, such as a scenario's loop over no prompts).
+  enum class Kind { none, send, receive, request, think, yield };
   Kind kind = Kind::none;
   std::string payload;  ///< send, request
   bool binary = false;
@@ -173,6 +178,9 @@ class Session {
   };
 
  public:
+  /// The most handlers (distinct rules) a session may register; see on().
+  static constexpr std::size_t max_handlers = 64;
+
   Session(detail::SessionSink& sink, std::mt19937_64& random, std::uint64_t connection,
           std::uint64_t iteration, const std::vector<std::string>& prompts,
           bool first_on_connection = true)
@@ -265,7 +273,7 @@ class Session {
   bool check(std::string_view name, bool passed, CheckMode mode = CheckMode::record) {
     sink_.check(name, passed);
     if (!passed && mode == CheckMode::fail_step) {
-      if (last_step_) sink_.step_failed(last_step_->name, "check");
+      if (last_step_) sink_.step_failed(last_step_->name, "check", last_step_->ended);
       last_step_.reset();
       throw SessionFailure("check '" + std::string(name) + "' failed");
     }
@@ -273,14 +281,26 @@ class Session {
   }
 
   /// Answers every frame matching `when` with `answer` while the session waits (e.g. a
-  /// server's {"type":"ping"} with {"type":"pong"}); such frames reach no receive.
+  /// server's {"type":"ping"} with {"type":"pong"}); such frames reach no receive. A
+  /// handler replaces the one for the same rule (text); more than max_handlers rules
+  /// throw SessionFailure, which fails the session.
   void on(FrameRule when, std::string answer) {
-    handlers_.push_back({std::move(when), [answer = std::move(answer)](std::string_view) {
-                           return std::optional<std::string>(answer);
-                         }});
+    on(std::move(when), [answer = std::move(answer)](std::string_view) {
+      return std::optional<std::string>(answer);
+    });
   }
   /// The same with the answer made from the frame (none: the frame is only dropped).
   void on(FrameRule when, std::function<std::optional<std::string>(std::string_view)> answer) {
+    for (auto& handler : handlers_) {
+      if (handler.when.text() == when.text()) {
+        handler.answer = std::move(answer);
+        return;
+      }
+    }
+    if (handlers_.size() == max_handlers) {
+      throw SessionFailure("a session registers at most " + std::to_string(max_handlers) +
+                           " handlers (one per rule); '" + when.text() + "' is one more");
+    }
     handlers_.push_back({std::move(when), std::move(answer)});
   }
 
@@ -299,6 +319,7 @@ class Session {
     std::string name;
     std::chrono::microseconds latency;
     std::chrono::microseconds ttfb;
+    std::chrono::steady_clock::time_point ended;  ///< when its reply ended
   };
 
   void ask(detail::SessionOperation operation) {
@@ -308,8 +329,17 @@ class Session {
 
   /// The last step succeeded: no check failed it before the next operation or the end.
   void settle_step() {
-    if (last_step_) sink_.step_succeeded(last_step_->name, last_step_->latency, last_step_->ttfb);
+    if (last_step_) {
+      sink_.step_succeeded(last_step_->name, last_step_->latency, last_step_->ttfb,
+                           last_step_->ended);
+    }
     last_step_.reset();
+  }
+
+  /// Lets the event loop run; the last step stays open to the checks after it.
+  Await<void> yield_to_loop() {
+    pending_ = {.kind = Kind::yield};
+    return {*this};
   }
 
   detail::SessionSink& sink_;
@@ -338,9 +368,12 @@ struct SessionAccess {
     return s.handlers_;
   }
   static void step_done(Session& s, std::string name, std::chrono::microseconds latency,
-                        std::chrono::microseconds ttfb) {
-    s.last_step_ = Session::PendingStep{std::move(name), latency, ttfb};
+                        std::chrono::microseconds ttfb,
+                        std::chrono::steady_clock::time_point ended) {
+    s.last_step_ = Session::PendingStep{std::move(name), latency, ttfb, ended};
   }
+  /// For built-in sessions (a scenario's): an operation that only lets the loop run.
+  static auto yield(Session& s) { return s.yield_to_loop(); }
   static void settle(Session& s) { s.settle_step(); }
   static Variables& variables(Session& s) noexcept { return s.variables_; }
   static void drop_step(Session& s) noexcept { s.last_step_.reset(); }

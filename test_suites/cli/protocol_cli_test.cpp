@@ -6,6 +6,7 @@
 
 #include <wsload/testing/server.hpp>
 
+#include "../support/frame_recorder.hpp"
 #include "../support/process.hpp"
 #include "../support/scratch.hpp"
 
@@ -102,6 +103,36 @@ TEST_F(ProtocolCli, CompressionIsNegotiatedOrSaidNotToBe) {
   EXPECT_NE(declined.out.find("permessage-deflate offered, not negotiated"), std::string::npos)
       << declined.out;
   EXPECT_EQ(summary()["connections"]["compressed"], 0);
+}
+
+// Browsers cannot set headers on a WebSocket, so a bearer token often travels as an offered
+// subprotocol (["access_token", TOKEN], or a bare token). A server that picks none, or one
+// not offered, fails the handshake: the error names the offer without the tokens, and
+// neither the console, the summary nor stderr shows them.
+TEST_F(ProtocolCli, OfferedSubprotocolTokensAreRedactedFromHandshakeErrors) {
+  const std::vector<std::string> secrets = {"NamedTokenSecret1", "Zq8vT3kLm9Pw2XrB7nC4"};
+  for (const std::string chosen : {"Sec-WebSocket-Protocol: chat.v9\r\n", ""}) {
+    wsload::test::Misbehaviour picky;
+    picky.upgrade_headers = chosen;
+    const wsload::test::FrameRecorder server(picky);
+    std::vector<std::string> args = {
+        WSLOAD_CLI,  "run", "--url", server.url(), "--summary", (dir_ / "summary.json").string(),
+        "--min-rps", "0",   "-c",    "1"};
+    args.insert(args.end(), {"--prompt", "hi", "--subprotocol", "graphql-ws", "--subprotocol",
+                             "access_token", "--subprotocol", secrets[0], "--subprotocol",
+                             secrets[1], "--min-success-rate", "0"});
+    const auto r = run_process(args, wsload::test::clean_wsload_env(), std::chrono::seconds(30));
+    ASSERT_FALSE(r.timed_out);
+    const std::string saved = read_text(dir_ / "summary.json");
+    EXPECT_NE(saved.find("offered 'graphql-ws, <redacted>, <redacted>, <redacted>'"),
+              std::string::npos)
+        << saved;
+    for (const auto& secret : secrets) {
+      EXPECT_EQ(r.out.find(secret), std::string::npos) << secret << " on the console\n" << r.out;
+      EXPECT_EQ(r.err.find(secret), std::string::npos) << secret << " on stderr\n" << r.err;
+      EXPECT_EQ(saved.find(secret), std::string::npos) << secret << " in the summary\n" << saved;
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // `wsload run --scenario FILE` through the real process: a scenario's session against the
 // embedded server and against graphql-ws from npm, and a bad file refused before traffic.
 #include <chrono>
+#include <csignal>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -163,6 +165,57 @@ TEST_F(ScenarioCli, SessionRateNeedsASessionAndExcludesRate) {
   EXPECT_NE(r.err.find("--session-rate"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--duration"), std::string::npos) << r.err;
   EXPECT_EQ(server.connections(), 0u) << "no traffic before the flags are checked";
+}
+
+// A file of repeats nested 100,000 deep is bad input: refused before nlohmann's DOM or the
+// step parser recurse that deep (it overflowed the stack), naming where and the limit.
+TEST_F(ScenarioCli, StepsNestedTooDeepAreBadInputNotACrash) {
+  wsload::testing::Server server;
+  std::string text;
+  constexpr int depth = 100'000;
+  for (int i = 0; i < depth; ++i) text += R"({"repeat": 2, "steps": [)";
+  text += R"({"send": "x"})";
+  for (int i = 0; i < depth; ++i) text += "]}";
+  const auto scenario = write("deep.json", R"({"steps": [)" + text + "]}");
+  const auto r = run_process(run_args(server.url(), scenario.string()),
+                             wsload::test::clean_wsload_env(), std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 2) << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find("scenario " + scenario.string() + ": steps[0] steps[0] steps[0]"),
+            std::string::npos)
+      << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find("deeper than 32 levels"), std::string::npos) << r.err.substr(0, 2000);
+  EXPECT_LT(r.err.size(), 1000u) << "one line, not the whole path";
+  EXPECT_EQ(server.connections(), 0u);
+}
+
+// A loop that awaits only instantly (think 0) never suspended, so its thread's watchdog,
+// the run's deadline and Ctrl-C never ran: the run never ended. Now it ends on time.
+TEST_F(ScenarioCli, ALoopThatNeverSuspendsStillEndsWithTheRun) {
+  wsload::testing::Server server;
+  const auto scenario = write("spin.json", R"({"steps": [{"send": "x"}, {"repeat": 1000000,
+    "steps": [{"repeat": 1000000, "steps": [{"think": 0}, {"check": "spin", "rule": "/x"}]}]}]})");
+  auto args = run_args(server.url(), scenario.string());
+  args.insert(args.end(), {"--duration", "1", "--timeout", "1", "--min-success-rate", "0"});
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = run_process(args, wsload::test::clean_wsload_env(), std::chrono::seconds(20));
+  ASSERT_FALSE(r.timed_out) << "the run never ended";
+  // The one session was still spinning when the run ended: failed, no latency sample.
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.exit_code << r.out << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_TRUE(std::filesystem::exists(summary()));
+
+  // Interrupted, it ends too (exit 130, the summary written).
+  args = run_args(server.url(), scenario.string());
+  args.insert(args.end(), {"--duration", "300", "--min-success-rate", "0"});
+  std::filesystem::remove(summary());
+  const auto interrupted = run_process(
+      args, wsload::test::clean_wsload_env(), std::chrono::seconds(20),
+      [started = std::chrono::steady_clock::now()](const std::string&, const std::string&) {
+        return std::chrono::steady_clock::now() - started > std::chrono::seconds(1) ? SIGINT : 0;
+      });
+  ASSERT_FALSE(interrupted.timed_out) << "Ctrl-C did not stop it";
+  EXPECT_EQ(interrupted.exit_code, 130) << interrupted.out << interrupted.err;
+  EXPECT_TRUE(std::filesystem::exists(summary()));
 }
 
 }  // namespace

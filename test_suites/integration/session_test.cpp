@@ -1,8 +1,10 @@
 // Scripted sessions (session.hpp) over loopback: steps, captures, checks, think time and
 // handlers against the embedded server and hostile servers written here.
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -43,6 +45,17 @@ std::uint64_t errors_of(const wsload::Summary& s, ErrorKind kind) {
     if (e.kind == kind) n += e.requests;
   }
   return n;
+}
+
+// A server that answers "start" with a ping and a pong with {"type":"done"}.
+wsload::test::Misbehaviour pings_until_ponged() {
+  wsload::test::Misbehaviour pinging;
+  pinging.answer = [](const std::string& message) -> std::vector<std::string> {
+    if (message == "start") return {R"({"type":"ping"})"};
+    if (message == R"({"type":"pong"})") return {R"({"type":"done"})"};
+    return {};
+  };
+  return pinging;
 }
 
 // A helper session, co_awaited by the others.
@@ -169,13 +182,7 @@ TEST(Session, AStepBeforeAnExceptionIsStillCounted) {
 }
 
 TEST(Session, HandlersAnswerServerPingsWhileTheSessionWaits) {
-  wsload::test::Misbehaviour pinging;
-  pinging.answer = [](const std::string& message) -> std::vector<std::string> {
-    if (message == "start") return {R"({"type":"ping"})"};
-    if (message == R"({"type":"pong"})") return {R"({"type":"done"})"};
-    return {};
-  };
-  wsload::test::FrameRecorder server(pinging);
+  wsload::test::FrameRecorder server(pings_until_ponged());
   auto config = session_config(server.url(), [](Session& s) -> SessionTask {
     s.on(rule("/type==ping"), R"({"type":"pong"})");
     auto reply = co_await s.request("start", "start", rule("/type==done"));
@@ -260,6 +267,91 @@ TEST(Session, ASessionNeedsNoPromptsButNoOpenLoop) {
   EXPECT_NO_THROW(wsload::Engine{config});
   config.rate = 10;
   EXPECT_THROW(wsload::Engine{config}, wsload::ConfigError);
+}
+
+// An `on` step in a loop registered a new handler each time round: the list grew with the
+// loop, and every frame was judged against all of them. Once per step and session now.
+TEST(Session, AnOnStepInALoopRegistersOneHandler) {
+  Server server;
+  const auto scenario = std::make_shared<const wsload::Scenario>(
+      wsload::parse_scenario(json::parse(R"({"steps": [{"repeat": 50, "steps": [
+        {"on": "/type==ping", "reply": "pong"},
+        {"request": "ask", "send": "a", "until": "regex:a"}]}]})"),
+                             "scenario"));
+  std::vector<std::size_t> handlers;
+  auto config = session_config(server.url(), [&](Session& s) -> SessionTask {
+    co_await wsload::detail::run_scenario(s, scenario);
+    handlers.push_back(wsload::detail::SessionAccess::handlers(s).size());
+  });
+  config.iterations = 2;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 2u) << wsload::format_report(s);
+  EXPECT_EQ(handlers, (std::vector<std::size_t>{1, 1}));
+}
+
+// In C++, a handler for a rule replaces the earlier one for the same rule (which could never
+// answer again), and a session that registers more than max_session_handlers distinct rules
+// fails, naming the limit, instead of growing its list without bound.
+TEST(Session, AHandlerReplacesTheOneForTheSameRuleAndTheirNumberIsCapped) {
+  wsload::test::FrameRecorder server(pings_until_ponged());
+  std::size_t handlers = 0;
+  auto config = session_config(server.url(), [&](Session& s) -> SessionTask {
+    for (int i = 0; i < 100; ++i) s.on(rule("/type==ping"), i == 99 ? R"({"type":"pong"})" : "old");
+    handlers = wsload::detail::SessionAccess::handlers(s).size();
+    co_await s.request("start", "start", rule("/type==done"));
+  });
+  config.timeouts.reply = 2s;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 1u) << wsload::format_report(s);
+  EXPECT_EQ(handlers, 1u);
+
+  Server echo;
+  auto capped = session_config(echo.url(), [](Session& s) -> SessionTask {
+    for (std::size_t i = 0; i <= Session::max_handlers; ++i) {
+      s.on(rule("/h" + std::to_string(i)), "x");
+    }
+    co_await s.send("never");
+  });
+  const auto failed = wsload::run_load(capped);
+  EXPECT_EQ(errors_of(failed, ErrorKind::session_failed), 1u) << wsload::format_report(failed);
+  EXPECT_NE(wsload::format_report(failed).find("64 handlers"), std::string::npos)
+      << wsload::format_report(failed);
+}
+
+// A step's figures are kept or left out by the warm-up as of when its reply ended, not when
+// the session moved on to its next operation: here the session works on past the warm-up's
+// end before its next step (the sleep stands for a session's own work between steps).
+TEST(Session, AStepIsJudgedByTheWarmUpWhenItsReplyEnded) {
+  Server server;
+  const auto warm_up_over = std::chrono::steady_clock::now() + 2s;
+  auto config = session_config(server.url(), [&](Session& s) -> SessionTask {
+    co_await s.request("early", "e", rule("regex:e"));
+    std::this_thread::sleep_until(warm_up_over);
+    co_await s.request("late", "l", rule("regex:l"));
+  });
+  config.warmup = 1s;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 1u) << wsload::format_report(s);
+  EXPECT_FALSE(s.steps.count("early")) << "a warm-up reply was counted";
+  ASSERT_TRUE(s.steps.count("late")) << wsload::format_report(s);
+  EXPECT_EQ(s.steps.find("late")->second.count, 1u);
+}
+
+// Session frames are judged by the scan the prompt loops use: a binary frame is bytes, so a
+// JSON rule never matches it (the session times out), while a regex reads its bytes.
+TEST(Session, ABinaryFrameIsBytesThatOnlyARegexMatches) {
+  Server server;
+  for (const char* until : {"/type==x", "regex:x"}) {
+    auto config = session_config(server.url(), [until](Session& s) -> SessionTask {
+      co_await s.send_binary(R"({"type":"x"})");
+      co_await s.receive_until(rule(until));
+    });
+    config.timeouts.reply = 500ms;
+    const auto s = wsload::run_load(config);
+    const bool regex = std::string(until).starts_with("regex:");
+    EXPECT_EQ(s.successful_requests, regex ? 1u : 0u) << until << wsload::format_report(s);
+    EXPECT_EQ(errors_of(s, ErrorKind::reply_timeout), regex ? 0u : 1u) << until;
+  }
 }
 
 }  // namespace

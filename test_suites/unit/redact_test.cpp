@@ -82,4 +82,17 @@ TEST(Redact, TheSavedConfigurationHoldsNoSecret) {
   EXPECT_NE(saved.find(R"("X-Env":"dev")"), std::string::npos) << saved;
 }
 
+// Subprotocols carry browsers' tokens: a name such as access_token, the value after it, a
+// bare key, a JWT and a k8s bearer token go whole; protocol names stay.
+TEST(Redact, SubprotocolsThatMayCarryATokenGoWhole) {
+  const std::string r(wsload::redacted_text);
+  EXPECT_EQ(
+      wsload::redact_subprotocols({"graphql-ws", "access_token", "plain", "chat.v1",
+                                   "Zq8vT3kLm9Pw2XrB7nC4", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJoIn0.s",
+                                   "base64url.bearer.authorization.k8s.io.abc",
+                                   "graphql-transport-ws", "v10.stomp", "mqttv3.1"}),
+      (std::vector<std::string>{"graphql-ws", r, r, "chat.v1", r, r, r, "graphql-transport-ws",
+                                "v10.stomp", "mqttv3.1"}));
+}
+
 }  // namespace

@@ -55,4 +55,42 @@ TEST(Scenario, ErrorsNameTheStepAndTheProblem) {
   EXPECT_NE(error_of(R"([1])").find("must be a JSON object"), std::string::npos);
 }
 
+// Steps nest (repeat in repeat) at most wsload::max_scenario_depth levels: a deeper scenario
+// is bad input naming the repeat that goes too deep, and no recursion runs deeper.
+TEST(Scenario, StepsNestedDeeperThanTheLimitAreRefusedNamingTheRepeat) {
+  const auto nested = [](std::size_t levels) {
+    json steps = json::array({{{"send", "x"}}});
+    for (std::size_t i = 1; i < levels; ++i) {
+      steps = json::array({{{"repeat", 2}, {"steps", steps}}});
+    }
+    return json{{"steps", steps}};
+  };
+  EXPECT_EQ(error_of(nested(wsload::max_scenario_depth).dump()), "");
+  std::string path = "scenario s.json: steps";
+  for (std::size_t i = 1; i < wsload::max_scenario_depth; ++i) path += "[0] steps";
+  EXPECT_NE(error_of(nested(wsload::max_scenario_depth + 1).dump())
+                .find(path + "[0] repeat: nests steps deeper than 32 levels"),
+            std::string::npos)
+      << error_of(nested(wsload::max_scenario_depth + 1).dump());
+}
+
+// A loop that can never send, receive or think would never end by itself (nor let its
+// thread's event loop run): refused, naming the loop.
+TEST(Scenario, ALoopThatNeverAwaitsIsRefused) {
+  EXPECT_NE(error_of(R"({"steps": [{"send": "x"}, {"repeat": 5, "steps": [
+                {"check": "c", "rule": "/a"}, {"capture": "v", "pointer": "/v"},
+                {"on": "/ping", "reply": "pong"}]}]})")
+                .find("scenario s.json: steps[1] repeat: has no step that sends, receives or "
+                      "thinks"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"steps": [{"repeat": 5, "steps": [{"send": "x"},
+                {"repeat": 2, "steps": [{"check": "d", "rule": "/b"}]}]}]})")
+                .find("steps[0] steps[1] repeat: has no step that sends"),
+            std::string::npos);
+  // An awaiting step anywhere inside the loop, nested repeats included, is enough.
+  EXPECT_EQ(error_of(R"({"steps": [{"repeat": 5, "steps": [{"check": "c", "rule": "/a"},
+                {"repeat": 2, "steps": [{"think": 0}]}]}]})"),
+            "");
+}
+
 }  // namespace

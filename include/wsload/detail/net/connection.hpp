@@ -21,6 +21,7 @@
 #include <wsload/detail/net/tls_socket.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/message.hpp>
+#include <wsload/redact.hpp>
 #include <wsload/url.hpp>
 
 namespace wsload::detail {
@@ -96,13 +97,14 @@ inline std::optional<std::string> unsound_choice(const websocket::response_type&
     }
   }
   const auto subprotocol = chosen(http::field::sec_websocket_protocol);
-  const auto offer = "'" + shorten(joined_subprotocols(offered)) + "'";
+  // Offered subprotocols may carry tokens: shown redacted, as the one chosen.
+  const auto offer = "'" + shorten(joined_subprotocols(redact_subprotocols(offered))) + "'";
   if (subprotocol.empty()) {
     if (offered.empty()) return std::nullopt;
     return "the server chose no subprotocol; offered " + offer + " (one is required)";
   }
   if (std::find(offered.begin(), offered.end(), subprotocol) != offered.end()) return std::nullopt;
-  return "the server chose the subprotocol '" + shorten(subprotocol) +
+  return "the server chose the subprotocol '" + shorten(redact_subprotocols({subprotocol})[0]) +
          "', which was not offered; " +
          (offered.empty() ? std::string("none was") : "offered " + offer) + " (RFC 6455 4.1)";
 }

@@ -10,12 +10,10 @@
 #include <wsload/detail/net/asio.hpp>
 #include <wsload/detail/net/classify.hpp>
 #include <wsload/detail/net/connection.hpp>
+#include <wsload/detail/net/session_link.hpp>
 #include <wsload/detail/net/state.hpp>
 
 namespace wsload::detail {
-
-template <class Stream>
-struct SessionLink;  // session_driver.hpp
 
 /// The closing handshake of a session connection: its reader drains the frames the close
 /// meets (counted as consumed by no request), bounded by `timeout`.

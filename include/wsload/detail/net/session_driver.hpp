@@ -1,6 +1,6 @@
 // Scripted sessions on a load connection (session.hpp): the trampoline that performs with
-// Asio what a Session's coroutine asks for, a reader that takes frames while the session
-// waits and lets its handlers answer them, and the loop that runs a connection's sessions.
+// Asio what a Session's coroutine asks for (its reader is in session_link.hpp) and the loop
+// that runs a connection's sessions.
 //
 // Each connection runs its sessions one after another (sessions arriving at a rate, each on
 // a connection of its own: session_arrivals.hpp): `iterations` of them, or until the
@@ -12,14 +12,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include <nlohmann/json.hpp>
+#include <vector>
 
 #include <wsload/config.hpp>
 #include <wsload/detail/net/asio.hpp>
@@ -28,6 +26,7 @@
 #include <wsload/detail/net/frames.hpp>
 #include <wsload/detail/net/pacing.hpp>
 #include <wsload/detail/net/session_connection.hpp>
+#include <wsload/detail/net/session_link.hpp>
 #include <wsload/detail/net/state.hpp>
 #include <wsload/errors.hpp>
 #include <wsload/results/steps.hpp>
@@ -35,28 +34,28 @@
 
 namespace wsload::detail {
 
-/// Records a thread's sessions' steps and checks into its ThreadState (none in the
-/// warm-up).
+/// Records a thread's sessions' steps and checks into its ThreadState (none that ended in
+/// the warm-up).
 class ThreadSessionSink final : public SessionSink {
  public:
   explicit ThreadSessionSink(ThreadState& state) : state_(state) {}
 
   void step_succeeded(std::string_view step, std::chrono::microseconds latency,
-                      std::chrono::microseconds ttfb) override {
-    if (measuring()) figures(step).record_success(latency.count(), ttfb.count());
+                      std::chrono::microseconds ttfb, Clock::time_point ended) override {
+    if (measuring(ended)) figures(step).record_success(latency.count(), ttfb.count());
   }
-  void step_failed(std::string_view step, std::string_view kind) override {
-    if (measuring()) figures(step).record_failure(kind);
+  void step_failed(std::string_view step, std::string_view kind, Clock::time_point ended) override {
+    if (measuring(ended)) figures(step).record_failure(kind);
   }
   void check(std::string_view name, bool passed) override {
-    if (!measuring()) return;
+    if (!measuring(Clock::now())) return;
     auto it = state_.checks.find(name);
     if (it == state_.checks.end()) it = state_.checks.try_emplace(std::string(name)).first;
     ++(passed ? it->second.passes : it->second.failures);
   }
 
  private:
-  bool measuring() const { return Clock::now() >= state_.measure_from; }
+  bool measuring(Clock::time_point at) const { return at >= state_.measure_from; }
   StepFigures& figures(std::string_view step) {
     auto it = state_.steps.find(step);
     if (it == state_.steps.end()) it = state_.steps.try_emplace(std::string(step)).first;
@@ -64,76 +63,6 @@ class ThreadSessionSink final : public SessionSink {
   }
   ThreadState& state_;
 };
-
-/// A frame as the reader took it.
-struct ArrivedFrame {
-  std::string data;
-  bool binary = false;
-  Clock::time_point at;
-  std::uint64_t reads = 0;  ///< the socket's reads when it was decoded
-};
-
-/// What a connection's reader and its session share. Lives until the reader has ended.
-template <class Stream>
-struct SessionLink {
-  SessionLink(Stream& ws, const asio::any_io_executor& executor)
-      : ws(ws), wake(executor, Clock::time_point::max()) {}
-  Stream& ws;
-  std::deque<ArrivedFrame> inbox;   ///< frames no handler took, for the next receive
-  std::deque<std::string> answers;  ///< handlers' answers, sent by the session's side
-  Session* session = nullptr;       ///< whose handlers answer; none between sessions
-  bool reading = true;              ///< the reader has not ended
-  std::uint64_t reads_at_read = 0;  ///< the socket's reads when the reader's read began
-  std::uint64_t sessions = 0;       ///< sessions begun on this socket
-  /// The variables the last session left: a connection's later sessions start with what
-  /// its first captured (a login's token), as a scenario's `connect` list needs.
-  Variables variables;
-  boost::system::error_code read_error;
-  std::string handler_error;  ///< a handler threw: the session fails
-  asio::steady_timer wake;    ///< cancelled whenever any of the above changes
-};
-
-/// Whether a handler of the link's session takes `frame` (queueing its answer).
-template <class Stream>
-bool answered_by_handler(SessionLink<Stream>& link, const ArrivedFrame& frame) {
-  if (!link.session) return false;
-  const auto& handlers = SessionAccess::handlers(*link.session);
-  if (handlers.empty()) return false;
-  nlohmann::json parsed;
-  const bool is_json = parse_frame(frame.data, parsed);
-  for (const auto& handler : handlers) {
-    if (!handler.when.matches(frame.data, is_json ? &parsed : nullptr)) continue;
-    try {
-      if (auto answer = handler.answer(frame.data)) link.answers.push_back(std::move(*answer));
-    } catch (const std::exception& e) {
-      link.handler_error = std::string("a handler threw: ") + e.what();
-    } catch (...) {
-      link.handler_error = "a handler threw";
-    }
-    return true;
-  }
-  return false;
-}
-
-/// Reads every frame of the connection until it ends.
-template <class Stream>
-asio::awaitable<void> read_session_frames(SessionLink<Stream>& link) {
-  beast::flat_buffer buffer;
-  boost::system::error_code ec;
-  for (;;) {
-    buffer.consume(buffer.size());
-    link.reads_at_read = link.ws.next_layer().reads;
-    co_await link.ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;
-    ArrivedFrame frame{beast::buffers_to_string(buffer.data()), !link.ws.got_text(), Clock::now(),
-                       link.ws.next_layer().reads};
-    if (!answered_by_handler(link, frame)) link.inbox.push_back(std::move(frame));
-    link.wake.cancel();
-  }
-  link.read_error = ec;
-  link.reading = false;
-  link.wake.cancel();
-}
 
 /// How a session operation failed: the request's kind, and the step failure's name.
 struct SessionFailed {
@@ -158,7 +87,12 @@ class SessionOperations {
   asio::awaitable<std::optional<SessionFailed>> perform(Session& session, SessionOperation& op) {
     using Kind = SessionOperation::Kind;
     SessionAccess::reply(session) = Reply{};
+    co_await yield_sometimes(link_);
     switch (op.kind) {
+      case Kind::yield:
+        link_.unyielded = 0;
+        co_await asio::post(link_.wake.get_executor(), asio::use_awaitable);
+        co_return std::nullopt;
       case Kind::send:
         co_return co_await write(op.payload, op.binary);
       case Kind::think:
@@ -179,7 +113,7 @@ class SessionOperations {
           using std::chrono::duration_cast;
           using std::chrono::microseconds;
           SessionAccess::step_done(session, op.step, duration_cast<microseconds>(last_at_ - start),
-                                   duration_cast<microseconds>(first_at_ - start));
+                                   duration_cast<microseconds>(first_at_ - start), last_at_);
         }
         co_return failed;
       }
@@ -259,7 +193,7 @@ class SessionOperations {
   asio::awaitable<std::optional<SessionFailed>> receive(
       Session& session, const FrameRule& until, std::optional<std::uint64_t> reads_at_send) {
     auto& reply = SessionAccess::reply(session);
-    const bool needs_json = until.needs_json() || run_.error_rules.needs_json();
+    FrameScan& scan = scan_for(until);
     bool first = true;
     slot_.arm(Phase::reply, Clock::now(), run_.config.timeouts.reply);
     for (;;) {
@@ -275,13 +209,11 @@ class SessionOperations {
         first = false;
         if (frames_++ == 0) session_first_at_ = frame.at;
         bytes_ += frame.data.size();
-        nlohmann::json parsed;
-        const bool is_json = needs_json && parse_frame(frame.data, parsed);
-        const nlohmann::json* json = is_json ? &parsed : nullptr;
-        if (auto error = run_.error_rules.match(frame.data, json)) {
+        scan_frame(scan, frame.data, frame.binary);
+        if (auto error = run_.error_rules.match(frame.data, scan)) {
           co_return SessionFailed{std::move(*error), "error_frame"};
         }
-        const bool done = until.matches(frame.data, json);
+        const bool done = until.matches(frame.data, scan);
         reply.frames.push_back(std::move(frame.data));
         reply.binary.push_back(frame.binary);
         if (done) {
@@ -294,10 +226,27 @@ class SessionOperations {
     }
   }
 
+  /// A scan for the error rules' pointers and `until`'s, judging frames as the prompt loops
+  /// do (no DOM per frame); kept while the rule is the same (a loop's).
+  FrameScan& scan_for(const FrameRule& until) {
+    if (!scan_ || scanned_for_ != until.text()) {
+      scan_.reset();
+      scan_paths_.clear();
+      run_.error_rules.add_paths(scan_paths_);
+      if (until.needs_json()) scan_paths_.push_back(until.path());
+      scan_.emplace(scan_paths_);
+      scanned_for_ = until.text();
+    }
+    return *scan_;
+  }
+
   RunContext& run_;
   ThreadState& state_;
   ConnectionSlot& slot_;
   SessionLink<Stream>& link_;
+  std::vector<JsonPath> scan_paths_;
+  std::optional<FrameScan> scan_;
+  std::string scanned_for_;       ///< the rule scan_ was made for
   Clock::time_point first_at_{};  ///< of the current receive
   Clock::time_point last_at_{};
   Clock::time_point session_first_at_{};
@@ -327,6 +276,7 @@ asio::awaitable<std::optional<Failure>> run_one_session(
     RunContext& run, ThreadState& state, ConnectionSlot& slot, SessionLink<Stream>& link,
     std::uint64_t index, std::uint64_t iteration,
     std::optional<Clock::time_point> due = std::nullopt) {
+  co_await yield_sometimes(link);  // sessions that perform nothing, back to back
   ThreadSessionSink sink(state);
   Session session(sink, state.random, index, iteration, run.config.prompts, link.sessions++ == 0);
   // Frames left by the last session belong to none of this one's steps.
@@ -334,6 +284,7 @@ asio::awaitable<std::optional<Failure>> run_one_session(
   link.inbox.clear();
   SessionAccess::variables(session) = link.variables;
   link.session = &session;
+  link.handler_scan.reset();  // made for the last session's handlers
   struct Detach {
     SessionLink<Stream>& link;
     Session& session;
@@ -368,7 +319,9 @@ asio::awaitable<std::optional<Failure>> run_one_session(
     }
     auto& op = SessionAccess::pending(session);
     if (auto failed = co_await operations.perform(session, op)) {
-      if (op.kind == SessionOperation::Kind::request) sink.step_failed(op.step, failed->step_kind);
+      if (op.kind == SessionOperation::Kind::request) {
+        sink.step_failed(op.step, failed->step_kind, Clock::now());
+      }
       co_return std::move(failed->why);
     }
   }
