@@ -131,7 +131,9 @@ class DirectFrames {
   /// Reads more of the stream into the buffer (an awaitable of the bytes read).
   auto fill(boost::system::error_code& ec) {
     if (begin_ == end_) begin_ = end_ = 0;
-    make_room(std::max(needed_, end_ - begin_ + minimum_free));
+    // Toward the frame's declared length by doubling, never at once: the buffer grows with
+    // the bytes that came, not with what a header claims.
+    make_room(std::max(std::min(needed_, 2 * in_.size()), end_ - begin_ + minimum_free));
     needed_ = 0;
     return socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
                                    asio::redirect_error(asio::use_awaitable, ec));
