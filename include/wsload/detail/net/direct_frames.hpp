@@ -52,6 +52,118 @@ class DirectFrames {
     return parsed;
   }
 
+  /// Takes into the buffer what has already arrived, without waiting: frames a server sent
+  /// with its 101, which Beast would have read with it, are then known to precede the
+  /// first request.
+  void take_arrived() {
+    make_room(end_ - begin_ + minimum_free);
+    const auto n =
+        ::recv(socket_.native_handle(), in_.data() + end_, in_.size() - end_, MSG_DONTWAIT);
+    if (n > 0) end_ += static_cast<std::size_t>(n);
+  }
+
+  /// Reads more of the stream into the buffer (an awaitable of the bytes read).
+  auto fill(boost::system::error_code& ec) {
+    if (begin_ == end_) begin_ = end_ = 0;
+    // Toward the frame's declared length by doubling, never at once: the buffer grows with
+    // the bytes that came, not with what a header claims.
+    make_room(std::max(std::min(needed_, 2 * in_.size()), end_ - begin_ + minimum_free));
+    needed_ = 0;
+    return socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  }
+  /// Records what fill() read.
+  void filled(std::size_t bytes) noexcept { end_ += bytes; }
+
+  /// Sends what parse() prepared as a reply (an awaitable).
+  auto flush(boost::system::error_code& ec) {
+    return asio::async_write(socket_, asio::buffer(out_),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  /// The next whole message, its pings answered (see parse).
+  asio::awaitable<std::string_view> read(boost::system::error_code& ec) {
+    std::string_view message;
+    for (;;) {
+      switch (parse(message, ec)) {
+        case Parsed::message:
+          co_return message;
+        case Parsed::failed:
+          co_return std::string_view();
+        case Parsed::reply: {
+          boost::system::error_code write_error;
+          co_await flush(write_error);
+          if (write_error && !failure_) {
+            ec = write_error;
+            co_return std::string_view();
+          }
+          break;
+        }
+        case Parsed::need_bytes: {
+          const auto n = co_await fill(ec);
+          if (ec) co_return std::string_view();
+          filled(n);
+          break;
+        }
+      }
+    }
+  }
+
+  /// Whether the last message read was binary.
+  bool got_binary() const noexcept { return binary_in_; }
+
+  /// Sends `payload` as one message, text or binary as the run says, in frames of at most
+  /// the run's fragment size (API Gateway takes frames of at most 32 KB); an awaitable.
+  auto write(std::string_view payload, boost::system::error_code& ec) {
+    out_.clear();
+    unsigned opcode = binary_out_ ? 2 : 1;
+    do {
+      const auto part = payload.substr(0, fragment_);
+      payload.remove_prefix(part.size());
+      append_frame(opcode, part, payload.empty());
+      opcode = 0;
+    } while (!payload.empty());
+    return flush(ec);
+  }
+
+  /// The closing handshake, bounded by `timeout`: a close sent, then reads until the
+  /// server's close (its data messages counted as consumed by no request) and the end of
+  /// the stream, as a client tears down (RFC 6455 7.1.1). A close cut short is counted,
+  /// and is no failure of any request.
+  asio::awaitable<void> close(ThreadState& state, ConnectionSlot& slot,
+                              std::chrono::milliseconds timeout) {
+    slot.arm(Phase::close, Clock::now(), timeout);
+    boost::system::error_code ec;
+    if (!closed_) {
+      closed_ = true;
+      out_.clear();
+      append_frame(8, std::string_view("\x03\xe8", 2), true);  // 1000, normal
+      co_await flush(ec);
+      while (!ec) {
+        co_await read(ec);
+        if (!ec) ++state.unconsumed_at_close;
+      }
+    }
+    if (!ec || ec == websocket::error::closed) {
+      ec = {};
+      socket_.shutdown(tcp::socket::shutdown_send, ec);
+      char sink[512];
+      while (!ec) {
+        co_await socket_.async_read_some(asio::buffer(sink),
+                                         asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    if (slot.abort != Abort::none) ++state.close_timeouts;
+  }
+
+  /// The socket's reads so far (a frame decoded with none since a send was in the buffer
+  /// before it).
+  std::uint64_t reads() const noexcept { return socket_.reads; }
+
+  /// The server's close frame, when it sent one.
+  const websocket::close_reason& reason() const noexcept { return reason_; }
+
+ private:
   /// The frames in the buffer, up to the next message or what stops the reading.
   Parsed parse_frames(std::string_view& message) {
     for (;;) {
@@ -118,120 +230,6 @@ class DirectFrames {
     }
   }
 
-  /// Takes into the buffer what has already arrived, without waiting: frames a server sent
-  /// with its 101, which Beast would have read with it, are then known to precede the
-  /// first request.
-  void take_arrived() {
-    make_room(end_ - begin_ + minimum_free);
-    const auto n =
-        ::recv(socket_.native_handle(), in_.data() + end_, in_.size() - end_, MSG_DONTWAIT);
-    if (n > 0) end_ += static_cast<std::size_t>(n);
-  }
-
-  /// Reads more of the stream into the buffer (an awaitable of the bytes read).
-  auto fill(boost::system::error_code& ec) {
-    if (begin_ == end_) begin_ = end_ = 0;
-    // Toward the frame's declared length by doubling, never at once: the buffer grows with
-    // the bytes that came, not with what a header claims.
-    make_room(std::max(std::min(needed_, 2 * in_.size()), end_ - begin_ + minimum_free));
-    needed_ = 0;
-    return socket_.async_read_some(asio::buffer(in_.data() + end_, in_.size() - end_),
-                                   asio::redirect_error(asio::use_awaitable, ec));
-  }
-  /// Records what fill() read.
-  void filled(std::size_t bytes) noexcept { end_ += bytes; }
-
-  /// Sends what parse() prepared as a reply (an awaitable).
-  auto flush(boost::system::error_code& ec) {
-    return asio::async_write(socket_, asio::buffer(out_),
-                             asio::redirect_error(asio::use_awaitable, ec));
-  }
-
-  /// The next whole message, its pings answered (see parse).
-  asio::awaitable<std::string_view> read(boost::system::error_code& ec) {
-    std::string_view message;
-    for (;;) {
-      switch (parse(message, ec)) {
-        case Parsed::message:
-          co_return message;
-        case Parsed::failed:
-          co_return std::string_view();
-        case Parsed::reply: {
-          boost::system::error_code write_error;
-          co_await flush(write_error);
-          if (write_error && !failure_) {
-            ec = write_error;
-            co_return std::string_view();
-          }
-          break;
-        }
-        case Parsed::need_bytes: {
-          const auto n = co_await fill(ec);
-          if (ec) co_return std::string_view();
-          filled(n);
-          break;
-        }
-      }
-    }
-  }
-
-  /// Whether the last message read was binary.
-  bool got_binary() const noexcept { return binary_in_; }
-  /// Whether bytes of a frame wait in the buffer, read before now.
-  bool buffered() const noexcept { return begin_ != end_; }
-
-  /// Sends `payload` as one message, text or binary as the run says, in frames of at most
-  /// the run's fragment size (API Gateway takes frames of at most 32 KB); an awaitable.
-  auto write(std::string_view payload, boost::system::error_code& ec) {
-    out_.clear();
-    unsigned opcode = binary_out_ ? 2 : 1;
-    do {
-      const auto part = payload.substr(0, fragment_);
-      payload.remove_prefix(part.size());
-      append_frame(opcode, part, payload.empty());
-      opcode = 0;
-    } while (!payload.empty());
-    return flush(ec);
-  }
-
-  /// The closing handshake, bounded by `timeout`: a close sent, then reads until the
-  /// server's close (its data messages counted as consumed by no request) and the end of
-  /// the stream, as a client tears down (RFC 6455 7.1.1). A close cut short is counted,
-  /// and is no failure of any request.
-  asio::awaitable<void> close(ThreadState& state, ConnectionSlot& slot,
-                              std::chrono::milliseconds timeout) {
-    slot.arm(Phase::close, Clock::now(), timeout);
-    boost::system::error_code ec;
-    if (!closed_) {
-      closed_ = true;
-      out_.clear();
-      append_frame(8, std::string_view("\x03\xe8", 2), true);  // 1000, normal
-      co_await flush(ec);
-      while (!ec) {
-        co_await read(ec);
-        if (!ec) ++state.unconsumed_at_close;
-      }
-    }
-    if (!ec || ec == websocket::error::closed) {
-      ec = {};
-      socket_.shutdown(tcp::socket::shutdown_send, ec);
-      char sink[512];
-      while (!ec) {
-        co_await socket_.async_read_some(asio::buffer(sink),
-                                         asio::redirect_error(asio::use_awaitable, ec));
-      }
-    }
-    if (slot.abort != Abort::none) ++state.close_timeouts;
-  }
-
-  /// The socket's reads so far (a frame decoded with none since a send was in the buffer
-  /// before it).
-  std::uint64_t reads() const noexcept { return socket_.reads; }
-
-  /// The server's close frame, when it sent one.
-  const websocket::close_reason& reason() const noexcept { return reason_; }
-
- private:
   // As Beast's own read buffer, small: thousands of idle connections each hold one. It
   // grows to the largest frame that comes.
   static constexpr std::size_t initial_buffer = 1536;

@@ -154,7 +154,7 @@ asio::awaitable<boost::system::error_code> run_sequential(RunContext& run, Threa
   }
   BeastMessages<Stream> messages(ws);
   const auto ec = co_await sequential_loop(run, state, slot, messages, index, cursor);
-  peer_close = ws.reason();
+  peer_close = messages.reason();
   co_return ec;
 }
 
