@@ -317,7 +317,8 @@ inline std::string verify_presigned(const Credentials& credentials, std::string_
       if (name == "X-Amz-Date") date = value;
       if (name == "X-Amz-Credential") credential = value;
       if (name == "X-Amz-Expires") expires = std::atol(value.c_str());
-      rest += (rest.empty() ? "" : "&") + std::string(pair);
+      if (!rest.empty()) rest += '&';
+      rest += pair;
     }
     if (amp == std::string_view::npos) break;
     remaining.remove_prefix(amp + 1);

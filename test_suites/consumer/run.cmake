@@ -4,7 +4,9 @@
 #         -DWORK_DIR=<scratch> [-DLAUNCHER=ccache] -P run.cmake
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
-set(args -DWSLOAD_CONSUMER_MODE=${MODE} -DCMAKE_BUILD_TYPE=Release)
+# Unoptimised, without debug information: the package is under test, not the code's
+# speed, and a Beast translation unit then compiles in half the time (67 s, not 140 s).
+set(args -DWSLOAD_CONSUMER_MODE=${MODE} -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0)
 if(LAUNCHER)
   list(APPEND args -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
 endif()

@@ -22,7 +22,7 @@ using wsload::test::http_get;
 using wsload::testing::Server;
 using wsload::testing::ServerOptions;
 
-LoadConfig config_for(const Server& server) {
+LoadConfig metrics_config(const Server& server) {
   LoadConfig config;
   config.name = "chat \"staging\"";
   config.url = server.url();
@@ -48,7 +48,7 @@ TEST(Metrics, TheEndpointAnswersBeforeDuringAndAfterTheRun) {
   ServerOptions options;
   options.reply_delay = 2ms;
   const Server server(options);
-  auto config = config_for(server);
+  auto config = metrics_config(server);
   config.iterations = 100;
   config.prompts.push_back("never");  // a reply over 1 byte: the echo of "never"
   wsload::Engine engine(config);
@@ -104,7 +104,7 @@ TEST(Metrics, TheEndpointAnswersBeforeDuringAndAfterTheRun) {
 
 TEST(Metrics, AnAddressThatCannotBeListenedOnIsRefusedBeforeAnyTraffic) {
   const Server server;
-  auto config = config_for(server);
+  auto config = metrics_config(server);
   config.metrics.listen = "127.0.0.1:0";
   wsload::Engine holder(config);  // holds a port
   config.metrics.listen = "127.0.0.1:" + std::to_string(holder.metrics_port());
@@ -176,7 +176,7 @@ TEST_F(Prometheus, ItsScrapedCountersEqualTheSummaryAndItsP99IsInTheSummarysBuck
   ServerOptions options;
   options.reply_delay = 20ms;
   const Server server(options);
-  auto config = config_for(server);
+  auto config = metrics_config(server);
   config.connections = 4;
   config.rate = 100;
   config.duration = 3s;

@@ -47,7 +47,11 @@ TEST(ServiceTime, CapsTheServerAtOneMessagePerServiceTime) {
 TEST(Sweep, FindsTheKneeBelowAKnownCapacityAndFailsTheRatesWellAboveIt) {
   wsload::testing::Server server(serving_one_at_a_time());
   LoadConfig base = load_against(server);
-  base.thresholds = {"p95<200ms"};
+  // The median, not a tail: at 25 requests/s each request is its connection's first, so
+  // the tail holds the handshakes, slow on a busy machine or under a sanitizer (p95 was
+  // 252 ms at 25/s under TSan, with the median at 14 ms). Above capacity the queue puts
+  // the median near half a second.
+  base.thresholds = {"p50<200ms"};
   const SweepOptions options{.rate_from = 25,
                              .rate_to = 400,
                              .factor = 2,

@@ -26,7 +26,7 @@ ServerOptions one_route_hangs() {
   return options;
 }
 
-LoadConfig config_for(const Server& server, std::size_t connections,
+LoadConfig truth_config(const Server& server, std::size_t connections,
                       std::vector<std::string> prompts) {
   LoadConfig config;
   config.url = server.url();
@@ -55,7 +55,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST(Truth, AReplyTimeoutFailsOnlyTheRequestThatTimedOut) {
   const Server server(one_route_hangs());
-  auto config = config_for(server, 5, twenty_prompts_one_hangs());
+  auto config = truth_config(server, 5, twenty_prompts_one_hangs());
   config.timeouts.reply = 300ms;
   const auto s = wsload::run_load(config);
   EXPECT_EQ(s.total_requests, 100u);
@@ -71,7 +71,7 @@ TEST(Truth, ACorrelatedReplyTimeoutKeepsItsConnection) {
   ServerOptions options = one_route_hangs();
   options.id_pointer = "/id";
   const Server server(options);
-  auto config = config_for(server, 5, {"echo", "echo", "hang", "echo"});
+  auto config = truth_config(server, 5, {"echo", "echo", "hang", "echo"});
   config.message_template = R"({"action":{{prompt}},"id":{{sequence}}})";
   config.correlation = "/id";
   config.in_flight = 2;
@@ -89,7 +89,7 @@ TEST(Truth, RequestsAfterATimeoutThatCannotBeSentFailUnderTheirOwnKind) {
   // The second request hangs; once it has timed out the server goes away, so the rest
   // are lost with the fresh connection or cannot open one: never timeouts.
   auto server = std::make_unique<Server>(one_route_hangs());
-  auto config = config_for(*server, 1, {R"({"action":"echo"})", R"({"action":"hang"})"});
+  auto config = truth_config(*server, 1, {R"({"action":"echo"})", R"({"action":"hang"})"});
   config.iterations = 3;
   config.timeouts.reply = 300ms;
   wsload::Engine engine(config);
@@ -111,7 +111,7 @@ TEST(Truth, SendingStopsAtTheDurationWhenTheGeneratorFallsBehind) {
   ServerOptions options;
   options.reply_delay = 50ms;
   const Server server(options);
-  auto config = config_for(server, 1, {"a"});  // 20 of the 100 req/s asked
+  auto config = truth_config(server, 1, {"a"});  // 20 of the 100 req/s asked
   config.rate = 100;
   config.duration = 1s;
   config.timeouts.reply = 1s;
@@ -135,7 +135,7 @@ TEST(Truth, AnOpenLoopThatKeptItsRateMeetsAMinRpsEqualToIt) {
   ServerOptions options;
   options.reply_delay = 20ms;
   const Server server(options);
-  auto config = config_for(server, 5, {"a"});
+  auto config = truth_config(server, 5, {"a"});
   config.rate = 100;
   config.duration = 1s;
   config.thresholds = {"rps>=100"};
@@ -154,7 +154,7 @@ TEST(Truth, AnUnansweredCloseIsNeitherTrafficTimeNorADeadline) {
   options.fault = Fault::deaf_after;  // answers 8 messages, then reads and ignores all
   options.fault_after = 8;
   const Server server(options);
-  auto config = config_for(server, 1, {"a", "b", "c", "d", "e", "f", "g", "h"});
+  auto config = truth_config(server, 1, {"a", "b", "c", "d", "e", "f", "g", "h"});
   config.timeouts.close = 3s;
   config.timeouts.run = 1500ms;
   config.thresholds = {"rps>=5"};
@@ -168,7 +168,7 @@ TEST(Truth, AnUnansweredCloseIsNeitherTrafficTimeNorADeadline) {
 
 TEST(Truth, AnInterruptedOpenLoopFailsOnlyWhatWasInFlight) {
   const Server server;
-  auto config = config_for(server, 2, {"a"});
+  auto config = truth_config(server, 2, {"a"});
   config.rate = 200;
   config.duration = 30s;
   wsload::Engine engine(config);
@@ -209,7 +209,7 @@ TEST(Truth, FramesTheCompletionRuleDidNotConsumeAreCountedAndExplained) {
     // Requests 100 ms apart: the frames a reply leaves have arrived before the next is
     // sent, which is when they can be told apart from its answer (a closed loop sends the
     // next at once, and a frame that comes after it is indistinguishable from a reply).
-    auto config = config_for(server, 2, {"a", "b", "c"});
+    auto config = truth_config(server, 2, {"a", "b", "c"});
     config.rate = 20;
     config.duration = 1s;
     const auto s = wsload::run_load(config);
@@ -224,7 +224,7 @@ TEST(Truth, FramesTheCompletionRuleDidNotConsumeAreCountedAndExplained) {
 
 TEST(Truth, RepliesInOneFrameLeaveNothingUnconsumed) {
   const Server server;
-  auto config = config_for(server, 2, {"a", "b", "c"});
+  auto config = truth_config(server, 2, {"a", "b", "c"});
   config.iterations = 10;
   const auto s = wsload::run_load(config);
   EXPECT_EQ(s.unconsumed_frames(), 0u);
@@ -235,7 +235,7 @@ TEST(Truth, FailedHandshakesDoNotBlameTheGenerator) {
   ServerOptions options;
   options.tls = true;
   const Server server(options);
-  auto config = config_for(server, 20, {"a"});
+  auto config = truth_config(server, 20, {"a"});
   config.tls.ca_pem.clear();  // the test certificate is not trusted: every handshake fails
   const auto s = wsload::run_load(config);
   EXPECT_EQ(s.errors_of(ErrorKind::tls), 20u);

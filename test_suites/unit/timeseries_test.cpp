@@ -235,7 +235,7 @@ nlohmann::json long_series(std::size_t seconds) {
   return j;
 }
 
-std::string refusal(const nlohmann::json& j) {
+std::string reading_refusal(const nlohmann::json& j) {
   try {
     wsload::summary_from_json(j, "shard.json");
   } catch (const wsload::ConfigError& e) {
@@ -256,15 +256,15 @@ TEST(SummaryJson, ReadsAVeryLongSeriesInBoundedMemory) {
 TEST(SummaryJson, RefusesASeriesThatSpansWhatNoRunCan) {
   auto j = long_series(2);
   j["time_series"]["start"] = 1e300;
-  EXPECT_NE(refusal(j).find("shard.json: time_series.start"), std::string::npos) << refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.start"), std::string::npos) << reading_refusal(j);
   j["time_series"]["start"] = -5;
-  EXPECT_NE(refusal(j).find("shard.json: time_series.start"), std::string::npos) << refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.start"), std::string::npos) << reading_refusal(j);
   j = long_series(2);
   j["time_series"]["interval"] = 1e300;
-  EXPECT_NE(refusal(j).find("shard.json: time_series.interval"), std::string::npos) << refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.interval"), std::string::npos) << reading_refusal(j);
   j = long_series(2);
   j["time_series"]["intervals"][1]["seconds"] = 1e9;
-  EXPECT_NE(refusal(j).find("shard.json: time_series.intervals"), std::string::npos) << refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.intervals"), std::string::npos) << reading_refusal(j);
 }
 
 }  // namespace
