@@ -57,6 +57,27 @@ inline Url validate(const LoadConfig& config) {
     throw ConfigError("max_sessions", std::to_string(config.max_sessions),
                       "must be from 1 to 1000000");
   }
+  // Options the chosen loop would leave unused are refused, not silently dropped.
+  if (!config.session_arrivals() && config.max_sessions != LoadConfig{}.max_sessions) {
+    throw ConfigError("max_sessions", std::to_string(config.max_sessions),
+                      "caps session arrivals (session_rate, or stages with a session); "
+                      "without them the connections bound the sessions");
+  }
+  if (config.session_arrivals() && config.connect_rate > 0) {
+    throw ConfigError("connect_rate", detail::format_number(config.connect_rate, 3),
+                      "paces a fixed set of connections; arriving sessions open theirs as "
+                      "they arrive, at session_rate");
+  }
+  if (config.session_arrivals() && config.reconnect.max_attempts > 0) {
+    throw ConfigError("reconnect.max_attempts", std::to_string(config.reconnect.max_attempts),
+                      "reopens a fixed connection; an arriving session's connection ends "
+                      "with it, and a failed one counts as that session failed");
+  }
+  if (config.session && !config.keepalive.empty()) {
+    throw ConfigError("keepalive", "",
+                      "is for the prompt loop's idle gaps; a session sends its own "
+                      "(a send step, or an on handler answering the server's pings)");
+  }
   for (std::size_t i = 0; i < config.prompts.size(); ++i) {
     if (!config.binary && !detail::valid_utf8(config.prompts[i])) {
       throw ConfigError("prompts", "",

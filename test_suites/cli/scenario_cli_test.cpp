@@ -167,6 +167,28 @@ TEST_F(ScenarioCli, SessionRateNeedsASessionAndExcludesRate) {
   EXPECT_EQ(server.connections(), 0u) << "no traffic before the flags are checked";
 }
 
+TEST_F(ScenarioCli, OptionsTheSessionsWouldLeaveUnusedAreRefused) {
+  wsload::testing::Server server;
+  const auto scenario =
+      write("ask.json", R"({"steps": [{"request": "ask", "send": "a", "until": "regex:a"}]})");
+  const auto env = wsload::test::clean_wsload_env();
+  const std::vector<std::vector<std::string>> unused = {
+      {"--max-sessions", "5"},  // no arrivals to cap
+      {"--session-rate", "5", "--duration", "1", "--connect-rate", "10"},
+      {"--session-rate", "5", "--duration", "1", "--reconnect", "3"},
+      {"--keepalive", "{}"},
+  };
+  for (const auto& flags : unused) {
+    auto args = run_args(server.url(), scenario.string());
+    args.insert(args.end(), flags.begin(), flags.end());
+    const auto r = run_process(args, env);
+    EXPECT_EQ(r.exit_code, 2) << flags.back() << r.out << r.err;
+    const auto& refused = flags.size() == 2 ? flags.front() : flags[flags.size() - 2];
+    EXPECT_NE(r.err.find(refused), std::string::npos) << refused << ": " << r.err;
+  }
+  EXPECT_EQ(server.connections(), 0u) << "no traffic before the flags are checked";
+}
+
 // A file of repeats nested 100,000 deep is bad input: refused before nlohmann's DOM or the
 // step parser recurse that deep (it overflowed the stack), naming where and the limit.
 TEST_F(ScenarioCli, StepsNestedTooDeepAreBadInputNotACrash) {

@@ -214,6 +214,27 @@ TEST(Config, ValidateNamesTheInvalidField) {
          c.max_sessions = 0;
        },
        "max_sessions"},
+      // Options the loop would leave unused.
+      {[](LoadConfig& c) { c.max_sessions = 10; }, "max_sessions"},  // no arrivals
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+         c.duration = std::chrono::milliseconds(1000);
+         c.connect_rate = 10;
+       },
+       "connect_rate"},
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+         c.duration = std::chrono::milliseconds(1000);
+         c.reconnect.max_attempts = 3;
+       },
+       "reconnect.max_attempts"},
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.keepalive = "{}";
+       },
+       "keepalive"},
   };
   for (const auto& [mutate, field] : cases) {
     auto c = valid();
