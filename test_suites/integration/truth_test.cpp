@@ -27,7 +27,7 @@ ServerOptions one_route_hangs() {
 }
 
 LoadConfig truth_config(const Server& server, std::size_t connections,
-                      std::vector<std::string> prompts) {
+                        std::vector<std::string> prompts) {
   LoadConfig config;
   config.url = server.url();
   config.prompts = std::move(prompts);

@@ -256,15 +256,19 @@ TEST(SummaryJson, ReadsAVeryLongSeriesInBoundedMemory) {
 TEST(SummaryJson, RefusesASeriesThatSpansWhatNoRunCan) {
   auto j = long_series(2);
   j["time_series"]["start"] = 1e300;
-  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.start"), std::string::npos) << reading_refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.start"), std::string::npos)
+      << reading_refusal(j);
   j["time_series"]["start"] = -5;
-  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.start"), std::string::npos) << reading_refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.start"), std::string::npos)
+      << reading_refusal(j);
   j = long_series(2);
   j["time_series"]["interval"] = 1e300;
-  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.interval"), std::string::npos) << reading_refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.interval"), std::string::npos)
+      << reading_refusal(j);
   j = long_series(2);
   j["time_series"]["intervals"][1]["seconds"] = 1e9;
-  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.intervals"), std::string::npos) << reading_refusal(j);
+  EXPECT_NE(reading_refusal(j).find("shard.json: time_series.intervals"), std::string::npos)
+      << reading_refusal(j);
 }
 
 }  // namespace
