@@ -172,6 +172,7 @@ TEST_F(ScenarioCli, OptionsTheSessionsWouldLeaveUnusedAreRefused) {
   const auto scenario =
       write("ask.json", R"({"steps": [{"request": "ask", "send": "a", "until": "regex:a"}]})");
   const auto env = wsload::test::clean_wsload_env();
+  // Each list ends with the option refused and its value.
   const std::vector<std::vector<std::string>> unused = {
       {"--max-sessions", "5"},  // no arrivals to cap
       {"--session-rate", "5", "--duration", "1", "--connect-rate", "10"},
@@ -182,8 +183,8 @@ TEST_F(ScenarioCli, OptionsTheSessionsWouldLeaveUnusedAreRefused) {
     auto args = run_args(server.url(), scenario.string());
     args.insert(args.end(), flags.begin(), flags.end());
     const auto r = run_process(args, env);
-    EXPECT_EQ(r.exit_code, 2) << flags.back() << r.out << r.err;
-    const auto& refused = flags.size() == 2 ? flags.front() : flags[flags.size() - 2];
+    const auto& refused = flags[flags.size() - 2];
+    EXPECT_EQ(r.exit_code, 2) << refused << r.out << r.err;
     EXPECT_NE(r.err.find(refused), std::string::npos) << refused << ": " << r.err;
   }
   EXPECT_EQ(server.connections(), 0u) << "no traffic before the flags are checked";
