@@ -27,7 +27,7 @@ struct Runs {
 
 Runs run_both_ways(const wsload::test::Misbehaviour& misbehaviour,
                    std::vector<std::string> prompts = {"hello", "again", "third"},
-                   std::size_t max_message_size = 0) {
+                   std::size_t max_message_size = 0, std::size_t max_send_size = 0) {
   Runs runs;
   for (const bool through_beast : {false, true}) {
     const wsload::test::FrameRecorder server(misbehaviour);
@@ -40,6 +40,7 @@ Runs run_both_ways(const wsload::test::Misbehaviour& misbehaviour,
     config.timeouts.run = 60s;
     config.compression = through_beast;
     if (max_message_size > 0) config.max_message_size = max_message_size;
+    if (max_send_size > 0) config.max_send_size = max_send_size;
     auto summary = wsload::run_load(config);
     if (through_beast) {
       runs.beast = std::move(summary);
@@ -112,6 +113,23 @@ TEST(Frames, LongRepliesAreReadWhole) {
   const auto runs = run_both_ways(long_replies, {"hello", "other"});
   EXPECT_EQ(runs.direct.successful_requests, 2u) << wsload::format_report(runs.direct);
   EXPECT_EQ(runs.direct.bytes_received, 200'300u);
+  expect_same(runs);
+}
+
+// A request larger than the socket takes without waiting: what the first send leaves is
+// sent after it, in order, and the server receives the message whole.
+TEST(Frames, ARequestLargerThanTheSocketTakesAtOnceArrivesWhole) {
+  const std::string large(8 << 20, 'r');
+  wsload::test::Misbehaviour short_answers;
+  short_answers.answer_bytes = [](const std::string&) { return frame(0x81, "ok"); };
+  const auto runs = run_both_ways(short_answers, {large, "next"}, 0, 2 * large.size());
+  EXPECT_EQ(runs.direct.successful_requests, 2u) << wsload::format_report(runs.direct);
+  std::string received;
+  for (const auto& f : runs.direct_frames) {
+    if (f.opcode <= 1) received += f.payload;
+  }
+  EXPECT_EQ(received.size(), large.size() + 4);
+  EXPECT_TRUE(received == large + "next") << "the request's bytes arrived out of order";
   expect_same(runs);
 }
 

@@ -1,9 +1,11 @@
 #include <wsload/config_sources.hpp>
 #include <wsload/config_validation.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -247,6 +249,23 @@ TEST(Config, ValidateNamesTheInvalidField) {
     }
   }
   EXPECT_NO_THROW(validate(valid()));
+}
+
+TEST(Config, TheDefaultThreadsFollowTheConnectionsUpToTheCores) {
+  const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  auto c = valid();
+  c.connections = 50;
+  EXPECT_EQ(effective_threads(c), 1u) << "50 connections keep one thread busy enough";
+  c.connections = connections_per_default_thread + 1;
+  EXPECT_EQ(effective_threads(c), std::min<std::size_t>(cores, 2));
+  c.connections = 100 * connections_per_default_thread;
+  EXPECT_EQ(effective_threads(c), cores);
+  c.threads = 4;
+  c.connections = 3;
+  EXPECT_EQ(effective_threads(c), 3u) << "a thread count asked for, no more than the connections";
+  c.connections = 50;
+  EXPECT_EQ(effective_threads(c), 4u);
+  EXPECT_EQ(to_json(c)["threads"], 4);
 }
 
 TEST(Config, SessionArrivalsTakeTheScheduleAndTheCap) {

@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cerrno>
 #include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <sys/socket.h>
@@ -75,9 +77,10 @@ class DirectFrames {
   /// Records what fill() read.
   void filled(std::size_t bytes) noexcept { end_ += bytes; }
 
-  /// Sends what parse() prepared as a reply (an awaitable).
+  /// Sends what parse() prepared as a reply, or what write_now() left (an awaitable).
   auto flush(boost::system::error_code& ec) {
-    return asio::async_write(socket_, asio::buffer(out_),
+    const auto from = std::exchange(out_sent_, 0);
+    return asio::async_write(socket_, asio::buffer(out_.data() + from, out_.size() - from),
                              asio::redirect_error(asio::use_awaitable, ec));
   }
 
@@ -115,15 +118,27 @@ class DirectFrames {
   /// Sends `payload` as one message, text or binary as the run says, in frames of at most
   /// the run's fragment size (API Gateway takes frames of at most 32 KB); an awaitable.
   auto write(std::string_view payload, boost::system::error_code& ec) {
-    out_.clear();
-    unsigned opcode = binary_out_ ? 2 : 1;
-    do {
-      const auto part = payload.substr(0, fragment_);
-      payload.remove_prefix(part.size());
-      append_frame(opcode, part, payload.empty());
-      opcode = 0;
-    } while (!payload.empty());
+    encode(payload);
     return flush(ec);
+  }
+
+  /// write() without waiting when the socket takes the whole message at once, as it does
+  /// a request of usual size: an asynchronous write that completes at once still costs a
+  /// pass through the event loop, the largest user CPU of a round trip after the read's.
+  /// True when the message is sent or the send failed (`ec`); false when flush() must
+  /// send the rest.
+  bool write_now(std::string_view payload, boost::system::error_code& ec) {
+    encode(payload);
+    const auto n =
+        ::send(socket_.native_handle(), out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0 && static_cast<std::size_t>(n) == out_.size()) return true;
+    if (n >= 0) {
+      out_sent_ = static_cast<std::size_t>(n);
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+    ec.assign(errno, boost::system::system_category());
+    return true;
   }
 
   /// The closing handshake, bounded by `timeout`: a close sent, then reads until the
@@ -235,6 +250,18 @@ class DirectFrames {
   static constexpr std::size_t initial_buffer = 1536;
   static constexpr std::size_t minimum_free = 512;  ///< room for each read
 
+  /// The frames of one message, masked, in `out_`.
+  void encode(std::string_view payload) {
+    out_.clear();
+    unsigned opcode = binary_out_ ? 2 : 1;
+    do {
+      const auto part = payload.substr(0, fragment_);
+      payload.remove_prefix(part.size());
+      append_frame(opcode, part, payload.empty());
+      opcode = 0;
+    } while (!payload.empty());
+  }
+
   void make_room(std::size_t needed) {
     if (begin_ > 0) {
       std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
@@ -333,6 +360,7 @@ class DirectFrames {
   bool fragmented_ = false;
   boost::system::error_code failure_;  ///< what ended the connection
   std::string out_;
+  std::size_t out_sent_ = 0;  ///< of out_, by a write_now() that left the rest to flush()
   bool binary_in_ = false;
   bool closed_ = false;  ///< a close frame was sent
   websocket::close_reason reason_;

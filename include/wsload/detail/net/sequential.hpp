@@ -90,7 +90,11 @@ asio::awaitable<boost::system::error_code> sequential_loop(RunContext& run, Thre
     if (run.schedule) note_send(state, due, reply.sent_at);
     slot.arm(Phase::send, reply.sent_at, config.timeouts.reply);
     last_sent = reply.sent_at;
-    co_await messages.write(body, ec);
+    if constexpr (requires { messages.write_now(body, ec); }) {
+      if (!messages.write_now(body, ec)) co_await messages.flush(ec);
+    } else {
+      co_await messages.write(body, ec);
+    }
     ++state.written;
     if (!ec) slot.phase = Phase::reply;
     const auto reads_at_send = messages.reads();
