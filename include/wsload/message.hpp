@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -412,8 +413,18 @@ inline FrameRule FrameRule::parse(std::string_view text, const std::string& fiel
   r.kind_ = Kind::json_equals;
   const std::string value(text.substr(eq + 2));
   if (value.empty()) throw ConfigError(field, r.text_, "has no value after '=='");
+  // A bare word is a string. One that starts with a letter is told apart without a parse:
+  // a failed parse builds its error text even when it throws nothing, and sessions make
+  // their rules in their loops.
+  const bool letter = std::isalpha(static_cast<unsigned char>(value[0])) != 0;
+  const bool literal =
+      value.starts_with("true") || value.starts_with("false") || value.starts_with("null");
+  if (letter && !literal) {
+    r.value_ = value;
+    return r;
+  }
   r.value_ = nlohmann::json::parse(value, nullptr, false);
-  if (r.value_.is_discarded()) r.value_ = value;  // a bare word: a string
+  if (r.value_.is_discarded()) r.value_ = value;
   return r;
 }
 

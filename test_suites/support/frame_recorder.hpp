@@ -46,6 +46,9 @@ struct Misbehaviour {
   std::function<std::string(const std::string& message)> answer_bytes;
   /// Bytes sent in the same write as the 101 response, right after it.
   std::string after_upgrade;
+  /// The server socket's receive buffer in bytes (SO_RCVBUF; 0: the system's, which
+  /// grows): a small one keeps a large request from fitting in one send.
+  int receive_buffer = 0;
 };
 
 /// An unmasked frame as a server sends it: `first_byte` is FIN, RSV and the opcode
@@ -75,6 +78,11 @@ class FrameRecorder {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
+    // Set before listen(), so that the accepted socket has it from its handshake on.
+    if (misbehaviour_.receive_buffer > 0) {
+      ::setsockopt(listener_, SOL_SOCKET, SO_RCVBUF, &misbehaviour_.receive_buffer,
+                   sizeof misbehaviour_.receive_buffer);
+    }
     if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
         ::listen(listener_, 4) != 0 ||
         ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {

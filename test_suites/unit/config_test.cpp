@@ -258,7 +258,7 @@ TEST(Config, TheDefaultThreadsFollowTheConnectionsUpToTheCores) {
   EXPECT_EQ(effective_threads(c), 1u) << "50 connections keep one thread busy enough";
   c.connections = connections_per_default_thread + 1;
   EXPECT_EQ(effective_threads(c), std::min<std::size_t>(cores, 2));
-  c.connections = 100 * connections_per_default_thread;
+  c.connections = 2 * cores * connections_per_default_thread;
   EXPECT_EQ(effective_threads(c), cores);
   c.threads = 4;
   c.connections = 3;

@@ -129,6 +129,13 @@ TEST(FrameRule, PointerEqualsPresentAndRegex) {
   EXPECT_TRUE(matches(FrameRule::parse("/n==3", "c"), R"({"n":3})"));
   EXPECT_FALSE(matches(FrameRule::parse("/n==3", "c"), R"({"n":"3"})"));
   EXPECT_TRUE(matches(FrameRule::parse("/data/done==true", "c"), R"({"data":{"done":true}})"));
+  // Bare words are strings; JSON literals, even with blanks around them, are not.
+  EXPECT_TRUE(matches(FrameRule::parse("/s==nullable", "c"), R"({"s":"nullable"})"));
+  EXPECT_TRUE(matches(FrameRule::parse("/s==True", "c"), R"({"s":"True"})"));
+  EXPECT_TRUE(matches(FrameRule::parse("/s==null ", "c"), R"({"s":null})"));
+  EXPECT_FALSE(matches(FrameRule::parse("/s==false", "c"), R"({"s":"false"})"));
+  EXPECT_TRUE(matches(FrameRule::parse("/s==_x", "c"), R"({"s":"_x"})"));
+  EXPECT_TRUE(matches(FrameRule::parse("/s==[1]", "c"), R"({"s":[1]})"));
   const auto done = FrameRule::parse("/done", "c");
   EXPECT_TRUE(matches(done, R"({"done":null})"));
   EXPECT_FALSE(matches(done, R"({"text":"done"})"));

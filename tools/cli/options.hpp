@@ -244,8 +244,9 @@ inline void add_run_options(CLI::App& run, RunOptions& o) {
       ->check(detail::within(1, 10'000'000))
       ->capture_default_str()
       ->group("Messages");
-  run.add_option("--threads", o.threads,
-                 "engine threads (0: one per 100 connections, at most one per core)")
+  run.add_option(
+         "--threads", o.threads,
+         "engine threads (0: one per 100 connections, or sessions in flight, at most one per core)")
       ->check(detail::within(0, 256))
       ->group("Load model");
   run.add_option("--max-latency", o.max_latency, "maximum average latency, seconds")

@@ -128,6 +128,7 @@ class DirectFrames {
   /// True when the message is sent or the send failed (`ec`); false when flush() must
   /// send the rest.
   bool write_now(std::string_view payload, boost::system::error_code& ec) {
+    ec.clear();
     encode(payload);
     const auto n =
         ::send(socket_.native_handle(), out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
