@@ -87,14 +87,17 @@ class SessionOperations {
   asio::awaitable<std::optional<SessionFailed>> perform(Session& session, SessionOperation& op) {
     using Kind = SessionOperation::Kind;
     SessionAccess::reply(session) = Reply{};
-    co_await yield_sometimes(link_);
+    if (yield_due(link_)) co_await yield_to_loop(link_);
     switch (op.kind) {
       case Kind::yield:
         link_.unyielded = 0;
-        co_await asio::post(link_.wake.get_executor(), asio::use_awaitable);
+        co_await yield_to_loop(link_);
         co_return std::nullopt;
       case Kind::send:
-        co_return co_await write(op.payload, op.binary);
+        if (answers_waiting()) {
+          if (auto failed = co_await send_answers()) co_return failed;
+        }
+        co_return co_await write_one(op.payload, op.binary);
       case Kind::think:
         co_return co_await wait(
             Clock::now() + std::chrono::duration_cast<Clock::duration>(op.pause), false);
@@ -107,7 +110,10 @@ class SessionOperations {
         // an earlier step's.
         const auto reads = link_.ws.next_layer().reads;
         const auto reads_at_send = reads > link_.reads_at_read ? reads - 1 : reads;
-        if (auto failed = co_await write(op.payload, op.binary)) co_return failed;
+        if (answers_waiting()) {
+          if (auto failed = co_await send_answers()) co_return failed;
+        }
+        if (auto failed = co_await write_one(op.payload, op.binary)) co_return failed;
         auto failed = co_await receive(session, *op.until, reads_at_send);
         if (!failed) {
           using std::chrono::duration_cast;
@@ -138,9 +144,10 @@ class SessionOperations {
     return {why, step_kind_of(why.first, slot_.phase)};
   }
 
-  asio::awaitable<std::optional<SessionFailed>> write(const std::string& payload, bool binary) {
-    if (auto failed = co_await send_answers()) co_return failed;
-    co_return co_await write_one(payload, binary);
+  /// Whether send_answers() has anything to do: asked first, as a coroutine called for
+  /// nothing still allocates its frame (so is wait() for frames already in).
+  bool answers_waiting() const noexcept {
+    return !link_.answers.empty() || !link_.handler_error.empty();
   }
 
   asio::awaitable<std::optional<SessionFailed>> write_one(const std::string& payload, bool binary) {
@@ -178,7 +185,9 @@ class SessionOperations {
   asio::awaitable<std::optional<SessionFailed>> wait(Clock::time_point until, bool for_frames) {
     boost::system::error_code ec;
     for (;;) {
-      if (auto failed = co_await send_answers()) co_return failed;
+      if (answers_waiting()) {
+        if (auto failed = co_await send_answers()) co_return failed;
+      }
       if (for_frames && !link_.inbox.empty()) co_return std::nullopt;
       if (!link_.reading) co_return connection_failure();
       if (Clock::now() >= until) co_return std::nullopt;
@@ -197,7 +206,9 @@ class SessionOperations {
     bool first = true;
     slot_.arm(Phase::reply, Clock::now(), run_.config.timeouts.reply);
     for (;;) {
-      if (auto failed = co_await wait(Clock::time_point::max(), true)) co_return failed;
+      if (link_.inbox.empty() || answers_waiting()) {
+        if (auto failed = co_await wait(Clock::time_point::max(), true)) co_return failed;
+      }
       while (!link_.inbox.empty()) {
         ArrivedFrame frame = std::move(link_.inbox.front());
         link_.inbox.pop_front();
@@ -276,7 +287,7 @@ asio::awaitable<std::optional<Failure>> run_one_session(
     RunContext& run, ThreadState& state, ConnectionSlot& slot, SessionLink<Stream>& link,
     std::uint64_t index, std::uint64_t iteration,
     std::optional<Clock::time_point> due = std::nullopt) {
-  co_await yield_sometimes(link);  // sessions that perform nothing, back to back
+  if (yield_due(link)) co_await yield_to_loop(link);  // sessions that perform nothing
   ThreadSessionSink sink(state);
   Session session(sink, state.random, index, iteration, run.config.prompts, link.sessions++ == 0);
   // Frames left by the last session belong to none of this one's steps.
