@@ -278,7 +278,7 @@ inline Url with_query(Url url, const std::vector<Header>& query) {
 /// thread carries hundreds of connections' traffic, and each thread beyond what the load
 /// needs costs CPU per message in wake-ups of its own (50 connections against an echo
 /// server: about 0.5 us more per round trip with two threads than with one), CPU that a
-/// service on the same machine loses. A busy thread is flagged (generator.busy).
+/// service on the same machine loses. A saturated engine is flagged (generator.busy).
 inline constexpr std::size_t connections_per_default_thread = 100;
 
 /// The engine threads a run uses: the configured count, or one per
