@@ -1,11 +1,14 @@
-#!/usr/bin/env bash
-# CPU per round trip of wsload beside a minimal epoll client (benchmarks/epoll_echo_client.c),
-# both against a Node `ws` echo server, side by side, several repetitions: the default closed
-# loop, 50 connections x 2,000 messages of a streamed-chunk-like JSON text. Counts the client
-# process's user + sys CPU only (wait4's rusage), set-up included; prints each run, then the
-# median and the range per client and the ratio of the medians.
-# Usage: scripts/round-trip-benchmark.sh [build-dir] [repetitions]
-# WSLOAD_BASELINE=/path/to/an/older/wsload adds that binary as a third client (before/after).
+#!/ usr / bin / env bash
+#CPU per round trip of wsload beside a minimal epoll client(benchmarks / epoll_echo_client.c),
+#both against a Node `ws` echo server, side by side, several repetitions : the default closed
+#loop, 50 connections x 2, 000 messages of a streamed - chunk - like JSON text.Counts the client
+#process 's user + sys CPU only (wait4' s rusage), set - up included; prints each run, then the
+#median and the range per client and the ratio of the medians.
+#Usage : scripts / round - trip - benchmark.sh[build - dir][repetitions]
+#The "session" client is the same loop written as a scripted session(--scenario : a repeat
+#of request steps), for the session driver 's cost per message beside the prompt loop' s.
+#WSLOAD_BASELINE = / path / to / an / older / wsload adds that binary's prompt loop and session
+#(before / after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -23,24 +26,36 @@ rm -f "$port_file"
 node "$node_dir/echo_server.js" >"$port_file" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.05; done
-port=$(head -1 "$port_file")
-[ -n "$port" ] || { echo "the echo server did not start" >&2; exit 1; }
+for _ in $(seq 100);
+do [-s "$port_file"] && break;
+sleep 0.05;
+done port = $(head - 1 "$port_file")[-n "$port"] || {
+  echo "the echo server did not start" > &2;
+  exit 1;
+}
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$build" "$port" "$repetitions" <<'PY'
-import os, statistics, subprocess, sys
-build, port, repetitions = sys.argv[1], sys.argv[2], int(sys.argv[3])
+python3 - "$build" "$port" "$repetitions" "$node_dir" <<'PY'
+import json, os, statistics, subprocess, sys
+build, port, repetitions, node_dir = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 connections, messages = 50, 2000
 message = '{"type":"chunk","index":12,"text":"and so the prince"}'
+scenario = os.path.join(node_dir, "round-trip-session.json")
+with open(scenario, "w") as f:
+    json.dump({"steps": [{"repeat": messages, "steps": [
+        {"request": "echo", "send": message, "until": "/type==chunk"}]}]}, f)
 clients = {
     "wsload": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
                "-c", str(connections), "-n", str(messages), "--prompt", message,
                "--min-rps", "0", "--summary", "", "--quiet"],
     "epoll": [f"{build}/epoll_echo_client", port, str(connections), str(messages), message],
+    "session": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
+                "-c", str(connections), "-n", "1", "--scenario", scenario,
+                "--min-rps", "0", "--max-latency", "3600", "--summary", "", "--quiet"],
 }
 if os.environ.get("WSLOAD_BASELINE"):
     clients["baseline"] = [os.environ["WSLOAD_BASELINE"]] + clients["wsload"][1:]
+    clients["base-ses"] = [os.environ["WSLOAD_BASELINE"]] + clients["session"][1:]
 figures = {name: [] for name in clients}
 for repetition in range(repetitions):
     for name, command in clients.items():

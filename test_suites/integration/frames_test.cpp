@@ -1,8 +1,9 @@
-// The prompt loop's own frame reader and writer (detail/net/direct_frames.hpp) against a
-// bare server that sends what Beast hides: frames sent with the upgrade, fragments, pings,
-// closes, and frames no server may send. Each case runs twice, through the loop's own
-// frames and through Beast's (compression offered, which the server declines, takes the
-// Beast path), and both must see the same: the figures, the failures and their details.
+// The prompt loop's and sessions' own frame reader and writer (detail/net/direct_frames.hpp,
+// session_link.hpp) against a bare server that sends what Beast hides: frames sent with the
+// upgrade, fragments, pings, closes, and frames no server may send. Each case runs twice,
+// through wsload's own frames and through Beast's (compression offered, which the server
+// declines, takes the Beast path), and both must see the same: the figures, the failures
+// and their details.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -20,6 +21,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using wsload::ErrorKind;
+using wsload::rule;
+using wsload::Session;
+using wsload::SessionTask;
 using wsload::test::frame;
 
 struct Runs {
@@ -30,7 +34,8 @@ struct Runs {
 
 Runs run_both_ways(const wsload::test::Misbehaviour& misbehaviour,
                    std::vector<std::string> prompts = {"hello", "again", "third"},
-                   std::size_t max_message_size = 0, std::size_t max_send_size = 0) {
+                   std::size_t max_message_size = 0, std::size_t max_send_size = 0,
+                   const wsload::SessionFunction& session = {}) {
   Runs runs;
   for (const bool through_beast : {false, true}) {
     const wsload::test::FrameRecorder server(misbehaviour);
@@ -42,6 +47,10 @@ Runs run_both_ways(const wsload::test::Misbehaviour& misbehaviour,
     config.timeouts.close = 2s;
     config.timeouts.run = 60s;
     config.compression = through_beast;
+    if (session) {
+      config.session = session;
+      config.iterations = 1;
+    }
     if (max_message_size > 0) config.max_message_size = max_message_size;
     if (max_send_size > 0) config.max_send_size = max_send_size;
     auto summary = wsload::run_load(config);
@@ -188,6 +197,153 @@ TEST(Frames, WhatNoServerMaySendIsAProtocolViolation) {
     EXPECT_EQ(runs.direct.errors_of(ErrorKind::protocol), 1u) << errors_of(runs.direct);
     expect_same(runs);
   }
+}
+
+// A session asking each of `prompts` in turn, a step each, any frame its answer.
+wsload::SessionFunction asking(std::vector<std::string> prompts) {
+  return [prompts = std::move(prompts)](Session& s) -> SessionTask {
+    for (const auto& prompt : prompts) co_await s.request("ask", prompt, rule("regex:^"));
+  };
+}
+
+Runs run_session_both_ways(const wsload::test::Misbehaviour& misbehaviour,
+                           std::vector<std::string> prompts = {"hello", "again", "third"},
+                           std::size_t max_message_size = 0, std::size_t max_send_size = 0) {
+  return run_both_ways(misbehaviour, prompts, max_message_size, max_send_size, asking(prompts));
+}
+
+void expect_same_steps(const Runs& runs) {
+  expect_same(runs);
+  ASSERT_EQ(runs.direct.steps.count("ask"), 1u);
+  ASSERT_EQ(runs.beast.steps.count("ask"), 1u);
+  EXPECT_EQ(runs.direct.steps.at("ask").count, runs.beast.steps.at("ask").count);
+  EXPECT_EQ(runs.direct.steps.at("ask").failures_by_kind,
+            runs.beast.steps.at("ask").failures_by_kind);
+}
+
+TEST(SessionFrames, AFrameSentWithTheUpgradeAnswersNoStep) {
+  wsload::test::Misbehaviour greeting;
+  greeting.after_upgrade = frame(0x81, "welcome");
+  const auto runs = run_session_both_ways(greeting);
+  EXPECT_EQ(runs.direct.successful_requests, 1u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.steps.at("ask").count, 3u);
+  EXPECT_EQ(runs.direct.unconsumed_frames(), 1u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.bytes_received, 15u) << "the session's frames, not the greeting";
+  expect_same_steps(runs);
+}
+
+TEST(SessionFrames, AFragmentedReplyWithAPingInsideIsOneFrameOfTheStepAndThePingIsAnswered) {
+  wsload::test::Misbehaviour fragments;
+  fragments.answer_bytes = [](const std::string& message) {
+    return frame(0x01, message.substr(0, 2)) + frame(0x89, "are you there?") +
+           frame(0x00, message.substr(2, 1)) + frame(0x80, message.substr(3));
+  };
+  std::vector<std::string> replies;
+  const auto runs = run_both_ways(fragments, {}, 0, 0, [&](Session& s) -> SessionTask {
+    for (const std::string prompt : {"hello", "again", "third"}) {
+      auto reply = co_await s.request("ask", prompt, rule("regex:^"));
+      replies.insert(replies.end(), reply.frames.begin(), reply.frames.end());
+    }
+  });
+  EXPECT_EQ(runs.direct.successful_requests, 1u) << wsload::format_report(runs.direct);
+  // Each reply whole, through wsload's frames and then Beast's.
+  EXPECT_EQ(replies,
+            (std::vector<std::string>{"hello", "again", "third", "hello", "again", "third"}));
+  std::size_t pongs = 0;
+  for (const auto& f : runs.direct_frames) {
+    if (f.opcode == 10) {
+      ++pongs;
+      EXPECT_EQ(f.payload, "are you there?");
+    }
+  }
+  EXPECT_EQ(pongs, 3u);
+  expect_same_steps(runs);
+}
+
+TEST(SessionFrames, LongRepliesAreReadWhole) {
+  wsload::test::Misbehaviour long_replies;
+  long_replies.answer_bytes = [](const std::string& message) {
+    return frame(0x81, std::string(message == "hello" ? 300 : 200'000, 'x'));
+  };
+  const auto runs = run_session_both_ways(long_replies, {"hello", "other"});
+  EXPECT_EQ(runs.direct.successful_requests, 1u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.bytes_received, 200'300u);
+  expect_same_steps(runs);
+}
+
+// A message larger than the socket takes at once, sent while the server pings: the
+// session's message and the reader's pong take turns on the socket, each whole.
+TEST(SessionFrames, APongWaitsForALargeMessageBeingSentAndBothArriveWhole) {
+  const std::string large(std::max(std::size_t{8} << 20, 2 * largest_send_buffer()), 'r');
+  wsload::test::Misbehaviour pinging;
+  pinging.receive_buffer = 64 << 10;
+  pinging.answer_bytes = [](const std::string& message) {
+    return message == "ping me" ? frame(0x89, "still there?") : frame(0x81, "ok");
+  };
+  const auto runs = run_both_ways(pinging, {}, 0, 2 * large.size(), [&](Session& s) -> SessionTask {
+    co_await s.send("ping me");
+    co_await s.request("ask", large, rule("regex:ok"));
+  });
+  EXPECT_EQ(runs.direct.successful_requests, 1u) << wsload::format_report(runs.direct);
+  std::string received;
+  std::size_t pongs = 0;
+  for (const auto& f : runs.direct_frames) {
+    if (f.opcode <= 1) received += f.payload;
+    if (f.opcode == 10) pongs += f.payload == "still there?" ? 1 : 0;
+  }
+  EXPECT_EQ(pongs, 1u);
+  EXPECT_EQ(received.size(), large.size() + 7);
+  EXPECT_TRUE(received == "ping me" + large) << "the message's bytes arrived out of order";
+  expect_same_steps(runs);
+}
+
+TEST(SessionFrames, TheSessionsCloseIsSentAndTheServersAwaited) {
+  const auto runs = run_session_both_ways({});
+  EXPECT_EQ(runs.direct.successful_requests, 1u) << wsload::format_report(runs.direct);
+  EXPECT_EQ(runs.direct.close_timeouts, 0u);
+  ASSERT_FALSE(runs.direct_frames.empty());
+  EXPECT_EQ(runs.direct_frames.back().opcode, 8) << "no close was sent";
+  EXPECT_EQ(runs.direct_frames.back().payload, "\x03\xe8");
+  expect_same_steps(runs);
+}
+
+TEST(SessionFrames, ACloseFrameFailsTheStepWithItsCodeAndReason) {
+  wsload::test::Misbehaviour closing;
+  closing.answer_bytes = [](const std::string&) { return frame(0x88, "\x03\xe9going"); };
+  const auto runs = run_session_both_ways(closing);
+  EXPECT_EQ(runs.direct.errors_of(ErrorKind::going_away), 1u) << errors_of(runs.direct);
+  EXPECT_NE(errors_of(runs.direct).find("close code 1001: going"), std::string::npos)
+      << errors_of(runs.direct);
+  EXPECT_EQ(runs.direct.steps.at("ask").failures_by_kind.at("closed"), 1u);
+  ASSERT_FALSE(runs.direct_frames.empty());
+  EXPECT_EQ(runs.direct_frames.back().opcode, 8) << "the close was not echoed";
+  EXPECT_EQ(runs.direct_frames.back().payload, "\x03\xe9");
+  expect_same_steps(runs);
+}
+
+TEST(SessionFrames, WhatNoServerMaySendIsAProtocolViolation) {
+  const std::pair<const char*, std::string> cases[] = {
+      {"a masked frame", std::string("\x81\x85\x01\x02\x03\x04", 6) + "abcde"},
+      {"an unknown opcode", frame(0x83, "hello")},
+      {"a continuation that continues nothing", frame(0x80, "hello")},
+      {"text that is no UTF-8", frame(0x81, "\xff\xfe")},
+  };
+  for (const auto& [what, bytes] : cases) {
+    SCOPED_TRACE(what);
+    wsload::test::Misbehaviour hostile;
+    hostile.answer_bytes = [bytes = bytes](const std::string&) { return bytes; };
+    const auto runs = run_session_both_ways(hostile, {"hello"});
+    EXPECT_EQ(runs.direct.errors_of(ErrorKind::protocol), 1u) << errors_of(runs.direct);
+    expect_same_steps(runs);
+  }
+}
+
+TEST(SessionFrames, AMessageOverTheSizeLimitIsMessageTooBig) {
+  wsload::test::Misbehaviour big;
+  big.answer_bytes = [](const std::string&) { return frame(0x81, std::string(100, 'x')); };
+  const auto runs = run_session_both_ways(big, {"hello"}, 64);
+  EXPECT_EQ(runs.direct.errors_of(ErrorKind::message_too_big), 1u) << errors_of(runs.direct);
+  expect_same_steps(runs);
 }
 
 }  // namespace

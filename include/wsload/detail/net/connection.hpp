@@ -110,9 +110,10 @@ inline std::optional<std::string> unsound_choice(const websocket::response_type&
 }
 
 /// Whether a connection of the run may read and write its frames itself after the upgrade
-/// (direct_frames.hpp): the sequential prompt loop on an uncompressed connection.
+/// (direct_frames.hpp): the sequential prompt loop and sessions, on an uncompressed
+/// connection.
 inline bool direct_frames_possible(const RunContext& run) {
-  return !run.config.compression && !run.config.session && !run.correlation;
+  return !run.config.compression && !run.correlation;
 }
 
 /// Connects, negotiates TLS and upgrades `ws`; the reason when any step fails.

@@ -26,17 +26,119 @@
 
 namespace wsload::detail {
 
+/// A client's outgoing frames, masked (RFC 6455 5.3), and the sending of them on `Socket`.
+template <class Socket>
+class FrameEncoder {
+ public:
+  FrameEncoder(Socket& socket, std::size_t fragment, std::mt19937_64& random)
+      : socket_(socket), fragment_(std::max<std::size_t>(fragment, 1)), random_(random) {}
+
+  /// The frames of one message in place of what was there, in frames of at most the
+  /// fragment size (API Gateway takes frames of at most 32 KB).
+  void encode(std::string_view payload, bool binary) {
+    out_.clear();
+    out_sent_ = 0;
+    unsigned opcode = binary ? 2 : 1;
+    do {
+      const auto part = payload.substr(0, fragment_);
+      payload.remove_prefix(part.size());
+      append_frame(opcode, part, payload.empty());
+      opcode = 0;
+    } while (!payload.empty());
+  }
+
+  /// One control frame in place of what was there.
+  void encode_control(unsigned opcode, std::string_view payload) {
+    out_.clear();
+    out_sent_ = 0;
+    append_frame(opcode, payload, true);
+  }
+
+  /// Sends what is left without waiting: an asynchronous write that completes at once
+  /// still costs a pass through the event loop. True when all is sent or the send failed
+  /// (`ec`); false when flush() must send the rest.
+  bool send_now(boost::system::error_code& ec) {
+    ec.clear();
+    const auto left = out_.size() - out_sent_;
+    const auto n =
+        ::send(socket_.native_handle(), out_.data() + out_sent_, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0 && static_cast<std::size_t>(n) == left) {
+      out_sent_ = out_.size();
+      return true;
+    }
+    if (n >= 0) {
+      out_sent_ += static_cast<std::size_t>(n);
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
+    ec.assign(errno, boost::system::system_category());
+    return true;
+  }
+
+  /// Sends what is left (an awaitable).
+  auto flush(boost::system::error_code& ec) {
+    const auto from = std::exchange(out_sent_, out_.size());
+    return asio::async_write(socket_, asio::buffer(out_.data() + from, out_.size() - from),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+ private:
+  void append_frame(unsigned opcode, std::string_view payload, bool fin) {
+    unsigned char header[14];
+    std::size_t at = 0;
+    header[at++] = static_cast<unsigned char>((fin ? 0x80 : 0) | opcode);
+    const std::uint64_t length = payload.size();
+    if (length < 126) {
+      header[at++] = static_cast<unsigned char>(0x80 | length);
+    } else if (length < 65536) {
+      header[at++] = 0x80 | 126;
+      header[at++] = static_cast<unsigned char>(length >> 8);
+      header[at++] = static_cast<unsigned char>(length);
+    } else {
+      header[at++] = 0x80 | 127;
+      for (int shift = 56; shift >= 0; shift -= 8) {
+        header[at++] = static_cast<unsigned char>(length >> shift);
+      }
+    }
+    const auto key = static_cast<std::uint32_t>(random_());
+    std::memcpy(header + at, &key, 4);
+    unsigned char mask[4];
+    std::memcpy(mask, &key, 4);
+    at += 4;
+    out_.append(reinterpret_cast<const char*>(header), at);
+    const std::size_t start = out_.size();
+    out_.append(payload);
+    char* data = out_.data() + start;
+    std::size_t i = 0;
+    std::uint64_t mask8;
+    for (int k = 0; k < 8; ++k) reinterpret_cast<unsigned char*>(&mask8)[k] = mask[k % 4];
+    for (; i + 8 <= payload.size(); i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, data + i, 8);
+      word ^= mask8;
+      std::memcpy(data + i, &word, 8);
+    }
+    for (; i < payload.size(); ++i) data[i] = static_cast<char>(data[i] ^ mask[i % 4]);
+  }
+
+  Socket& socket_;
+  std::size_t fragment_;
+  std::mt19937_64& random_;
+  std::string out_;
+  std::size_t out_sent_ = 0;  ///< of out_
+};
+
 /// A WebSocket client's frames over `Socket` after the upgrade (see the top of this file).
-/// Reads and writes take turns: the sequential loop never does both at once.
+/// Its own writes and reads take turns: the sequential loop never does both at once, and a
+/// session's reader (session_link.hpp) writes a session's messages beside it in turns.
 template <class Socket>
 class DirectFrames {
  public:
   DirectFrames(Socket& socket, const RunContext& run, std::mt19937_64& random)
       : socket_(socket),
         max_message_(run.config.max_message_size),
-        fragment_(std::max<std::size_t>(run.write_buffer_bytes, 1)),
         binary_out_(run.config.binary),
-        random_(random) {}
+        out_(socket, run.write_buffer_bytes, random) {}
 
   /// What parse() found in the buffer.
   enum class Parsed {
@@ -78,11 +180,10 @@ class DirectFrames {
   void filled(std::size_t bytes) noexcept { end_ += bytes; }
 
   /// Sends what parse() prepared as a reply, or what write_now() left (an awaitable).
-  auto flush(boost::system::error_code& ec) {
-    const auto from = std::exchange(out_sent_, 0);
-    return asio::async_write(socket_, asio::buffer(out_.data() + from, out_.size() - from),
-                             asio::redirect_error(asio::use_awaitable, ec));
-  }
+  auto flush(boost::system::error_code& ec) { return out_.flush(ec); }
+
+  /// flush() without waiting when the socket takes it all (see FrameEncoder::send_now).
+  bool flush_now(boost::system::error_code& ec) { return out_.send_now(ec); }
 
   /// The next whole message, its pings answered (see parse).
   asio::awaitable<std::string_view> read(boost::system::error_code& ec) {
@@ -112,13 +213,16 @@ class DirectFrames {
     }
   }
 
+  /// Whether the connection is over (parse() fails from now on).
+  bool failed() const noexcept { return bool(failure_); }
+
   /// Whether the last message read was binary.
   bool got_binary() const noexcept { return binary_in_; }
 
   /// Sends `payload` as one message, text or binary as the run says, in frames of at most
   /// the run's fragment size (API Gateway takes frames of at most 32 KB); an awaitable.
   auto write(std::string_view payload, boost::system::error_code& ec) {
-    encode(payload);
+    out_.encode(payload, binary_out_);
     return flush(ec);
   }
 
@@ -128,19 +232,13 @@ class DirectFrames {
   /// True when the message is sent or the send failed (`ec`); false when flush() must
   /// send the rest.
   bool write_now(std::string_view payload, boost::system::error_code& ec) {
-    ec.clear();
-    encode(payload);
-    const auto n =
-        ::send(socket_.native_handle(), out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n >= 0 && static_cast<std::size_t>(n) == out_.size()) return true;
-    if (n >= 0) {
-      out_sent_ = static_cast<std::size_t>(n);
-      return false;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
-    ec.assign(errno, boost::system::system_category());
-    return true;
+    out_.encode(payload, binary_out_);
+    return out_.send_now(ec);
   }
+
+  /// Takes the close as sent by a writer of the caller's own: false when one was sent
+  /// already (a close echoed, a failure's), and none must follow.
+  bool begin_close() noexcept { return !std::exchange(closed_, true); }
 
   /// The closing handshake, bounded by `timeout`: a close sent, then reads until the
   /// server's close (its data messages counted as consumed by no request) and the end of
@@ -152,24 +250,27 @@ class DirectFrames {
     boost::system::error_code ec;
     if (!closed_) {
       closed_ = true;
-      out_.clear();
-      append_frame(8, std::string_view("\x03\xe8", 2), true);  // 1000, normal
+      out_.encode_control(8, std::string_view("\x03\xe8", 2));  // 1000, normal
       co_await flush(ec);
       while (!ec) {
         co_await read(ec);
         if (!ec) ++state.unconsumed_at_close;
       }
     }
-    if (!ec || ec == websocket::error::closed) {
-      ec = {};
-      socket_.shutdown(tcp::socket::shutdown_send, ec);
-      char sink[512];
-      while (!ec) {
-        co_await socket_.async_read_some(asio::buffer(sink),
-                                         asio::redirect_error(asio::use_awaitable, ec));
-      }
-    }
+    if (!ec || ec == websocket::error::closed) co_await drain_to_end();
     if (slot.abort != Abort::none) ++state.close_timeouts;
+  }
+
+  /// The client's end of the TCP connection after the closing handshake: its sending side
+  /// shut, then reads until the server closes its own (RFC 6455 7.1.1).
+  asio::awaitable<void> drain_to_end() {
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    char sink[512];
+    while (!ec) {
+      co_await socket_.async_read_some(asio::buffer(sink),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   /// The socket's reads so far (a frame decoded with none since a send was in the buffer
@@ -223,8 +324,7 @@ class DirectFrames {
       const std::string_view payload(in_.data() + begin_ + header, length);
       begin_ += header + length;
       if (opcode == 9) {  // a ping: answered with its payload
-        out_.clear();
-        append_frame(10, payload, true);
+        out_.encode_control(10, payload);
         return Parsed::reply;
       }
       if (opcode == 10) continue;  // a pong
@@ -251,18 +351,6 @@ class DirectFrames {
   static constexpr std::size_t initial_buffer = 1536;
   static constexpr std::size_t minimum_free = 512;  ///< room for each read
 
-  /// The frames of one message, masked, in `out_`.
-  void encode(std::string_view payload) {
-    out_.clear();
-    unsigned opcode = binary_out_ ? 2 : 1;
-    do {
-      const auto part = payload.substr(0, fragment_);
-      payload.remove_prefix(part.size());
-      append_frame(opcode, part, payload.empty());
-      opcode = 0;
-    } while (!payload.empty());
-  }
-
   void make_room(std::size_t needed) {
     if (begin_ > 0) {
       std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
@@ -270,44 +358,6 @@ class DirectFrames {
       begin_ = 0;
     }
     if (in_.size() < needed) in_.resize(std::max(needed, in_.size() * 2));
-  }
-
-  void append_frame(unsigned opcode, std::string_view payload, bool fin) {
-    unsigned char header[14];
-    std::size_t at = 0;
-    header[at++] = static_cast<unsigned char>((fin ? 0x80 : 0) | opcode);
-    const std::uint64_t length = payload.size();
-    if (length < 126) {
-      header[at++] = static_cast<unsigned char>(0x80 | length);
-    } else if (length < 65536) {
-      header[at++] = 0x80 | 126;
-      header[at++] = static_cast<unsigned char>(length >> 8);
-      header[at++] = static_cast<unsigned char>(length);
-    } else {
-      header[at++] = 0x80 | 127;
-      for (int shift = 56; shift >= 0; shift -= 8) {
-        header[at++] = static_cast<unsigned char>(length >> shift);
-      }
-    }
-    const auto key = static_cast<std::uint32_t>(random_());
-    std::memcpy(header + at, &key, 4);
-    unsigned char mask[4];
-    std::memcpy(mask, &key, 4);
-    at += 4;
-    out_.append(reinterpret_cast<const char*>(header), at);
-    const std::size_t start = out_.size();
-    out_.append(payload);
-    char* data = out_.data() + start;
-    std::size_t i = 0;
-    std::uint64_t mask8;
-    for (int k = 0; k < 8; ++k) reinterpret_cast<unsigned char*>(&mask8)[k] = mask[k % 4];
-    for (; i + 8 <= payload.size(); i += 8) {
-      std::uint64_t word;
-      std::memcpy(&word, data + i, 8);
-      word ^= mask8;
-      std::memcpy(data + i, &word, 8);
-    }
-    for (; i < payload.size(); ++i) data[i] = static_cast<char>(data[i] ^ mask[i % 4]);
   }
 
   /// The server closed: its reason kept, the close echoed (its code, or 1000 for none),
@@ -327,9 +377,8 @@ class DirectFrames {
     failure_ = websocket::error::closed;
     if (closed_) return Parsed::failed;
     closed_ = true;
-    out_.clear();
-    append_frame(8, payload.size() >= 2 ? payload.substr(0, 2) : std::string_view("\x03\xe8", 2),
-                 true);
+    out_.encode_control(
+        8, payload.size() >= 2 ? payload.substr(0, 2) : std::string_view("\x03\xe8", 2));
     return Parsed::reply;
   }
 
@@ -343,16 +392,13 @@ class DirectFrames {
                                : why == websocket::error::bad_frame_payload ? 1007
                                                                             : 1002;
     const char payload[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
-    out_.clear();
-    append_frame(8, std::string_view(payload, 2), true);
+    out_.encode_control(8, std::string_view(payload, 2));
     return Parsed::reply;
   }
 
   Socket& socket_;
   std::size_t max_message_;
-  std::size_t fragment_;
   bool binary_out_;
-  std::mt19937_64& random_;
   std::vector<char> in_ = std::vector<char>(initial_buffer);
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
@@ -360,8 +406,7 @@ class DirectFrames {
   std::string message_;     ///< a fragmented message, reassembled
   bool fragmented_ = false;
   boost::system::error_code failure_;  ///< what ended the connection
-  std::string out_;
-  std::size_t out_sent_ = 0;  ///< of out_, by a write_now() that left the rest to flush()
+  FrameEncoder<Socket> out_;           ///< messages, control replies, the close
   bool binary_in_ = false;
   bool closed_ = false;  ///< a close frame was sent
   websocket::close_reason reason_;

@@ -81,7 +81,7 @@ asio::awaitable<void> run_arrived_session(RunContext& run, ThreadState& state,
     co_return;
   }
   ++state.connections_opened;
-  SessionLink<Stream> link(*ws, executor);
+  SessionLink<Stream> link(*ws, run, state, slot, executor);
   asio::co_spawn(executor, read_session_frames(link), asio::detached);
   auto failure = co_await run_one_session(run, state, slot, link, index, 0, due);
   const bool run_ending = slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||

@@ -26,7 +26,7 @@ asio::awaitable<void> close_session_link(SessionLink<Stream>& link, ConnectionSl
   link.inbox.clear();
   if (!link.reading) co_return;  // the connection is gone already
   slot.arm(Phase::close, Clock::now(), timeout);
-  co_await link.ws.async_close(websocket::close_code::normal, use);
+  co_await send_close(link, ec);
   while (link.reading) {
     link.wake.expires_at(Clock::time_point::max());
     co_await link.wake.async_wait(use);

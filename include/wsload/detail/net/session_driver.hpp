@@ -97,7 +97,14 @@ class SessionOperations {
         if (answers_waiting()) {
           if (auto failed = co_await send_answers()) co_return failed;
         }
-        co_return co_await write_one(op.payload, op.binary);
+        {
+          if (!link_.reading) co_return connection_failure();
+          boost::system::error_code ec;
+          if (!start_write(op.payload, op.binary, ec)) {
+            co_await send_message(link_, op.payload, op.binary, ec);
+          }
+          co_return write_ended(ec);
+        }
       case Kind::think:
         co_return co_await wait(
             Clock::now() + std::chrono::duration_cast<Clock::duration>(op.pause), false);
@@ -108,12 +115,17 @@ class SessionOperations {
         // The reader is always reading: a socket read it has pending brings bytes that
         // arrive after the send, so only frames decoded without a read since then are
         // an earlier step's.
-        const auto reads = link_.ws.next_layer().reads;
+        const auto reads = link_.reads();
         const auto reads_at_send = reads > link_.reads_at_read ? reads - 1 : reads;
         if (answers_waiting()) {
           if (auto failed = co_await send_answers()) co_return failed;
         }
-        if (auto failed = co_await write_one(op.payload, op.binary)) co_return failed;
+        if (!link_.reading) co_return connection_failure();
+        boost::system::error_code ec;
+        if (!start_write(op.payload, op.binary, ec)) {
+          co_await send_message(link_, op.payload, op.binary, ec);
+        }
+        if (auto failed = write_ended(ec)) co_return failed;
         auto failed = co_await receive(session, *op.until, reads_at_send);
         if (!failed) {
           using std::chrono::duration_cast;
@@ -140,7 +152,7 @@ class SessionOperations {
  private:
   /// The failure the reader's end means.
   SessionFailed connection_failure() const {
-    auto why = classify(link_.read_error, slot_, link_.ws.reason());
+    auto why = classify(link_.read_error, slot_, link_.reason());
     return {why, step_kind_of(why.first, slot_.phase)};
   }
 
@@ -150,21 +162,27 @@ class SessionOperations {
     return !link_.answers.empty() || !link_.handler_error.empty();
   }
 
+  /// Starts a message's send, finished at once when the socket takes it all (see
+  /// send_message_now): false when send_message() must finish it, then write_ended().
+  bool start_write(std::string_view payload, bool binary, boost::system::error_code& ec) {
+    slot_.arm(Phase::send, Clock::now(), run_.config.timeouts.reply);
+    return send_message_now(link_, payload, binary, ec);
+  }
+
+  /// The end of a message's send: its failure, if it failed.
+  std::optional<SessionFailed> write_ended(const boost::system::error_code& ec) {
+    slot_.phase = Phase::wait;
+    slot_.deadline = Clock::time_point::max();
+    if (ec) return SessionFailed{classify(ec, slot_, link_.reason()), "send"};
+    ++state_.written;
+    return std::nullopt;
+  }
+
   asio::awaitable<std::optional<SessionFailed>> write_one(const std::string& payload, bool binary) {
     if (!link_.reading) co_return connection_failure();
     boost::system::error_code ec;
-    slot_.arm(Phase::send, Clock::now(), run_.config.timeouts.reply);
-    link_.ws.text(!binary);
-    co_await link_.ws.async_write(asio::buffer(payload),
-                                  asio::redirect_error(asio::use_awaitable, ec));
-    slot_.phase = Phase::wait;
-    slot_.deadline = Clock::time_point::max();
-    if (ec) {
-      auto why = classify(ec, slot_, link_.ws.reason());
-      co_return SessionFailed{why, "send"};
-    }
-    ++state_.written;
-    co_return std::nullopt;
+    if (!start_write(payload, binary, ec)) co_await send_message(link_, payload, binary, ec);
+    co_return write_ended(ec);
   }
 
   /// Sends what handlers answered so far.
@@ -403,7 +421,7 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
        : opened_before ? state.reconnects
                        : state.connections_opened);
     opened_before = true;
-    SessionLink<Stream> link(*ws, executor);
+    SessionLink<Stream> link(*ws, run, state, slot, executor);
     asio::co_spawn(executor, read_session_frames(link), asio::detached);
     std::optional<Failure> ended;  ///< what ended the run for this connection
     while (link.reading && cursor.next < cursor.end && Clock::now() < run.send_until) {
