@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -354,65 +355,84 @@ class FrameRule {
   /// Throws ConfigError (field `field`) for a malformed rule.
   static FrameRule parse(std::string_view text, const std::string& field);
 
+  /// What an empty JSON pointer makes: any JSON frame matches (rules come from parse()).
+  FrameRule() : parts_(none()) {}
+
   /// `parsed` is the frame as JSON when it is JSON (null pointer otherwise).
   bool matches(std::string_view frame, const nlohmann::json* parsed) const {
-    if (kind_ == Kind::regex) return regex_.search(frame);
-    if (!parsed || !parsed->contains(pointer_)) return false;
-    return kind_ == Kind::json_present || parsed->at(pointer_) == value_;
+    const Parts& r = *parts_;
+    if (r.kind == Kind::regex) return r.regex.search(frame);
+    if (!parsed || !parsed->contains(r.pointer)) return false;
+    return r.kind == Kind::json_present || parsed->at(r.pointer) == r.value;
   }
   /// The same from a scan of the frame that asked for path().
   bool matches(std::string_view frame, const detail::FrameScan& scanned) const {
-    if (kind_ == Kind::regex) return matches(frame, nullptr);
-    const auto& at = scanned.at(path_);
-    return at.found() && (kind_ == Kind::json_present || at.equals(value_));
+    const Parts& r = *parts_;
+    if (r.kind == Kind::regex) return matches(frame, nullptr);
+    const auto& at = scanned.at(r.path);
+    return at.found() && (r.kind == Kind::json_present || at.equals(r.value));
   }
   /// The pointer a JSON rule reads.
-  const detail::JsonPath& path() const noexcept { return path_; }
-  bool needs_json() const noexcept { return kind_ != Kind::regex; }
-  Kind kind() const noexcept { return kind_; }
-  const std::string& text() const noexcept { return text_; }
+  const detail::JsonPath& path() const noexcept { return parts_->path; }
+  bool needs_json() const noexcept { return parts_->kind != Kind::regex; }
+  Kind kind() const noexcept { return parts_->kind; }
+  const std::string& text() const noexcept { return parts_->text; }
 
  private:
-  Kind kind_ = Kind::json_present;
-  std::string text_;
-  nlohmann::json::json_pointer pointer_;
-  detail::JsonPath path_;
-  nlohmann::json value_;
-  detail::Regex regex_;
+  // Shared, never changed once parsed: a session passes its rules by value at every step,
+  // and a copy of the parts was four allocations.
+  struct Parts {
+    Kind kind = Kind::json_present;
+    std::string text;
+    nlohmann::json::json_pointer pointer;
+    detail::JsonPath path;
+    nlohmann::json value;
+    detail::Regex regex;
+  };
+  static const std::shared_ptr<const Parts>& none() {
+    static const auto parts = std::make_shared<const Parts>();
+    return parts;
+  }
+  explicit FrameRule(std::shared_ptr<const Parts> parts) : parts_(std::move(parts)) {}
+  static FrameRule parsed(Parts parts) {
+    return FrameRule(std::make_shared<const Parts>(std::move(parts)));
+  }
+
+  std::shared_ptr<const Parts> parts_;
 };
 
 inline FrameRule FrameRule::parse(std::string_view text, const std::string& field) {
-  FrameRule r;
-  r.text_ = std::string(text);
+  Parts r;
+  r.text = std::string(text);
   if (text.starts_with("regex:")) {
-    r.kind_ = Kind::regex;
+    r.kind = Kind::regex;
     try {
-      r.regex_ = detail::Regex::compile(text.substr(6));
+      r.regex = detail::Regex::compile(text.substr(6));
     } catch (const std::invalid_argument& e) {
-      throw ConfigError(field, r.text_,
+      throw ConfigError(field, r.text,
                         std::string("is not a valid regular expression: ") + e.what());
     }
-    return r;
+    return parsed(std::move(r));
   }
   if (!text.starts_with("/")) {
-    throw ConfigError(field, r.text_,
+    throw ConfigError(field, r.text,
                       "expected a JSON pointer (/type==\"end\", /done) or regex:PATTERN");
   }
   const auto eq = text.find("==");
   const std::string pointer(text.substr(0, eq));
   try {
-    r.pointer_ = nlohmann::json::json_pointer(pointer);
+    r.pointer = nlohmann::json::json_pointer(pointer);
   } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(field, r.text_, "has an invalid JSON pointer '" + pointer + "'");
+    throw ConfigError(field, r.text, "has an invalid JSON pointer '" + pointer + "'");
   }
-  r.path_ = detail::JsonPath(r.pointer_);
+  r.path = detail::JsonPath(r.pointer);
   if (eq == std::string_view::npos) {
-    r.kind_ = Kind::json_present;
-    return r;
+    r.kind = Kind::json_present;
+    return parsed(std::move(r));
   }
-  r.kind_ = Kind::json_equals;
+  r.kind = Kind::json_equals;
   const std::string value(text.substr(eq + 2));
-  if (value.empty()) throw ConfigError(field, r.text_, "has no value after '=='");
+  if (value.empty()) throw ConfigError(field, r.text, "has no value after '=='");
   // A bare word is a string. One that starts with a letter is told apart without a parse:
   // a failed parse builds its error text even when it throws nothing, and sessions make
   // their rules in their loops.
@@ -420,12 +440,12 @@ inline FrameRule FrameRule::parse(std::string_view text, const std::string& fiel
   const bool literal =
       value.starts_with("true") || value.starts_with("false") || value.starts_with("null");
   if (letter && !literal) {
-    r.value_ = value;
-    return r;
+    r.value = value;
+    return parsed(std::move(r));
   }
-  r.value_ = nlohmann::json::parse(value, nullptr, false);
-  if (r.value_.is_discarded()) r.value_ = value;
-  return r;
+  r.value = nlohmann::json::parse(value, nullptr, false);
+  if (r.value.is_discarded()) r.value = value;
+  return parsed(std::move(r));
 }
 
 /// When a request's reply is complete.

@@ -55,7 +55,7 @@ struct ScenarioStep {
   enum class Kind { send, receive, request, capture, check, think, on, repeat };
   Kind kind = Kind::send;
   std::string name;                  ///< request, check, capture (the variable), on: its label
-  std::string text;                  ///< send, request, on: the template sent
+  MessageTemplate message;           ///< send, request, on: the template sent
   std::optional<FrameRule> rule;     ///< receive, request (until), check, on
   std::string pointer;               ///< capture
   std::optional<std::size_t> count;  ///< check: frames of the last reply matching `rule`
@@ -173,14 +173,14 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
     };
     const auto template_of = [&](const char* key) {
       std::string text = text_of(key);
-      const auto message = MessageTemplate::parse(text, field + " " + key, true);
+      auto message = MessageTemplate::parse(text, field + " " + key, true);
       for (const auto& name : message.variable_names()) {
         if (!known.count(name)) {
           throw ConfigError(field + " " + key, "{{" + name + "}}",
                             "uses a variable no earlier step captures");
         }
       }
-      return text;
+      return message;
     };
     const auto rule_of = [&](const char* key) {
       return FrameRule::parse(text_of(key), field + " " + key);
@@ -195,11 +195,11 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
       step.kind = Kind::request;
       step.name = text_of("request");
       field += " (request '" + step.name + "')";
-      step.text = template_of("send");
+      step.message = template_of("send");
       step.rule = rule_of("until");
     } else if (j.contains("send")) {
       step.kind = Kind::send;
-      step.text = template_of("send");
+      step.message = template_of("send");
     } else if (j.contains("receive")) {
       step.kind = Kind::receive;
       step.rule = rule_of("receive");
@@ -246,7 +246,7 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
     } else if (j.contains("on")) {
       step.kind = Kind::on;
       step.rule = rule_of("on");
-      step.text = template_of("reply");
+      step.message = template_of("reply");
     } else if (j.contains("repeat")) {
       step.kind = Kind::repeat;
       const auto& r = j["repeat"];
@@ -302,13 +302,13 @@ inline SessionTask run_scenario_steps(Session& s, const std::vector<ScenarioStep
     }
     switch (step.kind) {
       case Kind::send:
-        co_await s.send(s.fill(step.text));
+        co_await s.send(s.fill(step.message));
         break;
       case Kind::receive:
         last = co_await s.receive_until(*step.rule);
         break;
       case Kind::request:
-        last = co_await s.request(step.name, s.fill(step.text), *step.rule);
+        last = co_await s.request(step.name, s.fill(step.message), *step.rule);
         break;
       case Kind::capture:
         s.check("capture " + step.name, s.capture(step.name, last, step.pointer),
@@ -333,7 +333,7 @@ inline SessionTask run_scenario_steps(Session& s, const std::vector<ScenarioStep
         break;
       case Kind::on:
         s.on(*step.rule, [&s, &step](std::string_view) -> std::optional<std::string> {
-          return s.fill(step.text);
+          return s.fill(step.message);
         });
         break;
       case Kind::repeat:
