@@ -1,14 +1,14 @@
-#!/ usr / bin / env bash
-#CPU per round trip of wsload beside a minimal epoll client(benchmarks / epoll_echo_client.c),
-#both against a Node `ws` echo server, side by side, several repetitions : the default closed
-#loop, 50 connections x 2, 000 messages of a streamed - chunk - like JSON text.Counts the client
-#process 's user + sys CPU only (wait4' s rusage), set - up included; prints each run, then the
-#median and the range per client and the ratio of the medians.
-#Usage : scripts / round - trip - benchmark.sh[build - dir][repetitions]
-#The "session" client is the same loop written as a scripted session(--scenario : a repeat
-#of request steps), for the session driver 's cost per message beside the prompt loop' s.
-#WSLOAD_BASELINE = / path / to / an / older / wsload adds that binary's prompt loop and session
-#(before / after).
+#!/usr/bin/env bash
+# CPU per round trip of wsload beside a minimal epoll client (benchmarks/epoll_echo_client.c),
+# both against a Node `ws` echo server, side by side, several repetitions: the default closed
+# loop, 50 connections x 2,000 messages of a streamed-chunk-like JSON text. Counts the client
+# process's user + sys CPU only (wait4's rusage), set-up included; prints each run, then the
+# median and the range per client and the ratio of the medians.
+# Usage: scripts/round-trip-benchmark.sh [build-dir] [repetitions]
+# The "session" client is the same loop written as a scripted session (--scenario: a repeat
+# of request steps), for the session driver's cost per message beside the prompt loop's.
+# WSLOAD_BASELINE=/path/to/an/older/wsload adds that binary's prompt loop and session
+# (before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -26,13 +26,9 @@ rm -f "$port_file"
 node "$node_dir/echo_server.js" >"$port_file" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100);
-do [-s "$port_file"] && break;
-sleep 0.05;
-done port = $(head - 1 "$port_file")[-n "$port"] || {
-  echo "the echo server did not start" > &2;
-  exit 1;
-}
+for _ in $(seq 100); do [ -s "$port_file" ] && break; sleep 0.05; done
+port=$(head -1 "$port_file")
+[ -n "$port" ] || { echo "the echo server did not start" >&2; exit 1; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$build" "$port" "$repetitions" "$node_dir" <<'PY'
