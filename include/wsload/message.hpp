@@ -357,6 +357,14 @@ class FrameRule {
 
   /// What an empty JSON pointer makes: any JSON frame matches (rules come from parse()).
   FrameRule() : parts_(none()) {}
+  FrameRule(const FrameRule&) = default;
+  FrameRule& operator=(const FrameRule&) = default;
+  // Moves copy: a rule moved from is still the rule it was (its parts never change).
+  FrameRule(FrameRule&& other) noexcept : parts_(other.parts_) {}
+  FrameRule& operator=(FrameRule&& other) noexcept {
+    parts_ = other.parts_;
+    return *this;
+  }
 
   /// `parsed` is the frame as JSON when it is JSON (null pointer otherwise).
   bool matches(std::string_view frame, const nlohmann::json* parsed) const {

@@ -35,7 +35,7 @@ struct Runs {
 Runs run_both_ways(const wsload::test::Misbehaviour& misbehaviour,
                    std::vector<std::string> prompts = {"hello", "again", "third"},
                    std::size_t max_message_size = 0, std::size_t max_send_size = 0,
-                   const wsload::SessionFunction& session = {}) {
+                   const wsload::SessionFunction& session = {}, std::uint64_t sessions = 1) {
   Runs runs;
   for (const bool through_beast : {false, true}) {
     const wsload::test::FrameRecorder server(misbehaviour);
@@ -49,7 +49,7 @@ Runs run_both_ways(const wsload::test::Misbehaviour& misbehaviour,
     config.compression = through_beast;
     if (session) {
       config.session = session;
-      config.iterations = 1;
+      config.iterations = sessions;
     }
     if (max_message_size > 0) config.max_message_size = max_message_size;
     if (max_send_size > 0) config.max_send_size = max_send_size;
@@ -318,6 +318,34 @@ TEST(SessionFrames, ACloseFrameFailsTheStepWithItsCodeAndReason) {
   ASSERT_FALSE(runs.direct_frames.empty());
   EXPECT_EQ(runs.direct_frames.back().opcode, 8) << "the close was not echoed";
   EXPECT_EQ(runs.direct_frames.back().payload, "\x03\xe9");
+  expect_same_steps(runs);
+}
+
+// A reply and a close in one burst: the step after it fails as closed, and the next
+// session starts on a new connection rather than on the one being torn down (where its
+// sends would fail as a broken pipe).
+TEST(SessionFrames, ACloseAfterAReplyEndsThatSessionOnlyAndTheNextReconnects) {
+  wsload::test::Misbehaviour closing;
+  closing.connections = 5;
+  closing.answer_bytes = [](const std::string& message) {
+    return frame(0x81, message) + frame(0x88, "\x03\xe9going");
+  };
+  const auto runs = run_both_ways(
+      closing, {}, 0, 0,
+      [](Session& s) -> SessionTask {
+        co_await s.request("ask", "first", rule("regex:first"));
+        co_await s.request("then", "second", rule("regex:second"));
+      },
+      5);
+  for (const auto* summary : {&runs.direct, &runs.beast}) {
+    EXPECT_EQ(summary->errors_of(ErrorKind::going_away), 5u) << errors_of(*summary);
+    EXPECT_EQ(summary->steps.at("ask").failures, 0u) << errors_of(*summary);
+    EXPECT_EQ(summary->steps.at("ask").count, 5u);
+    EXPECT_EQ(summary->steps.at("then").failures_by_kind.at("closed"), 5u);
+    EXPECT_EQ(summary->reconnects, 4u);
+  }
+  EXPECT_EQ(errors_of(runs.direct).find("Broken pipe"), std::string::npos)
+      << errors_of(runs.direct);
   expect_same_steps(runs);
 }
 

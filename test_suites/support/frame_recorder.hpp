@@ -1,8 +1,8 @@
 // A bare WebSocket server on a POSIX socket, for what a Beast server hides: the frames a
 // client sends, and answers no RFC 6455 server would give. It answers one connection's
-// upgrade, records every frame (opcode, FIN, payload size) and echoes each complete
-// message as a single frame, unless told to misbehave. Loopback only; every read is
-// bounded by a timeout.
+// upgrade (or a given number, one after another), records every frame (opcode, FIN, payload size)
+// and echoes each complete message as a single frame, unless told to misbehave. Loopback only;
+// every read is bounded by a timeout.
 #pragma once
 
 #include <atomic>
@@ -49,6 +49,8 @@ struct Misbehaviour {
   /// The server socket's receive buffer in bytes (SO_RCVBUF; 0: the system's, which
   /// grows): a small one keeps a large request from fitting in one send.
   int receive_buffer = 0;
+  /// Connections served, one after another (the frames of all are recorded).
+  int connections = 1;
 };
 
 /// An unmasked frame as a server sends it: `first_byte` is FIN, RSV and the opcode
@@ -148,6 +150,10 @@ class FrameRecorder {
   }
 
   void serve() {
+    for (int served = 0; served < misbehaviour_.connections && !stop_; ++served) serve_one();
+  }
+
+  void serve_one() {
     int fd = -1;
     while (fd < 0 && !stop_) {
       pollfd p{listener_, POLLIN, 0};

@@ -144,6 +144,22 @@ TEST(FrameRule, PointerEqualsPresentAndRegex) {
   EXPECT_FALSE(matches(regex, "data: [DONE] more"));
 }
 
+// Copies share what was parsed; a rule moved from is still the rule it was.
+TEST(FrameRule, CopiesAndRulesMovedFromMatchAsTheOriginal) {
+  auto end = FrameRule::parse("/type==end", "c");
+  const FrameRule copy = end;
+  const FrameRule moved = std::move(end);
+  for (const FrameRule* rule : {&copy, &moved, static_cast<const FrameRule*>(&end)}) {
+    EXPECT_TRUE(matches(*rule, R"({"type":"end"})"));
+    EXPECT_FALSE(matches(*rule, R"({"type":"chunk"})"));
+    EXPECT_EQ(rule->text(), "/type==end");
+  }
+  FrameRule assigned;
+  assigned = FrameRule::parse("regex:x", "c");
+  EXPECT_TRUE(matches(assigned, "x"));
+  EXPECT_FALSE(assigned.needs_json());
+}
+
 TEST(FrameRule, MalformedRulesAreErrors) {
   for (const char* text : {"type==end", "regex:(", "/a==", "/a~1~"}) {
     EXPECT_THROW(FrameRule::parse(text, "completion"), ConfigError) << text;

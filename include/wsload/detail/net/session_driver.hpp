@@ -98,12 +98,11 @@ class SessionOperations {
           if (auto failed = co_await send_answers()) co_return failed;
         }
         {
-          if (!link_.reading) co_return connection_failure();
-          boost::system::error_code ec;
-          if (!start_write(op.payload, op.binary, ec)) {
-            co_await send_message(link_, op.payload, op.binary, ec);
+          std::optional<SessionFailed> failed;
+          if (!written_at_once(op.payload, op.binary, failed)) {
+            failed = co_await write_one(op.payload, op.binary);
           }
-          co_return write_ended(ec);
+          co_return failed;
         }
       case Kind::think:
         co_return co_await wait(
@@ -120,13 +119,12 @@ class SessionOperations {
         if (answers_waiting()) {
           if (auto failed = co_await send_answers()) co_return failed;
         }
-        if (!link_.reading) co_return connection_failure();
-        boost::system::error_code ec;
-        if (!start_write(op.payload, op.binary, ec)) {
-          co_await send_message(link_, op.payload, op.binary, ec);
+        std::optional<SessionFailed> failed;
+        if (!written_at_once(op.payload, op.binary, failed)) {
+          failed = co_await write_one(op.payload, op.binary);
         }
-        if (auto failed = write_ended(ec)) co_return failed;
-        auto failed = co_await receive(session, *op.until, reads_at_send);
+        if (failed) co_return failed;
+        failed = co_await receive(session, *op.until, reads_at_send);
         if (!failed) {
           using std::chrono::duration_cast;
           using std::chrono::microseconds;
@@ -162,26 +160,50 @@ class SessionOperations {
     return !link_.answers.empty() || !link_.handler_error.empty();
   }
 
-  /// Starts a message's send, finished at once when the socket takes it all (see
-  /// send_message_now): false when send_message() must finish it, then write_ended().
-  bool start_write(std::string_view payload, bool binary, boost::system::error_code& ec) {
+  /// The failure the connection's end means, once its reader has ended: a close or a
+  /// failure it met is followed by a teardown, bounded by the close timeout.
+  asio::awaitable<std::optional<SessionFailed>> connection_ended() {
+    boost::system::error_code ignored;
+    while (link_.reading) {
+      link_.wake.expires_at(Clock::time_point::max());
+      co_await link_.wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    co_return connection_failure();
+  }
+
+  /// Sends a message when the socket takes it at once (see send_message_now), with no
+  /// coroutine frame: `failed` says how it went. False when write_one() must send it, or
+  /// the rest of it.
+  bool written_at_once(std::string_view payload, bool binary,
+                       std::optional<SessionFailed>& failed) {
+    if (!link_.open()) return false;
     slot_.arm(Phase::send, Clock::now(), run_.config.timeouts.reply);
-    return send_message_now(link_, payload, binary, ec);
-  }
-
-  /// The end of a message's send: its failure, if it failed.
-  std::optional<SessionFailed> write_ended(const boost::system::error_code& ec) {
-    slot_.phase = Phase::wait;
-    slot_.deadline = Clock::time_point::max();
-    if (ec) return SessionFailed{classify(ec, slot_, link_.reason()), "send"};
-    ++state_.written;
-    return std::nullopt;
-  }
-
-  asio::awaitable<std::optional<SessionFailed>> write_one(const std::string& payload, bool binary) {
-    if (!link_.reading) co_return connection_failure();
     boost::system::error_code ec;
-    if (!start_write(payload, binary, ec)) co_await send_message(link_, payload, binary, ec);
+    if (!send_message_now(link_, payload, binary, ec)) return false;
+    failed = write_ended(ec);
+    return true;
+  }
+
+  /// The end of a message's send: its failure, if it failed (classified while the slot
+  /// still says it was sending).
+  std::optional<SessionFailed> write_ended(const boost::system::error_code& ec) {
+    std::optional<SessionFailed> failed;
+    if (ec) {
+      failed = SessionFailed{classify(ec, slot_, link_.reason()), "send"};
+    } else {
+      ++state_.written;
+    }
+    slot_.idle();
+    return failed;
+  }
+
+  asio::awaitable<std::optional<SessionFailed>> write_one(std::string_view payload, bool binary) {
+    slot_.arm(Phase::send, Clock::now(), run_.config.timeouts.reply);
+    if (!link_.open()) co_return co_await connection_ended();  // a send that cannot start
+    boost::system::error_code ec;
+    co_await send_message(link_, payload, binary, ec);
+    // A send the connection's end cut short fails as that end does.
+    if (ec && !link_.open()) co_return co_await connection_ended();
     co_return write_ended(ec);
   }
 
@@ -247,8 +269,7 @@ class SessionOperations {
         reply.binary.push_back(frame.binary);
         if (done) {
           last_at_ = frame.at;
-          slot_.phase = Phase::wait;
-          slot_.deadline = Clock::time_point::max();
+          slot_.idle();
           co_return std::nullopt;
         }
       }
@@ -424,7 +445,7 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
     SessionLink<Stream> link(*ws, run, state, slot, executor);
     asio::co_spawn(executor, read_session_frames(link), asio::detached);
     std::optional<Failure> ended;  ///< what ended the run for this connection
-    while (link.reading && cursor.next < cursor.end && Clock::now() < run.send_until) {
+    while (link.open() && cursor.next < cursor.end && Clock::now() < run.send_until) {
       ++cursor.next;
       auto failure = co_await run_one_session(run, state, slot, link, index, cursor.next - 1);
       if (failure && run_ending()) {
@@ -435,8 +456,7 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
         state.count_failed(failure->first, std::move(failure->second), 1);
         // A session that failed mid-step (an error frame) may leave its reply deadline
         // armed: the next session on this socket starts with none.
-        slot.phase = Phase::wait;
-        slot.deadline = Clock::time_point::max();
+        slot.idle();
       }
       ++cursor.counted;
     }

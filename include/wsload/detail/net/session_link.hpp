@@ -42,6 +42,7 @@ struct DirectSessionFrames {
   DirectFrames<PlainSocket> frames;  ///< the reader's, with its answers to control frames
   FrameEncoder<PlainSocket> out;     ///< the session's messages and its close
   bool writing = false;              ///< a write is under way: the others wait their turn
+  bool waiting = false;              ///< the other side waits for the turn, handed to it next
   bool out_left = false;             ///< the session's message is partly sent, and holds the turn
 };
 
@@ -51,8 +52,8 @@ struct SessionLink {
   SessionLink(Stream& ws, const RunContext& run, ThreadState& state, const ConnectionSlot& slot,
               const asio::any_io_executor& executor)
       : ws(ws),
-        // The reader starts after the session's first send: frames the upgrade's reads
-        // brought precede that send.
+        // No read is pending until the reader starts (at the session's first wait): frames
+        // from the upgrade's reads precede any send.
         reads_at_read(ws.next_layer().reads),
         wake(executor, Clock::time_point::max()),
         write_turn(executor, Clock::time_point::max()) {
@@ -65,6 +66,10 @@ struct SessionLink {
   }
   /// The socket's reads so far (see ArrivedFrame::reads).
   std::uint64_t reads() const noexcept { return ws.next_layer().reads; }
+  /// Whether the connection still carries the session's messages: its reader has neither
+  /// ended nor met the server's close or a failure (whose teardown it awaits, as Beast's
+  /// read does holding its writes back).
+  bool open() const noexcept { return reading && !(direct && direct->frames.failed()); }
   /// The server's close frame, when it sent one.
   const websocket::close_reason& reason() const noexcept {
     return direct ? direct->frames.reason() : ws.reason();
@@ -72,11 +77,12 @@ struct SessionLink {
 
   Stream& ws;
   std::optional<DirectSessionFrames> direct;  ///< when the frames are read and written directly
-  std::uint64_t reads_at_read;                ///< the socket's reads when the reader's read began
-  std::deque<ArrivedFrame> inbox;             ///< frames no handler took, for the next receive
-  std::deque<std::string> answers;            ///< handlers' answers, sent by the session's side
-  Session* session = nullptr;                 ///< whose handlers answer; none between sessions
-  bool reading = true;                        ///< the reader has not ended
+  /// The socket's reads when the reader's read began, or when it ended (none pending).
+  std::uint64_t reads_at_read;
+  std::deque<ArrivedFrame> inbox;   ///< frames no handler took, for the next receive
+  std::deque<std::string> answers;  ///< handlers' answers, sent by the session's side
+  Session* session = nullptr;       ///< whose handlers answer; none between sessions
+  bool reading = true;              ///< the reader has not ended
 
   std::uint64_t sessions = 0;  ///< sessions begun on this socket
   /// Sessions and operations since the loop last ran others: an operation may complete
@@ -135,21 +141,34 @@ void take_frame(SessionLink<Stream>& link, ArrivedFrame frame) {
   link.wake.cancel();
 }
 
-/// Waits until no other direct write is under way, then holds the turn.
+/// Waits until no other direct write is under way, then holds the turn. Only the reader
+/// and the session write, so at most one waits; it gets the turn before anyone else can
+/// take it (a pong or a close echo is not overtaken by the session's next messages).
 template <class Stream>
 asio::awaitable<void> take_write_turn(SessionLink<Stream>& link) {
+  auto& direct = *link.direct;
+  if (!direct.writing) {
+    direct.writing = true;
+    co_return;
+  }
+  direct.waiting = true;
   boost::system::error_code ignored;
-  while (link.direct->writing) {
+  while (direct.waiting) {
     link.write_turn.expires_at(Clock::time_point::max());
     co_await link.write_turn.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   }
-  link.direct->writing = true;
 }
 
+/// Ends a turn, handing it to the side waiting, if any.
 template <class Stream>
 void release_write_turn(SessionLink<Stream>& link) {
-  link.direct->writing = false;
-  link.write_turn.cancel();
+  auto& direct = *link.direct;
+  if (direct.waiting) {
+    direct.waiting = false;  // `writing` stays: the turn is the waiter's
+    link.write_turn.cancel();
+  } else {
+    direct.writing = false;
+  }
 }
 
 /// Sends a session's message without waiting when the socket takes it at once (see
@@ -165,7 +184,8 @@ bool send_message_now(SessionLink<Stream>& link, std::string_view payload, bool 
   return false;
 }
 
-/// Sends a session's message, or what send_message_now() left of it.
+/// Sends a session's message, or what send_message_now() left of it. Fails with
+/// websocket::error::closed when the connection ended while it waited its turn.
 template <class Stream>
 asio::awaitable<void> send_message(SessionLink<Stream>& link, std::string_view payload, bool binary,
                                    boost::system::error_code& ec) {
@@ -178,6 +198,11 @@ asio::awaitable<void> send_message(SessionLink<Stream>& link, std::string_view p
   auto& direct = *link.direct;
   if (!std::exchange(direct.out_left, false)) {
     co_await take_write_turn(link);
+    if (direct.frames.failed()) {
+      release_write_turn(link);
+      ec = websocket::error::closed;
+      co_return;
+    }
     direct.out.encode(payload, binary);
   }
   co_await direct.out.flush(ec);
@@ -193,8 +218,13 @@ asio::awaitable<void> send_close(SessionLink<Stream>& link, boost::system::error
                                  asio::redirect_error(asio::use_awaitable, ec));
     co_return;
   }
-  if (!link.direct->frames.begin_close()) co_return;
+  // The turn first: the reader, when it meets the server's close or a failure, sends the
+  // close itself unless one is sent, then holds the turn for the teardown.
   co_await take_write_turn(link);
+  if (!link.direct->frames.begin_close()) {
+    release_write_turn(link);
+    co_return;
+  }
   link.direct->out.encode_control(8, std::string_view("\x03\xe8", 2));
   co_await link.direct->out.flush(ec);
   release_write_turn(link);
@@ -216,7 +246,9 @@ asio::awaitable<void> read_direct_session_frames(SessionLink<Stream>& link) {
                                     link.reads()});
     } else if (parsed == Parsed::failed) {
       link.ws.next_layer().notify_teardown();
+      co_await take_write_turn(link);  // a close being sent is sent whole before the shutdown
       co_await direct.frames.drain_to_end();
+      release_write_turn(link);
       break;
     } else if (parsed == Parsed::reply) {
       boost::system::error_code write_error;

@@ -81,6 +81,11 @@ struct ConnectionSlot {
     phase = p;
     deadline = now + timeout;
   }
+  /// Waiting for nothing of its own; a teardown under way keeps its bound.
+  void idle() noexcept {
+    phase = Phase::wait;
+    if (!tearing_down) deadline = Clock::time_point::max();
+  }
   void close(Abort why) noexcept {
     if (abort == Abort::none) abort = why;
     if (timer) timer->cancel();
