@@ -81,6 +81,34 @@ void expect_same(const Runs& runs) {
   EXPECT_EQ(errors_of(runs.direct), errors_of(runs.beast));
 }
 
+/// The pongs the server received (with `payload` only, when given).
+std::size_t pongs_of(const std::vector<wsload::test::ObservedFrame>& frames,
+                     const char* payload = nullptr) {
+  return static_cast<std::size_t>(std::count_if(frames.begin(), frames.end(), [&](const auto& f) {
+    return f.opcode == 10 && (!payload || f.payload == payload);
+  }));
+}
+
+/// Each reply in three fragments with a ping between the first two.
+wsload::test::Misbehaviour fragments_around_a_ping() {
+  wsload::test::Misbehaviour fragments;
+  fragments.answer_bytes = [](const std::string& message) {
+    return frame(0x01, message.substr(0, 2)) + frame(0x89, "are you there?") +
+           frame(0x00, message.substr(2, 1)) + frame(0x80, message.substr(3));
+  };
+  return fragments;
+}
+
+/// A message larger than one read and than the reader's first buffer, in 16-bit and 64-bit
+/// length forms: 300 bytes for "hello", 200,000 for anything else.
+wsload::test::Misbehaviour replies_of_300_and_200000_bytes() {
+  wsload::test::Misbehaviour long_replies;
+  long_replies.answer_bytes = [](const std::string& message) {
+    return frame(0x81, std::string(message == "hello" ? 300 : 200'000, 'x'));
+  };
+  return long_replies;
+}
+
 // A frame that came in the same segment as the 101 is no reply to the first request:
 // Beast would have kept it in its own buffer, where the loop's reader could never see it.
 TEST(Frames, AFrameSentWithTheUpgradeAnswersNoRequest) {
@@ -96,32 +124,19 @@ TEST(Frames, AFrameSentWithTheUpgradeAnswersNoRequest) {
 // A reply in three fragments with a ping between them: the ping is answered with its own
 // payload, and the reply is the three fragments' bytes as one message.
 TEST(Frames, AFragmentedReplyWithAPingInsideIsOneMessageAndThePingIsAnswered) {
-  wsload::test::Misbehaviour fragments;
-  fragments.answer_bytes = [](const std::string& message) {
-    return frame(0x01, message.substr(0, 2)) + frame(0x89, "are you there?") +
-           frame(0x00, message.substr(2, 1)) + frame(0x80, message.substr(3));
-  };
+  const auto fragments = fragments_around_a_ping();
   const auto runs = run_both_ways(fragments);
   EXPECT_EQ(runs.direct.successful_requests, 3u) << wsload::format_report(runs.direct);
   EXPECT_EQ(runs.direct.bytes_received, 15u);
-  std::size_t pongs = 0;
-  for (const auto& f : runs.direct_frames) {
-    if (f.opcode == 10) {
-      ++pongs;
-      EXPECT_EQ(f.payload, "are you there?");
-    }
-  }
-  EXPECT_EQ(pongs, 3u);
+  EXPECT_EQ(pongs_of(runs.direct_frames, "are you there?"), 3u);
+  EXPECT_EQ(pongs_of(runs.direct_frames), 3u) << "a pong answered nothing";
   expect_same(runs);
 }
 
 // A message larger than one read and than the reader's first buffer, in 16-bit and 64-bit
 // length forms.
 TEST(Frames, LongRepliesAreReadWhole) {
-  wsload::test::Misbehaviour long_replies;
-  long_replies.answer_bytes = [](const std::string& message) {
-    return frame(0x81, std::string(message == "hello" ? 300 : 200'000, 'x'));
-  };
+  const auto long_replies = replies_of_300_and_200000_bytes();
   const auto runs = run_both_ways(long_replies, {"hello", "other"});
   EXPECT_EQ(runs.direct.successful_requests, 2u) << wsload::format_report(runs.direct);
   EXPECT_EQ(runs.direct.bytes_received, 200'300u);
@@ -233,11 +248,7 @@ TEST(SessionFrames, AFrameSentWithTheUpgradeAnswersNoStep) {
 }
 
 TEST(SessionFrames, AFragmentedReplyWithAPingInsideIsOneFrameOfTheStepAndThePingIsAnswered) {
-  wsload::test::Misbehaviour fragments;
-  fragments.answer_bytes = [](const std::string& message) {
-    return frame(0x01, message.substr(0, 2)) + frame(0x89, "are you there?") +
-           frame(0x00, message.substr(2, 1)) + frame(0x80, message.substr(3));
-  };
+  const auto fragments = fragments_around_a_ping();
   std::vector<std::string> replies;
   const auto runs = run_both_ways(fragments, {}, 0, 0, [&](Session& s) -> SessionTask {
     for (const std::string prompt : {"hello", "again", "third"}) {
@@ -249,22 +260,13 @@ TEST(SessionFrames, AFragmentedReplyWithAPingInsideIsOneFrameOfTheStepAndThePing
   // Each reply whole, through wsload's frames and then Beast's.
   EXPECT_EQ(replies,
             (std::vector<std::string>{"hello", "again", "third", "hello", "again", "third"}));
-  std::size_t pongs = 0;
-  for (const auto& f : runs.direct_frames) {
-    if (f.opcode == 10) {
-      ++pongs;
-      EXPECT_EQ(f.payload, "are you there?");
-    }
-  }
-  EXPECT_EQ(pongs, 3u);
+  EXPECT_EQ(pongs_of(runs.direct_frames, "are you there?"), 3u);
+  EXPECT_EQ(pongs_of(runs.direct_frames), 3u) << "a pong answered nothing";
   expect_same_steps(runs);
 }
 
 TEST(SessionFrames, LongRepliesAreReadWhole) {
-  wsload::test::Misbehaviour long_replies;
-  long_replies.answer_bytes = [](const std::string& message) {
-    return frame(0x81, std::string(message == "hello" ? 300 : 200'000, 'x'));
-  };
+  const auto long_replies = replies_of_300_and_200000_bytes();
   const auto runs = run_session_both_ways(long_replies, {"hello", "other"});
   EXPECT_EQ(runs.direct.successful_requests, 1u) << wsload::format_report(runs.direct);
   EXPECT_EQ(runs.direct.bytes_received, 200'300u);
@@ -286,12 +288,10 @@ TEST(SessionFrames, APongWaitsForALargeMessageBeingSentAndBothArriveWhole) {
   });
   EXPECT_EQ(runs.direct.successful_requests, 1u) << wsload::format_report(runs.direct);
   std::string received;
-  std::size_t pongs = 0;
   for (const auto& f : runs.direct_frames) {
     if (f.opcode <= 1) received += f.payload;
-    if (f.opcode == 10) pongs += f.payload == "still there?" ? 1 : 0;
   }
-  EXPECT_EQ(pongs, 1u);
+  EXPECT_EQ(pongs_of(runs.direct_frames, "still there?"), 1u);
   EXPECT_EQ(received.size(), large.size() + 7);
   EXPECT_TRUE(received == "ping me" + large) << "the message's bytes arrived out of order";
   expect_same_steps(runs);
