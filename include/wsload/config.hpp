@@ -151,9 +151,25 @@ struct LoadConfig {
   /// A scripted session (session.hpp): each connection runs it `iterations` times in turn,
   /// or with a `duration` until that passes, instead of sending the prompts; each run is
   /// one request of the summary (its latency the whole session's), and its named steps
-  /// and checks have figures of their own. With `session_rate` (or `stages`) sessions arrive
-  /// instead, see there. Empty: the prompt loop.
+  /// and checks have figures of their own; a session that sends the prompts
+  /// (Session::send_prompts, wsload::prompt_session) is counted by them instead. With
+  /// `session_rate` (or `stages`) sessions arrive instead, see there. Empty: the prompt
+  /// loop, which prompt_session runs as a session.
   SessionFunction session;
+  /// How many times each session sends the prompts (Session::send_prompts), so that the
+  /// sessions a run could not start or finish count as the prompts they would have sent;
+  /// 0: once for wsload::prompt_session, else none (each session counts as one request).
+  /// `wsload run --scenario` sets it from the file's send_prompts steps.
+  std::size_t prompt_passes = 0;
+  /// The requests one session counts as: its prompts (see prompt_passes), or 1.
+  std::uint64_t session_requests() const noexcept {
+    std::uint64_t passes = prompt_passes;
+    if (passes == 0) {
+      const auto* function = session.target<SessionTask (*)(Session&)>();
+      if (function && *function == &prompt_session) passes = 1;
+    }
+    return passes > 0 && !prompts.empty() ? passes * prompts.size() : 1;
+  }
   /// Open model of users: new sessions of `session` start at this rate per second over the
   /// `duration` (or ramped through `stages`, which then ramp this rate as they ramp `rate`),
   /// each on a connection of its own that closes when it ends; `connections` and
@@ -195,8 +211,9 @@ struct LoadConfig {
   std::optional<double> min_success_rate;      ///< MIN_SUCCESS_RATE: "success_rate>=X%"
   std::vector<std::string> thresholds;         ///< expressions, e.g. "p99<800ms"
 
-  /// Requests the run will attempt: connections x prompts x iterations, or as many as
-  /// the open-loop schedule holds; 0 when a closed loop runs for a duration (unknown).
+  /// Requests the run will attempt: connections x prompts x iterations (x sessions'
+  /// requests), or as many as the open-loop schedule holds (sessions, when they arrive); 0 when a
+  /// closed loop runs for a duration (unknown).
   std::uint64_t expected_requests() const;
 };
 
@@ -225,7 +242,7 @@ inline std::uint64_t LoadConfig::expected_requests() const {
     return mine;
   }
   if (duration.count() > 0) return 0;
-  const std::uint64_t per_iteration = session ? 1 : prompts.size();
+  const std::uint64_t per_iteration = session ? session_requests() : prompts.size();
   return static_cast<std::uint64_t>(own_connections()) * per_iteration * iterations;
 }
 

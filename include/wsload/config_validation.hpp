@@ -104,6 +104,11 @@ inline Url validate(const LoadConfig& config) {
       *config.start_at > std::chrono::system_clock::now() + std::chrono::hours(24)) {
     throw ConfigError("start_at", "", "is more than a day ahead; the wait would outlast any job");
   }
+  if (config.prompt_passes > 1'000'000) {
+    throw ConfigError("prompt_passes", std::to_string(config.prompt_passes),
+                      "must be at most 1000000 passes over the prompts per session (a "
+                      "scenario's send_prompts steps times their repeats)");
+  }
   if (config.iterations < 1) {
     throw ConfigError("iterations", std::to_string(config.iterations), "must be at least 1");
   }

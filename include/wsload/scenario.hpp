@@ -11,11 +11,13 @@
 //     {"check": "five nexts", "rule": "/type==next", "count": 5, "mode": "fail_step"},
 //     {"capture": "id", "pointer": "/id"},
 //     {"think": 0.1}, {"think": [0.05, 0.2]},
-//     {"repeat": 3, "steps": [...]}, {"repeat": "prompts", "steps": [...]}]}
+//     {"repeat": 3, "steps": [...]}, {"repeat": "prompts", "steps": [...]},
+//     {"send_prompts": true}]}
 //
 // Templates take the session's variables ({{id}}, captured by an earlier step) besides
 // {{prompt}} (the prompt of the loop over the prompts; empty outside one), {{connection}},
-// {{sequence}} and {{uuid}}.
+// {{sequence}} and {{uuid}}. `send_prompts` is the prompt loop as a step (Session::send_prompts):
+// each prompt in the run's message template, judged by the run's rules, one request each.
 // "connect" steps run first in the first session on each socket (a protocol's handshake);
 // "steps" in every session. Rules are written as --complete takes them. Times are seconds. `check`
 // and `capture` look at the last receive or request. Every problem is found before any traffic and
@@ -52,7 +54,7 @@ inline constexpr std::size_t max_scenario_json_depth = 2 * max_scenario_depth + 
 
 /// One step of a scenario.
 struct ScenarioStep {
-  enum class Kind { send, receive, request, capture, check, think, on, repeat };
+  enum class Kind { send, receive, request, capture, check, think, on, repeat, prompts };
   Kind kind = Kind::send;
   std::string name;                  ///< request, check, capture (the variable), on: its label
   MessageTemplate message;           ///< send, request, on: the template sent
@@ -72,6 +74,39 @@ struct Scenario {
   std::string name;
   std::vector<ScenarioStep> connect;  ///< run first by the first session on each socket
   std::vector<ScenarioStep> steps;
+
+  /// Where its first send_prompts step is ("steps[0]"), if it has one: such a scenario
+  /// needs prompts.
+  std::optional<std::string> sends_prompts_at() const { return first_prompts_step(steps, "steps"); }
+  /// How many times a session sends the prompts (LoadConfig::prompt_passes), with
+  /// `prompts` of them: its send_prompts steps, each repeat multiplying its own.
+  std::size_t prompt_passes(std::size_t prompts) const { return passes_in(steps, prompts); }
+  static constexpr std::size_t max_passes = std::size_t{1} << 40;
+
+ private:
+  static std::size_t passes_in(const std::vector<ScenarioStep>& list, std::size_t prompts) {
+    std::size_t passes = 0;
+    for (const auto& step : list) {
+      if (step.kind == ScenarioStep::Kind::prompts) ++passes;
+      if (step.kind == ScenarioStep::Kind::repeat) {
+        const std::size_t times = step.over_prompts ? prompts : step.times;
+        const std::size_t inner = passes_in(step.steps, prompts);
+        // Saturated: nested repeats may multiply past any count (validation refuses it).
+        passes = inner != 0 && times > (max_passes - passes) / inner ? max_passes
+                                                                     : passes + times * inner;
+      }
+    }
+    return passes;
+  }
+  static std::optional<std::string> first_prompts_step(const std::vector<ScenarioStep>& list,
+                                                       const std::string& where) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string at = where + "[" + std::to_string(i) + "]";
+      if (list[i].kind == ScenarioStep::Kind::prompts) return at;
+      if (auto inner = first_prompts_step(list[i].steps, at + " steps")) return inner;
+    }
+    return std::nullopt;
+  }
 };
 
 namespace detail {
@@ -247,6 +282,12 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
       step.kind = Kind::on;
       step.rule = rule_of("on");
       step.message = template_of("reply");
+    } else if (j.contains("send_prompts")) {
+      step.kind = Kind::prompts;
+      if (j["send_prompts"] != true) {
+        throw ConfigError(field + " send_prompts", j["send_prompts"].dump(),
+                          "must be true (the run's prompts, each one request)");
+      }
     } else if (j.contains("repeat")) {
       step.kind = Kind::repeat;
       const auto& r = j["repeat"];
@@ -273,8 +314,8 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
       }
     } else {
       throw ConfigError(field, j.dump().substr(0, 80),
-                        "has no known step: send, receive, request, capture, check, think, on "
-                        "or repeat");
+                        "has no known step: send, receive, request, capture, check, think, on, "
+                        "repeat or send_prompts");
     }
     out.push_back(std::move(step));
   }
@@ -336,6 +377,9 @@ inline SessionTask run_scenario_steps(Session& s, const std::vector<ScenarioStep
           return s.fill(step.message);
         });
         break;
+      case Kind::prompts:
+        co_await s.send_prompts();
+        break;
       case Kind::repeat:
         if (step.over_prompts) {
           for (const auto& prompt : s.prompts()) {
@@ -362,6 +406,10 @@ inline Scenario parse_scenario(const nlohmann::json& j, const std::string& sourc
   std::set<std::string> known;
   if (j.contains("connect")) {
     scenario.connect = detail::parse_scenario_steps(j["connect"], source + ": connect", known);
+    if (const auto at = Scenario{.connect = {}, .steps = scenario.connect}.sends_prompts_at()) {
+      throw ConfigError(source + ": connect" + at->substr(5) + " send_prompts", "",
+                        "belongs in \"steps\": \"connect\" runs once per socket, not per session");
+    }
   }
   scenario.steps = detail::parse_scenario_steps(detail::steps_of(j), source + ": steps", known);
   return scenario;

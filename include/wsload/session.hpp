@@ -145,7 +145,7 @@ class SessionSink {
 struct SessionOperation {
   /// yield: none, but let the thread's event loop run (a session that runs long without
   /// waiting, such as a scenario's loop over no prompts).
-  enum class Kind { none, send, receive, request, think, yield };
+  enum class Kind { none, send, receive, request, think, yield, prompts };
   Kind kind = Kind::none;
   std::string payload;  ///< send, request
   bool binary = false;
@@ -217,6 +217,19 @@ class Session {
          .payload = std::move(payload),
          .until = std::move(until),
          .step = std::move(step)});
+    return {*this};
+  }
+  /// The prompt loop as a step: sends each of the run's prompts in order, filled into the
+  /// run's message template (--message: {{prompt}}, {{connection}}, {{sequence}}, {{uuid}};
+  /// no session variables), each reply judged by the run's rules (--complete, the error
+  /// and token rules) and counted as one request of the summary with everything the prompt
+  /// loop records: latency, ttfb, TTFT, inter-frame gaps, tokens, the SLO verdict. A reply
+  /// that is an error frame fails its prompt alone. A connection that ends fails the prompt
+  /// in flight (in a run bounded by a count, those after it too) and the session; a run
+  /// that ends leaves the rest not sent. A session that sends prompts is counted by them,
+  /// not as a request itself (see LoadConfig::prompt_passes for those that fail first).
+  Await<void> send_prompts() {
+    ask({.kind = Kind::prompts});
     return {*this};
   }
   /// Waits `pause` (handlers keep answering); cut short when the run ends.
@@ -360,6 +373,13 @@ class Session {
   std::coroutine_handle<> waiting_;  ///< the coroutine suspended on pending_
   std::optional<PendingStep> last_step_;
 };
+
+/// The built-in prompt session: the prompts sent and judged as without a session
+/// (Session::send_prompts). A session of one's own that logs in first, or captures a
+/// conversation id, ends with the same co_await.
+inline SessionTask prompt_session(Session& s) {
+  co_await s.send_prompts();
+}
 
 namespace detail {
 

@@ -76,19 +76,19 @@ asio::awaitable<void> run_arrived_session(RunContext& run, ThreadState& state,
   std::optional<Stream> ws;
   if (auto failure = co_await open_session_connection(run, state, slot, ws, executor)) {
     ++state.connections_failed;
-    state.count_failed(failure->first, std::move(failure->second), 1);
+    count_session_failure(run, state, SessionEnd{std::move(failure)}, false);
     cursor.counted = 1;
     co_return;
   }
   ++state.connections_opened;
   SessionLink<Stream> link(*ws, run, state, slot, executor);
   asio::co_spawn(executor, read_session_frames(link), asio::detached);
-  auto failure = co_await run_one_session(run, state, slot, link, index, 0, due);
+  auto end = co_await run_one_session(run, state, slot, link, index, 0, due);
   const bool run_ending = slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||
                           state.abort_all != Abort::none;
-  if (failure) state.count_failed(failure->first, std::move(failure->second), 1);
+  count_session_failure(run, state, end, run_ending);
   cursor.counted = 1;
-  co_await close_session_connection(run, state, slot, link, failure && run_ending);
+  co_await close_session_connection(run, state, slot, link, end && run_ending);
 }
 
 /// Waits on the lane's `freed` timer until `at` or a session ends, cut short when the run

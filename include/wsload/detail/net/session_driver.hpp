@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -133,6 +134,8 @@ class SessionOperations {
         }
         co_return failed;
       }
+      case Kind::prompts:
+        co_return co_await send_prompts(session);
       case Kind::none:
         break;
     }
@@ -146,8 +149,92 @@ class SessionOperations {
   Clock::time_point first_frame_at() const noexcept { return session_first_at_; }
   std::uint64_t frames() const noexcept { return frames_; }
   std::uint64_t bytes() const noexcept { return bytes_; }
+  /// Whether the session sent prompts (send_prompts): they, not it, are its requests.
+  bool sent_prompts() const noexcept { return sent_prompts_; }
+  /// Whether the failure that ended the session is counted already (by its prompts').
+  bool failure_counted() const noexcept { return failure_counted_; }
 
  private:
+  /// Session::send_prompts(): the sequential prompt loop's requests, on the session's
+  /// link. Judged by judge_frame at each frame's arrival, as the prompt loop judges them.
+  asio::awaitable<std::optional<SessionFailed>> send_prompts(const Session& session) {
+    const LoadConfig& config = run_.config;
+    if (!prompt_scan_) {
+      prompt_scan_.emplace(run_.parse_frames ? std::span<const JsonPath>(run_.frame_paths)
+                                             : std::span<const JsonPath>());
+    }
+    const std::uint64_t total = config.prompts.size();
+    sent_prompts_ = total > 0;  // from here its prompts count it, whether sent or not
+    if (total == 0) {
+      co_return SessionFailed{
+          {ErrorKind::session_failed, "send_prompts: the run has no prompts (LoadConfig::prompts)"},
+          "check"};
+    }
+    for (std::uint64_t i = 0; i < total; ++i) {
+      // A run's time ends the prompts as it ends the prompt loop's: none sent after it.
+      if (Clock::now() >= run_.send_until) break;
+      if (i > 0 && yield_due(link_)) co_await yield_to_loop(link_);
+      if (answers_waiting()) {
+        if (auto failed = co_await send_answers()) co_return prompts_failed(*failed, total - i);
+      }
+      const auto body =
+          render_message(run_, state_, prompt_message_, config.prompts[i], session.connection(),
+                         session.iteration() * config.session_requests() + prompts_sent_++);
+      ReplyProgress reply{Clock::now(), {}};
+      reply.gaps = std::move(prompt_gaps_);
+      reply.gaps.clear();
+      reply.due = reply.sent_at - std::exchange(first_step_late_, Clock::duration{});
+      const auto reads = link_.reads();
+      const auto reads_at_send = reads > link_.reads_at_read ? reads - 1 : reads;
+      std::optional<SessionFailed> failed;
+      if (!written_at_once(body, false, failed)) failed = co_await write_one(body, false);
+      if (failed) co_return prompts_failed(*failed, total - i);
+      slot_.arm(Phase::reply, reply.sent_at, config.timeouts.reply);
+      FrameVerdict verdict = FrameVerdict::more;
+      while (verdict == FrameVerdict::more) {
+        // wait()'s loop inline: a coroutine called per reply costs its frame's malloc.
+        for (;;) {
+          if (answers_waiting()) {
+            if (auto failed = co_await send_answers()) co_return prompts_failed(*failed, total - i);
+          }
+          if (!link_.inbox.empty()) break;
+          if (!link_.reading) co_return prompts_failed(connection_failure(), total - i);
+          boost::system::error_code ignored;
+          link_.wake.expires_at(Clock::time_point::max());
+          co_await link_.wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+        }
+        while (!link_.inbox.empty() && verdict == FrameVerdict::more) {
+          ArrivedFrame frame = std::move(link_.inbox.front());
+          link_.inbox.pop_front();
+          if (reply.frames == 0 && frame.reads <= reads_at_send) {
+            ++state_.unconsumed_before_request;  // an earlier step's
+            continue;
+          }
+          scan_frame(*prompt_scan_, frame.data, frame.binary);
+          verdict = judge_frame(run_, state_, reply, frame.data, *prompt_scan_, frame.at);
+        }
+      }
+      prompt_gaps_ = std::move(reply.gaps);
+      slot_.idle();
+    }
+    co_return std::nullopt;
+  }
+
+  /// Counts the prompts a failure of send_prompts() leaves (`left`, the one in flight
+  /// first), as the prompt loop counts a connection's: under the failure's kind, except
+  /// that a run ending fails only the one in flight and leaves the rest not sent (and a
+  /// run bounded by time counts no prompt it did not send).
+  SessionFailed prompts_failed(SessionFailed failed, std::uint64_t left) {
+    const auto kind = failed.why.first;
+    const bool run_ends = kind == ErrorKind::interrupted || kind == ErrorKind::run_deadline ||
+                          state_.abort_all != Abort::none;
+    const bool bounded_by_time = run_.send_until != Clock::time_point::max();
+    state_.count_failed(kind, failed.why.second, run_ends || bounded_by_time ? 1 : left);
+    if (run_ends && !bounded_by_time) state_.not_sent += left - 1;
+    failure_counted_ = true;
+    return failed;
+  }
+
   /// The failure the reader's end means.
   SessionFailed connection_failure() const {
     auto why = classify(link_.read_error, slot_, link_.reason());
@@ -207,13 +294,18 @@ class SessionOperations {
     co_return write_ended(ec);
   }
 
-  /// Sends what handlers answered so far.
+  /// Sends what handlers answered so far. A reply being waited for keeps its deadline
+  /// (an answer's send arms its own, then idles the slot).
   asio::awaitable<std::optional<SessionFailed>> send_answers() {
+    const auto phase = slot_.phase;
+    const auto deadline = slot_.deadline;
     while (!link_.answers.empty()) {
       const std::string answer = std::move(link_.answers.front());
       link_.answers.pop_front();
       if (auto failed = co_await write_one(answer, false)) co_return failed;
     }
+    slot_.phase = phase;
+    slot_.deadline = std::min(slot_.deadline, deadline);
     if (!link_.handler_error.empty()) {
       co_return SessionFailed{{ErrorKind::session_failed, link_.handler_error}, "check"};
     }
@@ -303,6 +395,12 @@ class SessionOperations {
   Clock::duration first_step_late_{};
   std::uint64_t frames_ = 0;
   std::uint64_t bytes_ = 0;
+  std::optional<FrameScan> prompt_scan_;  ///< send_prompts(): the run's pointers
+  std::string prompt_message_;
+  std::vector<std::int64_t> prompt_gaps_;  ///< kept: a session's streamed replies allocate once
+  std::uint64_t prompts_sent_ = 0;         ///< this session's, for {{sequence}}
+  bool sent_prompts_ = false;
+  bool failure_counted_ = false;
 };
 
 /// What a session's exception says, for the summary's error detail.
@@ -318,14 +416,36 @@ inline std::string describe_session_exception(const std::exception_ptr& error) {
   }
 }
 
+/// How a session ended: the failure that ended it, if any, and whether that failure is
+/// counted already (a session that sent prompts is counted by them).
+struct SessionEnd {
+  std::optional<Failure> failure;
+  bool counted = false;
+  bool sent_prompts = false;  ///< it was sending its prompts, and they count it
+  explicit operator bool() const noexcept { return failure.has_value(); }
+};
+
+/// Counts a failed session that its prompts did not count: as one request, or, when
+/// sessions count as their prompts (LoadConfig::session_requests) and it sent none, as all
+/// of them (the one in flight failed and the rest not sent when the run is ending).
+inline void count_session_failure(const RunContext& run, ThreadState& state, const SessionEnd& end,
+                                  bool run_ending) {
+  if (!end || end.counted) return;
+  const std::uint64_t requests = end.sent_prompts ? 1 : run.config.session_requests();
+  const bool bounded_by_time = run.send_until != Clock::time_point::max();
+  state.count_failed(end.failure->first, end.failure->second,
+                     run_ending || bounded_by_time ? 1 : requests);
+  if (run_ending && !bounded_by_time) state.not_sent += requests - 1;
+}
+
 /// Runs one session on the link's connection to its end: its success counted as one
 /// request from its start (an arrived session's from when it was `due`, its first step
-/// charged the difference), or the failure that ended it.
+/// charged the difference) unless it sent prompts, or the failure that ended it.
 template <class Stream>
-asio::awaitable<std::optional<Failure>> run_one_session(
-    RunContext& run, ThreadState& state, ConnectionSlot& slot, SessionLink<Stream>& link,
-    std::uint64_t index, std::uint64_t iteration,
-    std::optional<Clock::time_point> due = std::nullopt) {
+asio::awaitable<SessionEnd> run_one_session(RunContext& run, ThreadState& state,
+                                            ConnectionSlot& slot, SessionLink<Stream>& link,
+                                            std::uint64_t index, std::uint64_t iteration,
+                                            std::optional<Clock::time_point> due = std::nullopt) {
   if (yield_due(link)) co_await yield_to_loop(link);  // sessions that perform nothing
   ThreadSessionSink sink(state);
   Session session(sink, state.random, index, iteration, run.config.prompts, link.sessions++ == 0);
@@ -349,11 +469,12 @@ asio::awaitable<std::optional<Failure>> run_one_session(
   try {
     task = run.config.session(session);
   } catch (...) {
-    co_return Failure{ErrorKind::session_failed,
-                      describe_session_exception(std::current_exception())};
+    co_return SessionEnd{
+        Failure{ErrorKind::session_failed, describe_session_exception(std::current_exception())}};
   }
   if (!task.handle()) {
-    co_return Failure{ErrorKind::session_failed, "the session function returned no coroutine"};
+    co_return SessionEnd{
+        Failure{ErrorKind::session_failed, "the session function returned no coroutine"}};
   }
   SessionOperations<Stream> operations(run, state, slot, link);
   if (due) operations.charge_first_step(started - *due);
@@ -364,24 +485,28 @@ asio::awaitable<std::optional<Failure>> run_one_session(
     if (task.handle().done()) break;
     next = SessionAccess::waiting(session);
     if (!next) {
-      co_return Failure{ErrorKind::session_failed,
-                        "the session awaited something that is not a Session operation"};
+      co_return SessionEnd{
+          Failure{ErrorKind::session_failed,
+                  "the session awaited something that is not a Session operation"}};
     }
     auto& op = SessionAccess::pending(session);
     if (auto failed = co_await operations.perform(session, op)) {
       if (op.kind == SessionOperation::Kind::request) {
         sink.step_failed(op.step, failed->step_kind, Clock::now());
       }
-      co_return std::move(failed->why);
+      co_return SessionEnd{std::move(failed->why), operations.failure_counted(),
+                           operations.sent_prompts()};
     }
   }
   if (const auto error = task.handle().promise().error) {
     // A step whose reply came before the exception counts as it ended (a fail_step
     // check has already failed it).
     SessionAccess::settle(session);
-    co_return Failure{ErrorKind::session_failed, describe_session_exception(error)};
+    co_return SessionEnd{Failure{ErrorKind::session_failed, describe_session_exception(error)},
+                         false, operations.sent_prompts()};
   }
   SessionAccess::settle(session);
+  if (operations.sent_prompts()) co_return SessionEnd{};
   const auto now = Clock::now();
   ReplyProgress whole{.sent_at = started,
                       .due = due.value_or(started),
@@ -389,7 +514,7 @@ asio::awaitable<std::optional<Failure>> run_one_session(
                       .frames = operations.frames(),
                       .bytes = operations.bytes()};
   count_succeeded(run, state, whole, now);
-  co_return std::nullopt;
+  co_return SessionEnd{};
 }
 
 /// Runs one connection's sessions (see the top of this file). Every session it does not
@@ -410,14 +535,16 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
            state.abort_all != Abort::none;
   };
   // As run_connection's: the service's failures fail every session left; the run's end
-  // fails the one in flight and leaves the rest not sent.
+  // fails the one in flight and leaves the rest not sent. Each counts as its requests.
+  const std::uint64_t per_session = config.session_requests();
   auto give_up = [&](Failure why) {
     if (!run_ending() && why.first != ErrorKind::interrupted) {
-      state.count_failed(why.first, std::move(why.second), cursor.remaining());
+      state.count_failed(why.first, std::move(why.second), cursor.remaining() * per_session);
       return;
     }
-    state.count_failed(why.first, std::move(why.second), cursor.next - cursor.counted);
-    if (cursor.end != Cursor::unbounded) state.not_sent += cursor.end - cursor.next;
+    state.count_failed(why.first, std::move(why.second),
+                       (cursor.next - cursor.counted) * per_session);
+    if (cursor.end != Cursor::unbounded) state.not_sent += (cursor.end - cursor.next) * per_session;
   };
   if (!co_await pace_connect(run, state, slot, index)) {
     give_up(classify({}, slot, {}));
@@ -447,13 +574,15 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
     std::optional<Failure> ended;  ///< what ended the run for this connection
     while (link.open() && cursor.next < cursor.end && Clock::now() < run.send_until) {
       ++cursor.next;
-      auto failure = co_await run_one_session(run, state, slot, link, index, cursor.next - 1);
-      if (failure && run_ending()) {
-        ended = std::move(failure);
+      auto end = co_await run_one_session(run, state, slot, link, index, cursor.next - 1);
+      if (end && run_ending()) {
+        count_session_failure(run, state, end, true);
+        ++cursor.counted;
+        ended = std::move(end.failure);
         break;
       }
-      if (failure) {
-        state.count_failed(failure->first, std::move(failure->second), 1);
+      if (end) {
+        count_session_failure(run, state, end, false);
         // A session that failed mid-step (an error frame) may leave its reply deadline
         // armed: the next session on this socket starts with none.
         slot.idle();
