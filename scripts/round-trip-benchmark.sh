@@ -6,7 +6,9 @@
 # median and the range per client and the ratio of the medians.
 # Usage: scripts/round-trip-benchmark.sh [build-dir] [repetitions]
 # The "session" client is the same loop written as a scripted session (--scenario: a repeat
-# of request steps), for the session driver's cost per message beside the prompt loop's.
+# of request steps), for the session driver's cost per message beside the prompt loop's; the
+# "prompt-ses" client is the built-in prompt session (a scenario of one send_prompts step over
+# a file of 2,000 prompts, one session per connection): the prompt loop inside a session.
 # WSLOAD_BASELINE=/path/to/an/older/wsload adds that binary's prompt loop and session
 # (before/after).
 set -euo pipefail
@@ -40,6 +42,12 @@ scenario = os.path.join(node_dir, "round-trip-session.json")
 with open(scenario, "w") as f:
     json.dump({"steps": [{"repeat": messages, "steps": [
         {"request": "echo", "send": message, "until": "/type==chunk"}]}]}, f)
+prompt_scenario = os.path.join(node_dir, "round-trip-prompt-session.json")
+with open(prompt_scenario, "w") as f:
+    json.dump({"steps": [{"send_prompts": True}]}, f)
+prompts = os.path.join(node_dir, "round-trip-prompts.txt")
+with open(prompts, "w") as f:
+    f.write((message + "\n") * messages)
 clients = {
     "wsload": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
                "-c", str(connections), "-n", str(messages), "--prompt", message,
@@ -48,6 +56,9 @@ clients = {
     "session": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
                 "-c", str(connections), "-n", "1", "--scenario", scenario,
                 "--min-rps", "0", "--max-latency", "3600", "--summary", "", "--quiet"],
+    "prompt-ses": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
+                   "-c", str(connections), "-n", "1", "--prompts", prompts,
+                   "--scenario", prompt_scenario, "--min-rps", "0", "--summary", "", "--quiet"],
 }
 if os.environ.get("WSLOAD_BASELINE"):
     clients["baseline"] = [os.environ["WSLOAD_BASELINE"]] + clients["wsload"][1:]
@@ -63,13 +74,13 @@ for repetition in range(repetitions):
         cpu = (usage.ru_utime + usage.ru_stime) * 1e6 / round_trips
         figures[name].append((cpu, usage.ru_utime * 1e6 / round_trips,
                               usage.ru_stime * 1e6 / round_trips))
-        print(f"run {repetition + 1} {name:8} {cpu:6.2f} us per round trip "
+        print(f"run {repetition + 1} {name:10} {cpu:6.2f} us per round trip "
               f"({figures[name][-1][1]:.2f} user + {figures[name][-1][2]:.2f} sys)")
 medians = {}
 for name, runs in figures.items():
     total = [r[0] for r in runs]
     medians[name] = statistics.median(total)
-    print(f"{name:8} median {medians[name]:.2f} us (user {statistics.median(r[1] for r in runs):.2f}"
+    print(f"{name:10} median {medians[name]:.2f} us (user {statistics.median(r[1] for r in runs):.2f}"
           f", sys {statistics.median(r[2] for r in runs):.2f}), range {min(total):.2f} to {max(total):.2f}")
 for name in medians:
     if name != "epoll":

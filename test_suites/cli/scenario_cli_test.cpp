@@ -49,6 +49,23 @@ TEST_F(ScenarioCli, RunsTheScenarioSessionOnEachConnection) {
   EXPECT_EQ(server.messages(), 4u * 3u) << "a hello and two asks per session";
 }
 
+TEST_F(ScenarioCli, ASendPromptsStepCountsEachPromptAsARequest) {
+  wsload::testing::Server server;
+  const auto scenario = write("prompts.json", R"({"connect": [
+    {"request": "login", "send": "{\"login\":1}", "until": "/login"}],
+    "steps": [{"send_prompts": true}]})");
+  auto args = run_args(server.url(), scenario.string());
+  args.insert(args.end(), {"--connections", "2", "--iterations", "2", "--prompt", "one", "--prompt",
+                           "two", "--prompt", "three"});
+  const auto r = run_process(args, wsload::test::clean_wsload_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto s = nlohmann::json::parse(read_text(summary()));
+  EXPECT_EQ(s["total_requests"], 2 * 2 * 3) << "the prompts, not the 4 sessions";
+  EXPECT_EQ(s["successful_requests"], 2 * 2 * 3);
+  EXPECT_EQ(s["steps"]["login"]["count"], 2);
+  EXPECT_EQ(server.messages(), 2u * 2u * 3u + 2u) << "the prompts and one login per socket";
+}
+
 TEST_F(ScenarioCli, ABadStepIsNamedAndExitsTwoBeforeAnyTraffic) {
   wsload::testing::Server server;
   struct Case {
@@ -63,6 +80,9 @@ TEST_F(ScenarioCli, ABadStepIsNamedAndExitsTwoBeforeAnyTraffic) {
       {R"([{"repeat": 0, "steps": [{"send": "x"}]}])", "steps[0] repeat: must be a count"},
       {R"([{"sleep": 1}])", "steps[0]: has no known step"},
       {R"([{"think": -1}])", "steps[0] think: must be seconds"},
+      {R"([{"send_prompts": 1}])", "steps[0] send_prompts: must be true"},
+      {R"([{"repeat": 2, "steps": [{"send_prompts": true}]}])",
+       "steps[0] steps[0] send_prompts: sends the prompts: give a prompts file"},
   };
   for (const auto& c : cases) {
     const auto scenario = write("bad.json", R"({"steps": )" + c.steps + "}");

@@ -146,7 +146,16 @@ inline LoadConfig to_config(const RunOptions& o) {
   } else if (o.scenario.empty()) {
     throw ConfigError("prompts", "", "give a prompts file (or WSLOAD_PROMPTS), or --prompt TEXT");
   }
-  if (!o.scenario.empty()) c.session = scenario_session(read_scenario(o.scenario));
+  if (!o.scenario.empty()) {
+    auto scenario = read_scenario(o.scenario);
+    const auto prompts_at = scenario.sends_prompts_at();
+    if (prompts_at && c.prompts.empty()) {
+      throw ConfigError("scenario " + o.scenario + ": " + *prompts_at + " send_prompts", "",
+                        "sends the prompts: give a prompts file (--prompts) or --prompt TEXT");
+    }
+    c.prompt_passes = scenario.prompt_passes(c.prompts.size());
+    c.session = scenario_session(std::move(scenario));
+  }
   c.connections = o.connections;
   c.iterations = o.iterations;
   c.threads = o.threads;
