@@ -32,9 +32,11 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -170,6 +172,48 @@ inline const nlohmann::json& steps_of(const nlohmann::json& j) {
   static const nlohmann::json none;
   const auto it = j.find("steps");
   return it == j.end() ? none : *it;
+}
+
+/// The keys a step of `kind` may have, the one that names its kind first.
+inline std::span<const std::string_view> keys_of_step(ScenarioStep::Kind kind) {
+  using Kind = ScenarioStep::Kind;
+  static constexpr std::string_view send[] = {"send"}, receive[] = {"receive"},
+                                    request[] = {"request", "send", "until"},
+                                    capture[] = {"capture", "pointer"},
+                                    check[] = {"check", "rule", "count", "mode"},
+                                    think[] = {"think"}, on[] = {"on", "reply"},
+                                    repeat[] = {"repeat", "steps"}, prompts[] = {"send_prompts"};
+  switch (kind) {
+    case Kind::send:
+      return send;
+    case Kind::receive:
+      return receive;
+    case Kind::request:
+      return request;
+    case Kind::capture:
+      return capture;
+    case Kind::check:
+      return check;
+    case Kind::think:
+      return think;
+    case Kind::on:
+      return on;
+    case Kind::repeat:
+      return repeat;
+    case Kind::prompts:
+      return prompts;
+  }
+  return send;
+}
+
+/// `keys` as "a, b, c".
+inline std::string joined_keys(std::span<const std::string_view> keys) {
+  std::string out;
+  for (const auto key : keys) {
+    if (!out.empty()) out += ", ";
+    out += key;
+  }
+  return out;
 }
 
 /// Whether running `steps` performs a Session operation (sends, receives or thinks);
@@ -316,6 +360,17 @@ inline std::vector<ScenarioStep> parse_scenario_steps(const nlohmann::json& step
       throw ConfigError(field, j.dump().substr(0, 80),
                         "has no known step: send, receive, request, capture, check, think, on, "
                         "repeat or send_prompts");
+    }
+    // One kind of step per object, and only its own keys: a second kind or a misspelt
+    // key would otherwise be dropped without a word.
+    const auto keys = keys_of_step(step.kind);
+    for (const auto& item : j.items()) {
+      if (std::find(keys.begin(), keys.end(), item.key()) == keys.end()) {
+        throw ConfigError(
+            field, item.key(),
+            "\"" + item.key() + "\" does not go in a \"" + std::string(keys[0]) +
+                "\" step (one kind of step per object; its keys: " + joined_keys(keys) + ")");
+      }
     }
     out.push_back(std::move(step));
   }

@@ -220,7 +220,7 @@ class Session {
     return {*this};
   }
   /// The prompt loop as a step: sends each of the run's prompts in order, filled into the
-  /// run's message template (--message: {{prompt}}, {{connection}}, {{sequence}}, {{uuid}};
+  /// run's message template (--template: {{prompt}}, {{connection}}, {{sequence}}, {{uuid}};
   /// no session variables), each reply judged by the run's rules (--complete, the error
   /// and token rules) and counted as one request of the summary with everything the prompt
   /// loop records: latency, ttfb, TTFT, inter-frame gaps, tokens, the SLO verdict. A reply

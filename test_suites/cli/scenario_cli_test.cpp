@@ -81,6 +81,9 @@ TEST_F(ScenarioCli, ABadStepIsNamedAndExitsTwoBeforeAnyTraffic) {
       {R"([{"sleep": 1}])", "steps[0]: has no known step"},
       {R"([{"think": -1}])", "steps[0] think: must be seconds"},
       {R"([{"send_prompts": 1}])", "steps[0] send_prompts: must be true"},
+      {R"([{"send": "x", "send_prompts": true}])",
+       "steps[0]: \"send_prompts\" does not go in a \"send\" step"},
+      {R"([{"think": 0.1, "sleep": 1}])", "steps[0]: \"sleep\" does not go in a \"think\" step"},
       {R"([{"repeat": 2, "steps": [{"send_prompts": true}]}])",
        "steps[0] steps[0] send_prompts: sends the prompts: give a prompts file"},
   };

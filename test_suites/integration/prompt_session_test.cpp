@@ -271,18 +271,19 @@ TEST(PromptSession, AHandlersAnswerKeepsThePromptsReplyDeadline) {
   EXPECT_EQ(s.total_requests, 1u);
 }
 
-TEST(PromptSession, TheRunsEndLeavesTheSessionsPromptsNotSent) {
+TEST(PromptSession, TheRunsDeadlineFailsThePromptsLeftAsThePromptLoopDoes) {
   Server server(login_and_tokens_server());
   auto config = prompt_session_config(server);
   config.connections = 1;
-  config.session = wsload::prompt_session;
   config.timeouts.run = 200ms;  // inside the first session's second prompt, or earlier
-  const auto s = wsload::run_load(config);
-  EXPECT_EQ(s.total_requests + s.not_sent, 3u * 2u)
-      << "3 sessions of 2 prompts: " << wsload::format_report(s);
-  EXPECT_EQ(failed_as(s, ErrorKind::run_deadline), 1u) << "the prompt in flight";
-  EXPECT_EQ(s.successful_requests + s.not_sent, 5u);
-  EXPECT_GE(s.not_sent, 4u) << "the two sessions not started are two prompts each";
+  for (const bool as_session : {false, true}) {
+    SCOPED_TRACE(as_session ? "prompt session" : "prompt loop");
+    if (as_session) config.session = wsload::prompt_session;
+    const auto s = wsload::run_load(config);
+    EXPECT_EQ(s.total_requests, 3u * 2u) << "3 sessions of 2 prompts: " << wsload::format_report(s);
+    EXPECT_EQ(s.successful_requests + failed_as(s, ErrorKind::run_deadline), 6u);
+    EXPECT_EQ(s.not_sent, 0u);
+  }
 }
 
 TEST(PromptSession, ASessionThatFailsBeforeItsPromptsFailsThemAll) {

@@ -221,13 +221,15 @@ class SessionOperations {
   }
 
   /// Counts the prompts a failure of send_prompts() leaves (`left`, the one in flight
-  /// first), as the prompt loop counts a connection's: under the failure's kind, except
-  /// that a run ending fails only the one in flight and leaves the rest not sent (and a
-  /// run bounded by time counts no prompt it did not send).
+  /// first), as the prompt loop counts a connection's: under the failure's kind (a closed
+  /// loop's run deadline included), except that an interrupt or an open loop's deadline
+  /// fails only the one in flight and leaves the rest not sent (and a run bounded by time
+  /// counts no prompt it did not send).
   SessionFailed prompts_failed(SessionFailed failed, std::uint64_t left) {
     const auto kind = failed.why.first;
-    const bool run_ends = kind == ErrorKind::interrupted || kind == ErrorKind::run_deadline ||
-                          state_.abort_all != Abort::none;
+    const bool run_ends = kind == ErrorKind::interrupted ||
+                          state_.abort_all == Abort::interrupted ||
+                          (kind == ErrorKind::run_deadline && run_.schedule);
     const bool bounded_by_time = run_.send_until != Clock::time_point::max();
     state_.count_failed(kind, failed.why.second, run_ends || bounded_by_time ? 1 : left);
     if (run_ends && !bounded_by_time) state_.not_sent += left - 1;
@@ -427,7 +429,8 @@ struct SessionEnd {
 
 /// Counts a failed session that its prompts did not count: as one request, or, when
 /// sessions count as their prompts (LoadConfig::session_requests) and it sent none, as all
-/// of them (the one in flight failed and the rest not sent when the run is ending).
+/// of them (the one in flight failed and the rest not sent when the run is ending: an
+/// interrupt, or an open loop's deadline).
 inline void count_session_failure(const RunContext& run, ThreadState& state, const SessionEnd& end,
                                   bool run_ending) {
   if (!end || end.counted) return;
@@ -534,11 +537,15 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
     return slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||
            state.abort_all != Abort::none;
   };
-  // As run_connection's: the service's failures fail every session left; the run's end
-  // fails the one in flight and leaves the rest not sent. Each counts as its requests.
+  // As run_connection's: the service's failures, and the run's deadline, fail every
+  // session left; an interrupt fails the one in flight and leaves the rest not sent. Each
+  // counts as its requests.
   const std::uint64_t per_session = config.session_requests();
+  auto interrupted = [&] {
+    return slot.abort == Abort::interrupted || state.abort_all == Abort::interrupted;
+  };
   auto give_up = [&](Failure why) {
-    if (!run_ending() && why.first != ErrorKind::interrupted) {
+    if (!interrupted() && why.first != ErrorKind::interrupted) {
       state.count_failed(why.first, std::move(why.second), cursor.remaining() * per_session);
       return;
     }
@@ -576,8 +583,9 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
       ++cursor.next;
       auto end = co_await run_one_session(run, state, slot, link, index, cursor.next - 1);
       if (end && run_ending()) {
-        count_session_failure(run, state, end, true);
+        count_session_failure(run, state, end, interrupted());
         ++cursor.counted;
+        if (cursor.end == Cursor::unbounded) cursor.end = cursor.next;  // a duration's share
         ended = std::move(end.failure);
         break;
       }
