@@ -80,6 +80,16 @@ struct Scenario {
   /// Where its first send_prompts step is ("steps[0]"), if it has one: such a scenario
   /// needs prompts.
   std::optional<std::string> sends_prompts_at() const { return first_prompts_step(steps, "steps"); }
+  /// Where the first send_prompts step of `list` (named `where`) is, if any.
+  static std::optional<std::string> first_prompts_step(const std::vector<ScenarioStep>& list,
+                                                       const std::string& where) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string at = where + "[" + std::to_string(i) + "]";
+      if (list[i].kind == ScenarioStep::Kind::prompts) return at;
+      if (auto inner = first_prompts_step(list[i].steps, at + " steps")) return inner;
+    }
+    return std::nullopt;
+  }
   /// How many times a session sends the prompts (LoadConfig::prompt_passes), with
   /// `prompts` of them: its send_prompts steps, each repeat multiplying its own.
   std::size_t prompt_passes(std::size_t prompts) const { return passes_in(steps, prompts); }
@@ -99,15 +109,6 @@ struct Scenario {
       }
     }
     return passes;
-  }
-  static std::optional<std::string> first_prompts_step(const std::vector<ScenarioStep>& list,
-                                                       const std::string& where) {
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      const std::string at = where + "[" + std::to_string(i) + "]";
-      if (list[i].kind == ScenarioStep::Kind::prompts) return at;
-      if (auto inner = first_prompts_step(list[i].steps, at + " steps")) return inner;
-    }
-    return std::nullopt;
   }
 };
 
@@ -461,8 +462,8 @@ inline Scenario parse_scenario(const nlohmann::json& j, const std::string& sourc
   std::set<std::string> known;
   if (j.contains("connect")) {
     scenario.connect = detail::parse_scenario_steps(j["connect"], source + ": connect", known);
-    if (const auto at = Scenario{.connect = {}, .steps = scenario.connect}.sends_prompts_at()) {
-      throw ConfigError(source + ": connect" + at->substr(5) + " send_prompts", "",
+    if (const auto at = Scenario::first_prompts_step(scenario.connect, "connect")) {
+      throw ConfigError(source + ": " + *at + " send_prompts", "",
                         "belongs in \"steps\": \"connect\" runs once per socket, not per session");
     }
   }

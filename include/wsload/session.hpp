@@ -225,8 +225,8 @@ class Session {
   /// and token rules) and counted as one request of the summary with everything the prompt
   /// loop records: latency, ttfb, TTFT, inter-frame gaps, tokens, the SLO verdict. A reply
   /// that is an error frame fails its prompt alone. A connection that ends fails the prompt
-  /// in flight (in a run bounded by a count, those after it too) and the session; a run
-  /// that ends leaves the rest not sent. A session that sends prompts is counted by them,
+  /// in flight (in a run bounded by a count, those after it too) and the session; an
+  /// interrupt leaves the rest not sent. A session that sends prompts is counted by them,
   /// not as a request itself (see LoadConfig::prompt_passes for those that fail first).
   Await<void> send_prompts() {
     ask({.kind = Kind::prompts});

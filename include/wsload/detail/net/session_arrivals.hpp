@@ -76,7 +76,7 @@ asio::awaitable<void> run_arrived_session(RunContext& run, ThreadState& state,
   std::optional<Stream> ws;
   if (auto failure = co_await open_session_connection(run, state, slot, ws, executor)) {
     ++state.connections_failed;
-    count_session_failure(run, state, SessionEnd{std::move(failure)}, false);
+    count_session_failure(run, state, SessionEnd{std::move(failure)});
     cursor.counted = 1;
     co_return;
   }
@@ -86,7 +86,7 @@ asio::awaitable<void> run_arrived_session(RunContext& run, ThreadState& state,
   auto end = co_await run_one_session(run, state, slot, link, index, 0, due);
   const bool run_ending = slot.abort == Abort::run_deadline || slot.abort == Abort::interrupted ||
                           state.abort_all != Abort::none;
-  count_session_failure(run, state, end, run_ending);
+  count_session_failure(run, state, end);
   cursor.counted = 1;
   co_await close_session_connection(run, state, slot, link, end && run_ending);
 }

@@ -77,6 +77,25 @@ inline std::string_view step_kind_of(ErrorKind kind, Phase phase) {
   return "closed";
 }
 
+/// Whether a failure of kind `kind` comes from the run ending rather than the service: an
+/// interrupt, or an open loop's deadline (a closed loop's deadline fails what is left, as
+/// the prompt loop's does).
+inline bool ends_with_the_run(const RunContext& run, const ThreadState& state, ErrorKind kind) {
+  return kind == ErrorKind::interrupted || state.abort_all == Abort::interrupted ||
+         (kind == ErrorKind::run_deadline && run.schedule);
+}
+
+/// Counts the `left` requests that a session's end under `why` leaves, the one in flight
+/// first: all failed under its kind, unless the run is ending (then the one in flight, the
+/// rest not sent). A run bounded by time counts none it did not send.
+inline void count_left(const RunContext& run, ThreadState& state, const Failure& why,
+                       std::uint64_t left) {
+  const bool run_ends = ends_with_the_run(run, state, why.first);
+  const bool bounded_by_time = run.send_until != Clock::time_point::max();
+  state.count_failed(why.first, why.second, run_ends || bounded_by_time ? 1 : left);
+  if (run_ends && !bounded_by_time) state.not_sent += left - 1;
+}
+
 /// Performs one session operation on `link`; the failure that ends the session, if any.
 template <class Stream>
 class SessionOperations {
@@ -170,6 +189,7 @@ class SessionOperations {
           {ErrorKind::session_failed, "send_prompts: the run has no prompts (LoadConfig::prompts)"},
           "check"};
     }
+    const std::uint64_t per_session = config.session_requests();
     for (std::uint64_t i = 0; i < total; ++i) {
       // A run's time ends the prompts as it ends the prompt loop's: none sent after it.
       if (Clock::now() >= run_.send_until) break;
@@ -179,7 +199,7 @@ class SessionOperations {
       }
       const auto body =
           render_message(run_, state_, prompt_message_, config.prompts[i], session.connection(),
-                         session.iteration() * config.session_requests() + prompts_sent_++);
+                         session.iteration() * per_session + prompts_sent_++);
       ReplyProgress reply{Clock::now(), {}};
       reply.gaps = std::move(prompt_gaps_);
       reply.gaps.clear();
@@ -220,19 +240,10 @@ class SessionOperations {
     co_return std::nullopt;
   }
 
-  /// Counts the prompts a failure of send_prompts() leaves (`left`, the one in flight
-  /// first), as the prompt loop counts a connection's: under the failure's kind (a closed
-  /// loop's run deadline included), except that an interrupt or an open loop's deadline
-  /// fails only the one in flight and leaves the rest not sent (and a run bounded by time
-  /// counts no prompt it did not send).
+  /// Counts the prompts a failure of send_prompts() leaves (`left`, see count_left), as the
+  /// prompt loop counts a connection's.
   SessionFailed prompts_failed(SessionFailed failed, std::uint64_t left) {
-    const auto kind = failed.why.first;
-    const bool run_ends = kind == ErrorKind::interrupted ||
-                          state_.abort_all == Abort::interrupted ||
-                          (kind == ErrorKind::run_deadline && run_.schedule);
-    const bool bounded_by_time = run_.send_until != Clock::time_point::max();
-    state_.count_failed(kind, failed.why.second, run_ends || bounded_by_time ? 1 : left);
-    if (run_ends && !bounded_by_time) state_.not_sent += left - 1;
+    count_left(run_, state_, failed.why, left);
     failure_counted_ = true;
     return failed;
   }
@@ -429,16 +440,11 @@ struct SessionEnd {
 
 /// Counts a failed session that its prompts did not count: as one request, or, when
 /// sessions count as their prompts (LoadConfig::session_requests) and it sent none, as all
-/// of them (the one in flight failed and the rest not sent when the run is ending: an
-/// interrupt, or an open loop's deadline).
-inline void count_session_failure(const RunContext& run, ThreadState& state, const SessionEnd& end,
-                                  bool run_ending) {
+/// of them (see count_left).
+inline void count_session_failure(const RunContext& run, ThreadState& state,
+                                  const SessionEnd& end) {
   if (!end || end.counted) return;
-  const std::uint64_t requests = end.sent_prompts ? 1 : run.config.session_requests();
-  const bool bounded_by_time = run.send_until != Clock::time_point::max();
-  state.count_failed(end.failure->first, end.failure->second,
-                     run_ending || bounded_by_time ? 1 : requests);
-  if (run_ending && !bounded_by_time) state.not_sent += requests - 1;
+  count_left(run, state, *end.failure, end.sent_prompts ? 1 : run.config.session_requests());
 }
 
 /// Runs one session on the link's connection to its end: its success counted as one
@@ -583,14 +589,14 @@ asio::awaitable<void> run_session_connection(RunContext& run, ThreadState& state
       ++cursor.next;
       auto end = co_await run_one_session(run, state, slot, link, index, cursor.next - 1);
       if (end && run_ending()) {
-        count_session_failure(run, state, end, interrupted());
+        count_session_failure(run, state, end);
         ++cursor.counted;
         if (cursor.end == Cursor::unbounded) cursor.end = cursor.next;  // a duration's share
         ended = std::move(end.failure);
         break;
       }
       if (end) {
-        count_session_failure(run, state, end, false);
+        count_session_failure(run, state, end);
         // A session that failed mid-step (an error frame) may leave its reply deadline
         // armed: the next session on this socket starts with none.
         slot.idle();
