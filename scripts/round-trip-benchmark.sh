@@ -9,8 +9,10 @@
 # of request steps), for the session driver's cost per message beside the prompt loop's; the
 # "prompt-ses" client is the built-in prompt session (a scenario of one send_prompts step over
 # a file of 2,000 prompts, one session per connection): the prompt loop inside a session.
-# WSLOAD_BASELINE=/path/to/an/older/wsload adds that binary's prompt loop and session
-# (before/after).
+# "pipelined" is the prompt loop with 8 requests in flight, matched by a correlation id
+# (--in-flight 8 --correlation /id), and "pipe-ses" the same in the built-in prompt session.
+# WSLOAD_BASELINE=/path/to/an/older/wsload adds that binary's prompt loop, session and
+# pipelined loop (before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -48,6 +50,11 @@ with open(prompt_scenario, "w") as f:
 prompts = os.path.join(node_dir, "round-trip-prompts.txt")
 with open(prompts, "w") as f:
     f.write((message + "\n") * messages)
+texts = os.path.join(node_dir, "round-trip-texts.txt")  # filled into the correlated template
+with open(texts, "w") as f:
+    f.write("and so the prince\n" * messages)
+correlated = ["--in-flight", "8", "--correlation", "/id",
+              "--template", '{"type":"chunk","id":{{sequence}},"text":{{prompt}}}']
 clients = {
     "wsload": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
                "-c", str(connections), "-n", str(messages), "--prompt", message,
@@ -59,10 +66,18 @@ clients = {
     "prompt-ses": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
                    "-c", str(connections), "-n", "1", "--prompts", prompts,
                    "--scenario", prompt_scenario, "--min-rps", "0", "--summary", "", "--quiet"],
+    "pipelined": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
+                  "-c", str(connections), "-n", str(messages), "--prompt", "and so the prince",
+                  "--min-rps", "0", "--summary", "", "--quiet"] + correlated,
+    "pipe-ses": [f"{build}/bin/wsload", "run", "--url", f"ws://127.0.0.1:{port}",
+                 "-c", str(connections), "-n", "1", "--prompts", texts,
+                 "--scenario", prompt_scenario, "--min-rps", "0", "--summary", "",
+                 "--quiet"] + correlated,
 }
 if os.environ.get("WSLOAD_BASELINE"):
     clients["baseline"] = [os.environ["WSLOAD_BASELINE"]] + clients["wsload"][1:]
     clients["base-ses"] = [os.environ["WSLOAD_BASELINE"]] + clients["session"][1:]
+    clients["base-pipe"] = [os.environ["WSLOAD_BASELINE"]] + clients["pipelined"][1:]
 figures = {name: [] for name in clients}
 for repetition in range(repetitions):
     for name, command in clients.items():

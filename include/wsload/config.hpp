@@ -161,13 +161,16 @@ struct LoadConfig {
   /// 0: once for wsload::prompt_session, else none (each session counts as one request).
   /// `wsload run --scenario` sets it from the file's send_prompts steps.
   std::size_t prompt_passes = 0;
+  /// How many times a session sends the prompts: prompt_passes, or once for
+  /// wsload::prompt_session; 0 when it sends none that the run knows of.
+  std::uint64_t session_prompt_passes() const noexcept {
+    if (prompt_passes > 0) return prompt_passes;
+    const auto* function = session.target<SessionTask (*)(Session&)>();
+    return function && *function == &prompt_session ? 1 : 0;
+  }
   /// The requests one session counts as: its prompts (see prompt_passes), or 1.
   std::uint64_t session_requests() const noexcept {
-    std::uint64_t passes = prompt_passes;
-    if (passes == 0) {
-      const auto* function = session.target<SessionTask (*)(Session&)>();
-      if (function && *function == &prompt_session) passes = 1;
-    }
+    const auto passes = session_prompt_passes();
     return passes > 0 && !prompts.empty() ? passes * prompts.size() : 1;
   }
   /// Open model of users: new sessions of `session` start at this rate per second over the

@@ -44,10 +44,16 @@ inline Url validate(const LoadConfig& config) {
                       "starts scripted sessions: give one (--scenario FILE, or "
                       "LoadConfig::session), or pace prompts with rate (--rate)");
   }
-  if (config.session && (config.rate > 0 || config.in_flight > 1)) {
-    throw ConfigError(config.rate > 0 ? "rate" : "in_flight", "",
+  if (config.session && config.rate > 0) {
+    throw ConfigError("rate", "",
                       "a scripted session runs each connection's sessions one after another, "
                       "or arrives at session_rate (--session-rate); leave it unset");
+  }
+  if (config.session && config.in_flight > 1 && config.session_prompt_passes() == 0) {
+    throw ConfigError("in_flight", std::to_string(config.in_flight),
+                      "pipelines the prompts a session sends (Session::send_prompts, a "
+                      "scenario's send_prompts step); this session sends none that the run "
+                      "knows of (a C++ session that does: set prompt_passes)");
   }
   if (config.session_arrivals() && config.stages.empty() && config.duration.count() <= 0) {
     throw ConfigError("session_rate", session_rate,
@@ -62,6 +68,17 @@ inline Url validate(const LoadConfig& config) {
     throw ConfigError("max_sessions", std::to_string(config.max_sessions),
                       "caps session arrivals (session_rate, or stages with a session); "
                       "without them the connections bound the sessions");
+  }
+  if (config.session_arrivals()) {
+    const LoadConfig defaults;
+    const bool connections = config.connections != defaults.connections;
+    if (connections || config.iterations != defaults.iterations) {
+      throw ConfigError(connections ? "connections" : "iterations",
+                        std::to_string(connections ? config.connections : config.iterations),
+                        "does not apply to arriving sessions: each runs once on a connection of "
+                        "its own, as many as session_rate over the duration (or stages) makes; "
+                        "max_sessions caps those at once");
+    }
   }
   if (config.session_arrivals() && config.connect_rate > 0) {
     throw ConfigError("connect_rate", detail::format_number(config.connect_rate, 3),

@@ -66,6 +66,30 @@ TEST_F(ScenarioCli, ASendPromptsStepCountsEachPromptAsARequest) {
   EXPECT_EQ(server.messages(), 2u * 2u * 3u + 2u) << "the prompts and one login per socket";
 }
 
+TEST_F(ScenarioCli, ASendPromptsStepPipelinesThePromptsWithInFlight) {
+  wsload::testing::Server server;  // an echo: each reply carries its request's id
+  const auto scenario = write("pipelined.json", R"({"steps": [{"send_prompts": true}]})");
+  auto args = run_args(server.url(), scenario.string());
+  args.insert(args.end(), {"--connections", "2", "--iterations", "2", "--prompt", "one", "--prompt",
+                           "two", "--prompt", "three", "--in-flight", "3", "--correlation", "/id",
+                           "--template", R"({"id":{{sequence}},"p":{{prompt}}})"});
+  const auto r = run_process(args, wsload::test::clean_wsload_env());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto s = nlohmann::json::parse(read_text(summary()));
+  EXPECT_EQ(s["successful_requests"], 2 * 2 * 3) << s.dump();
+  EXPECT_EQ(s["config"]["in_flight"], 3);
+
+  // A scenario that sends no prompts has nothing to pipeline.
+  const auto plain = write("plain.json", R"({"steps": [{"send": "hi"}]})");
+  auto refused = run_args(server.url(), plain.string());
+  refused.insert(refused.end(), {"--in-flight", "3", "--correlation", "/id", "--template",
+                                 R"({"id":{{sequence}},"p":{{prompt}}})", "--prompt", "one"});
+  const auto bad = run_process(refused, wsload::test::clean_wsload_env());
+  EXPECT_EQ(bad.exit_code, 2) << bad.out << bad.err;
+  EXPECT_NE(bad.err.find("--in-flight"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("sends none"), std::string::npos) << bad.err;
+}
+
 TEST_F(ScenarioCli, ABadStepIsNamedAndExitsTwoBeforeAnyTraffic) {
   wsload::testing::Server server;
   struct Case {
@@ -200,6 +224,8 @@ TEST_F(ScenarioCli, OptionsTheSessionsWouldLeaveUnusedAreRefused) {
       {"--max-sessions", "5"},  // no arrivals to cap
       {"--session-rate", "5", "--duration", "1", "--connect-rate", "10"},
       {"--session-rate", "5", "--duration", "1", "--reconnect", "3"},
+      {"--session-rate", "5", "--duration", "1", "--connections", "5"},
+      {"--session-rate", "5", "--duration", "1", "--iterations", "3"},
       {"--keepalive", "{}"},
   };
   for (const auto& flags : unused) {

@@ -3,6 +3,7 @@
 // the prompt loop's, against the embedded server's token route (known first-token delay,
 // gaps and count) and its faults.
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -231,7 +232,8 @@ TEST(PromptSession, AScenarioSendsThePromptsAfterItsConnectSteps) {
 TEST(PromptSession, ArrivedSessionsChargeTheirFirstPromptHowLateTheyStarted) {
   Server server(login_and_tokens_server());
   auto config = prompt_session_config(server);
-  config.connections = 1;
+  config.connections = LoadConfig{}.connections;  // arrivals open their own
+  config.iterations = LoadConfig{}.iterations;
   config.session = wsload::prompt_session;
   config.session_rate = 20;
   config.duration = 500ms;
@@ -306,6 +308,115 @@ TEST(PromptSession, ASessionThatFailsBeforeItsPromptsFailsThemAll) {
       << "each session's two prompts fail with its login: " << wsload::format_report(s);
   EXPECT_EQ(s.total_requests, 4u);
   EXPECT_EQ(s.steps.at("login").failures, 2u);
+}
+
+// --- Correlated prompts (LoadConfig::correlation, in_flight): the pipelined loop's ----
+
+// "hang" is never answered; anything else is echoed with the request's /id.
+ServerOptions correlated_server_one_route_hangs() {
+  ServerOptions options;
+  options.mode = wsload::testing::ReplyMode::api_gateway;
+  options.routes = {{"$default", Route{}}, {"hang", Route{Route::Kind::silent}}};
+  options.id_pointer = "/id";
+  return options;
+}
+
+LoadConfig correlated_config(const std::string& url, std::vector<std::string> prompts) {
+  LoadConfig config;
+  config.url = url;
+  config.prompts = std::move(prompts);
+  config.connections = 1;
+  config.threads = 1;
+  config.message_template = R"({"action":{{prompt}},"id":{{sequence}}})";
+  config.correlation = "/id";
+  config.timeouts.reply = 5s;
+  config.timeouts.run = 60s;
+  return config;
+}
+
+TEST(PromptSession, CorrelatedPromptsTimeOutOneByOneAndKeepTheirConnection) {
+  const Server server(correlated_server_one_route_hangs());
+  auto config = correlated_config(server.url(), {"echo", "echo", "hang", "echo"});
+  config.connections = 5;
+  config.iterations = 5;
+  config.in_flight = 2;
+  config.timeouts.reply = 300ms;
+  for (const bool as_session : {false, true}) {
+    SCOPED_TRACE(as_session ? "prompt session" : "prompt loop");
+    if (as_session) config.session = wsload::prompt_session;
+    const auto s = wsload::run_load(config);
+    EXPECT_EQ(s.total_requests, 100u);
+    EXPECT_EQ(failed_as(s, ErrorKind::reply_timeout), 25u) << wsload::format_report(s);
+    EXPECT_EQ(s.successful_requests, 75u);
+    EXPECT_EQ(s.timeout_reconnects, 0u);
+    EXPECT_EQ(s.connections_opened, 5u);
+    EXPECT_EQ(s.unmatched_replies, 0u);
+  }
+}
+
+// Replies held until `together` requests are in, then sent newest first, with one frame
+// of an id no request has: only requests sent without waiting for replies get any, and
+// only matching by id pairs them right.
+wsload::test::Misbehaviour answers_when_together(std::size_t together) {
+  wsload::test::Misbehaviour held;
+  auto waiting = std::make_shared<std::vector<std::string>>();
+  held.answer = [waiting, together](const std::string& message) {
+    waiting->push_back(message);
+    if (waiting->size() < together) return std::vector<std::string>{};
+    std::vector<std::string> frames(waiting->rbegin(), waiting->rend());
+    frames.insert(frames.begin() + 1, R"({"id":-1})");
+    waiting->clear();
+    return frames;
+  };
+  return held;
+}
+
+TEST(PromptSession, CorrelatedPromptsAreInFlightTogetherAndMatchedByTheirIds) {
+  wsload::test::FrameRecorder server(answers_when_together(4));
+  auto config = correlated_config(server.url(), {"a", "b", "c", "d", "e", "f", "g", "h"});
+  config.in_flight = 4;
+  config.completion = "/action";
+  config.prompt_passes = 1;
+  std::vector<std::string> actions;
+  config.session = [&actions](Session& s) -> SessionTask {
+    co_await s.send_prompts();
+    actions.push_back("sent");
+  };
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.successful_requests, 8u) << wsload::format_report(s);
+  EXPECT_EQ(s.failed_requests, 0u);
+  EXPECT_EQ(s.unmatched_replies, 2u) << "one foreign id per four replies";
+  EXPECT_EQ(actions.size(), 1u) << "the session goes on once every prompt is answered";
+}
+
+TEST(PromptSession, OneAtATimeTheHeldRepliesNeverComeAndEachTimesOut) {
+  // The control for the case above: sequential prompts never have four in flight.
+  wsload::test::FrameRecorder server(answers_when_together(4));
+  auto config = correlated_config(server.url(), {"a", "b"});
+  config.completion = "/action";
+  config.timeouts.reply = 200ms;
+  config.session = wsload::prompt_session;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(failed_as(s, ErrorKind::reply_timeout), 2u) << wsload::format_report(s);
+}
+
+TEST(PromptSession, InFlightIsRefusedForASessionThatSendsNoPrompts) {
+  LoadConfig config;
+  config.url = "ws://127.0.0.1:9/";
+  config.prompts = {"a"};
+  config.correlation = "/id";
+  config.message_template = R"({"id":{{sequence}},"p":{{prompt}}})";
+  config.in_flight = 2;
+  config.session = [](Session& s) -> SessionTask { co_await s.send("hi"); };
+  try {
+    wsload::validate(config);
+    ADD_FAILURE() << "in_flight without send_prompts was accepted";
+  } catch (const wsload::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("in_flight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("prompt_passes"), std::string::npos) << e.what();
+  }
+  config.prompt_passes = 1;
+  EXPECT_NO_THROW(wsload::validate(config));
 }
 
 }  // namespace

@@ -237,6 +237,20 @@ TEST(Config, ValidateNamesTheInvalidField) {
          c.keepalive = "{}";
        },
        "keepalive"},
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+         c.duration = std::chrono::milliseconds(1000);
+         c.connections = 5;
+       },
+       "connections"},
+      {[](LoadConfig& c) {
+         c.session = no_session;
+         c.session_rate = 5;
+         c.duration = std::chrono::milliseconds(1000);
+         c.iterations = 3;
+       },
+       "iterations"},
   };
   for (const auto& [mutate, field] : cases) {
     auto c = valid();

@@ -250,6 +250,14 @@ TEST(StepThresholds, AStepThatNeverRanFailsSayingSo) {
   EXPECT_EQ(s.verdicts[0].message, "step 'logn' never ran, so 'p95[logn]<200ms' cannot be met");
   EXPECT_EQ(s.verdicts[2].message,
             "check 'typo' was never evaluated, so 'checks[typo]>=1%' cannot be met");
+  // After a warm-up, a step may have run only inside it, where no figure counts it.
+  s.config["warmup"] = 2.0;
+  s.judge({parse("p95[logn]<200ms"), parse("checks[typo]>=1%")});
+  EXPECT_EQ(s.verdicts[0].message,
+            "step 'logn' never ran after the warm-up, so 'p95[logn]<200ms' cannot be met");
+  EXPECT_EQ(s.verdicts[1].message,
+            "check 'typo' was never evaluated after the warm-up, so 'checks[typo]>=1%' cannot be "
+            "met");
   // A step that ran but never succeeded has no latency.
   Summary failing;
   failing.steps["login"].record_failure("timeout");

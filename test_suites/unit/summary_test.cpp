@@ -238,6 +238,16 @@ TEST(Summary, AnOpenLoopThatSentUnder95PercentOfItsScheduleDoesNotPass) {
             std::string::npos)
       << s.verdicts.back().message;
   EXPECT_NE(s.verdicts.back().message.find("no verdict on the service"), std::string::npos);
+  // With session arrivals the schedule counts sessions, and the console says so.
+  s.schedule->max_sessions = 10;
+  s.judge({});
+  EXPECT_NE(s.verdicts.back().message.find("94 of the 100 sessions due"), std::string::npos)
+      << s.verdicts.back().message;
+  const auto console = wsload::format_report(s);
+  EXPECT_NE(console.find("sessions/s started"), std::string::npos) << console;
+  EXPECT_NE(console.find("sessions/s; latency counts from when each session was due"),
+            std::string::npos)
+      << console;
 }
 
 TEST(Summary, AnOpenLoopsThroughputIsOverItsSendingWindow) {

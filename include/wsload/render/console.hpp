@@ -64,11 +64,12 @@ inline std::string format_report(const Summary& s) {
     const auto& r = *s.schedule;
     out += "  WARNING: the generator fell behind its schedule: " +
            detail::format_number(r.achieved_rate, 1) + " of " +
-           detail::format_number(r.target_rate, 1) + " req/s sent, " +
-           std::to_string(r.late_sends) + " sends late (up to " +
-           detail::format_seconds(r.max_send_lag) + "), " + std::to_string(r.not_sent) +
-           " due but never sent. Latencies count from when requests were due; " +
-           (r.max_sessions > 0 ? "raise --max-sessions" : "add connections") +
+           detail::format_number(r.target_rate, 1) + " " + r.what() + "/s " +
+           (r.max_sessions > 0 ? "started, " : "sent, ") + std::to_string(r.late_sends) +
+           " late (up to " + detail::format_seconds(r.max_send_lag) + "), " +
+           std::to_string(r.not_sent) + " due but never " +
+           (r.max_sessions > 0 ? "started" : "sent") + ". Latencies count from when " + r.what() +
+           " were due; " + (r.max_sessions > 0 ? "raise --max-sessions" : "add connections") +
            " (or CPU) to send on time\n";
   }
   if (s.schedule && s.schedule->sessions_waited > 0) {
@@ -131,8 +132,10 @@ inline std::string format_report(const Summary& s) {
     const auto& u = s.latency_uncorrected;
     const auto at = [&u](double p) { return format_ms(seconds_of(u.value_at_percentile(p))); };
     row("Open loop:", format_number(s.schedule->achieved_rate, 1) + " of " +
-                          format_number(s.schedule->target_rate, 1) +
-                          " req/s; latency counts from when each request was due");
+                          format_number(s.schedule->target_rate, 1) + " " +
+                          (s.schedule->max_sessions > 0
+                               ? "sessions/s; latency counts from when each session was due"
+                               : "req/s; latency counts from when each request was due"));
     if (s.schedule->max_sessions > 0) {
       row("Sessions:", "up to " + std::to_string(s.schedule->peak_sessions) + " in flight of " +
                            std::to_string(s.schedule->max_sessions) + " allowed; " +

@@ -127,13 +127,15 @@ inline std::optional<double> selected_figure(const Threshold& t, const StepTable
 
 /// The verdict of a threshold that selects a step or judges checks, worded as
 /// "p95[login] 312 ms > 200 ms (1,204 steps)". A step that never ran, or a check never
-/// evaluated, fails it: the limit cannot be met by what did not happen.
+/// evaluated, fails it: the limit cannot be met by what did not happen. After a warm-up
+/// (`warmup`), whose steps and checks are in no figure, it says so.
 inline Verdict selected_verdict(const Threshold& t, const StepTable& steps,
-                                const CheckTable& checks) {
+                                const CheckTable& checks, bool warmup = false) {
   const auto actual = selected_figure(t, steps, checks);
   Verdict v = evaluate(t, actual);
   const std::string quoted = "'" + t.selector + "'";
-  const std::string cannot = ", so '" + t.expression + "' cannot be met";
+  const std::string cannot =
+      std::string(warmup ? " after the warm-up" : "") + ", so '" + t.expression + "' cannot be met";
   // What the expression judges: "p95[login]", or "checks" for every check together.
   const auto close = t.expression.rfind(']');
   const auto figure =

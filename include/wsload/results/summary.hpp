@@ -57,6 +57,8 @@ struct ScheduleReport {
   /// The generator sent under 95 % of what came due: the load asked for was not delivered,
   /// so no verdict on the service holds.
   bool fell_short() const noexcept { return not_sent * 20 > due; }
+  /// What the schedule's counts count: "sessions" with session arrivals, else "requests".
+  const char* what() const noexcept { return max_sessions > 0 ? "sessions" : "requests"; }
 };
 
 /// What a run measured: its counts (Counters), latency histograms, time series, errors
@@ -222,9 +224,10 @@ struct Summary : Counters {
 
   /// The verdict of one threshold on this run (on each of its windows, when it has one).
   Verdict verdict(const Threshold& t) const {
-    Verdict v = detail::selects_step_or_check(t) ? detail::selected_verdict(t, steps, checks)
-                : t.window > 0                   ? evaluate_windows(t, time_series)
-                                                 : evaluate(t, figure(t));
+    Verdict v = detail::selects_step_or_check(t)
+                    ? detail::selected_verdict(t, steps, checks, config.contains("warmup"))
+                : t.window > 0 ? evaluate_windows(t, time_series)
+                               : evaluate(t, figure(t));
     // A saturated generator's figures are partly its own: the failure must not read as
     // the service's alone.
     if (!v.passed && generator_saturated() &&
@@ -252,7 +255,7 @@ struct Summary : Counters {
         r.due ? 100.0 * static_cast<double>(r.due - r.not_sent) / static_cast<double>(r.due) : 0;
     return {"sent>=95%", false, sent_share, 95,
             "the load generator fell short: it sent " + std::to_string(r.due - r.not_sent) +
-                " of the " + std::to_string(r.due) + " requests due (" +
+                " of the " + std::to_string(r.due) + " " + r.what() + " due (" +
                 detail::format_number(sent_share, 1) +
                 " %), so the load asked for was not delivered; this is no verdict on the "
                 "service. " +

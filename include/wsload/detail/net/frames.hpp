@@ -166,6 +166,25 @@ inline std::string id_at(std::string_view body, const JsonPath& path, FrameScan&
   return scan.scan(body) ? id_in(scan, path) : std::string();
 }
 
+/// The correlation id that request `sequence` of connection `index` carries, its message
+/// `body` (rendered with `uuid`): read from the template alone when no prompt can change it
+/// (RunContext::id_without_prompt). `source` and `scan` (which asks for the id's pointer)
+/// are the caller's, kept from request to request.
+inline std::string request_id(const RunContext& run, std::string_view body, std::uint64_t index,
+                              std::uint64_t sequence, const std::string& uuid, std::string& source,
+                              FrameScan& scan) {
+  if (!run.id_without_prompt) return id_at(body, *run.correlation_path, scan);
+  source.clear();
+  run.message.render(source, {{}, index, sequence, uuid});
+  return id_at(source, *run.correlation_path, scan);
+}
+
+/// Why a request whose id is already in flight fails: the template must give each its own
+/// id, e.g. {{sequence}}.
+inline std::string repeated_id(const RunContext& run) {
+  return "correlation id at " + run.config.correlation + " repeats while in flight";
+}
+
 /// Whether the id at `pointer` is the same whatever the prompt (see
 /// RunContext::id_without_prompt).
 inline bool id_independent_of_prompt(const MessageTemplate& message,

@@ -148,18 +148,9 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     std::string uuid;
     const auto sequence = cursor.next++;
     const auto body = render_message(run, state, message, prompt, index, sequence, &uuid);
-    std::string id;
-    if (run.id_without_prompt) {
-      id_source.clear();
-      run.message.render(id_source, {{}, index, sequence, uuid});
-      id = id_at(id_source, *run.correlation_path, sent);
-    } else {
-      id = id_at(body, *run.correlation_path, sent);
-    }
+    const std::string id = request_id(run, body, index, sequence, uuid, id_source, sent);
     if (p.pending.count(id)) {
-      // The template must give each request in flight its own id, e.g. {{sequence}}.
-      state.count_failed(ErrorKind::protocol,
-                         "correlation id at " + config.correlation + " repeats while in flight", 1);
+      state.count_failed(ErrorKind::protocol, repeated_id(run), 1);
       ++cursor.counted;
       continue;
     }

@@ -10,6 +10,7 @@
 // the close timeout, everything by the run's deadline.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -17,6 +18,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -85,15 +88,16 @@ inline bool ends_with_the_run(const RunContext& run, const ThreadState& state, E
          (kind == ErrorKind::run_deadline && run.schedule);
 }
 
-/// Counts the `left` requests that a session's end under `why` leaves, the one in flight
-/// first: all failed under its kind, unless the run is ending (then the one in flight, the
-/// rest not sent). A run bounded by time counts none it did not send.
+/// Counts the `left` requests that a session's end under `why` leaves, those in flight
+/// (`in_flight` of them) first: all failed under its kind, unless the run is ending (then
+/// those in flight, the rest not sent). A run bounded by time counts none it did not send.
 inline void count_left(const RunContext& run, ThreadState& state, const Failure& why,
-                       std::uint64_t left) {
+                       std::uint64_t left, std::uint64_t in_flight = 1) {
   const bool run_ends = ends_with_the_run(run, state, why.first);
   const bool bounded_by_time = run.send_until != Clock::time_point::max();
-  state.count_failed(why.first, why.second, run_ends || bounded_by_time ? 1 : left);
-  if (run_ends && !bounded_by_time) state.not_sent += left - 1;
+  const auto failed = run_ends || bounded_by_time ? std::min(in_flight, left) : left;
+  state.count_failed(why.first, why.second, failed);
+  if (run_ends && !bounded_by_time) state.not_sent += left - failed;
 }
 
 /// Performs one session operation on `link`; the failure that ends the session, if any.
@@ -189,7 +193,8 @@ class SessionOperations {
           {ErrorKind::session_failed, "send_prompts: the run has no prompts (LoadConfig::prompts)"},
           "check"};
     }
-    const std::uint64_t per_session = config.session_requests();
+    const std::uint64_t sequence_base = session.iteration() * config.session_requests();
+    if (run_.correlation) co_return co_await send_correlated_prompts(session, sequence_base);
     for (std::uint64_t i = 0; i < total; ++i) {
       // A run's time ends the prompts as it ends the prompt loop's: none sent after it.
       if (Clock::now() >= run_.send_until) break;
@@ -197,9 +202,8 @@ class SessionOperations {
       if (answers_waiting()) {
         if (auto failed = co_await send_answers()) co_return prompts_failed(*failed, total - i);
       }
-      const auto body =
-          render_message(run_, state_, prompt_message_, config.prompts[i], session.connection(),
-                         session.iteration() * per_session + prompts_sent_++);
+      const auto body = render_message(run_, state_, prompt_message_, config.prompts[i],
+                                       session.connection(), sequence_base + prompts_sent_++);
       ReplyProgress reply{Clock::now(), {}};
       reply.gaps = std::move(prompt_gaps_);
       reply.gaps.clear();
@@ -240,10 +244,102 @@ class SessionOperations {
     co_return std::nullopt;
   }
 
-  /// Counts the prompts a failure of send_prompts() leaves (`left`, see count_left), as the
-  /// prompt loop counts a connection's.
-  SessionFailed prompts_failed(SessionFailed failed, std::uint64_t left) {
-    count_left(run_, state_, failed.why, left);
+  /// send_prompts() with a correlation id (LoadConfig::correlation), as the pipelined loop:
+  /// up to in_flight prompts outstanding, each reply's frames matched to its prompt by the
+  /// id, each prompt timed out on its own. A frame for a prompt that timed out is counted
+  /// late, one with an unknown id unmatched; neither is timed.
+  asio::awaitable<std::optional<SessionFailed>> send_correlated_prompts(
+      const Session& session, std::uint64_t sequence_base) {
+    const LoadConfig& config = run_.config;
+    if (!correlated_scan_) {
+      correlated_scan_.emplace(run_.frame_paths);
+      id_scan_.emplace(std::span<const JsonPath>(&*run_.correlation_path, 1));
+    }
+    struct Pending {
+      ReplyProgress progress;
+      Clock::time_point deadline;
+    };
+    std::unordered_map<std::string, Pending> pending;  ///< by the id's JSON text
+    std::unordered_set<std::string> expired;
+    const std::uint64_t total = config.prompts.size();
+    std::uint64_t next = 0;
+    auto failed_with = [&](SessionFailed failed) {
+      const std::uint64_t in_flight = std::max<std::size_t>(pending.size(), 1);
+      return prompts_failed(failed, std::max(pending.size() + (total - next), in_flight),
+                            in_flight);
+    };
+    for (;;) {
+      // A run's time ends the prompts as it ends the prompt loop's: none sent after it.
+      while (next < total && pending.size() < config.in_flight && Clock::now() < run_.send_until) {
+        if (next > 0 && yield_due(link_)) co_await yield_to_loop(link_);
+        if (answers_waiting()) {
+          if (auto failed = co_await send_answers()) co_return failed_with(*failed);
+        }
+        std::string uuid;
+        const auto sequence = sequence_base + prompts_sent_++;
+        const auto body = render_message(run_, state_, prompt_message_, config.prompts[next],
+                                         session.connection(), sequence, &uuid);
+        auto id =
+            request_id(run_, body, session.connection(), sequence, uuid, id_source_, *id_scan_);
+        ++next;
+        if (pending.count(id)) {
+          state_.count_failed(ErrorKind::protocol, repeated_id(run_), 1);
+          continue;
+        }
+        const auto now = Clock::now();
+        const auto late = std::exchange(first_step_late_, Clock::duration{});
+        pending[std::move(id)] = {{now, now - late}, now + config.timeouts.reply};
+        std::optional<SessionFailed> failed;
+        if (!written_at_once(body, false, failed)) failed = co_await write_one(body, false);
+        if (failed) co_return failed_with(*failed);
+      }
+      if (pending.empty()) co_return std::nullopt;
+      auto earliest = Clock::time_point::max();
+      for (const auto& [id, p] : pending) earliest = std::min(earliest, p.deadline);
+      // wait()'s loop inline, as send_prompts' (no coroutine frame per wake).
+      for (;;) {
+        if (answers_waiting()) {
+          if (auto failed = co_await send_answers()) co_return failed_with(*failed);
+        }
+        if (!link_.inbox.empty()) break;
+        if (!link_.reading) co_return failed_with(connection_failure());
+        if (Clock::now() >= earliest) break;
+        boost::system::error_code ignored;
+        link_.wake.expires_at(earliest);
+        co_await link_.wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      }
+      while (!link_.inbox.empty()) {
+        ArrivedFrame frame = std::move(link_.inbox.front());
+        link_.inbox.pop_front();
+        const std::string id = scan_frame(*correlated_scan_, frame.data, frame.binary)
+                                   ? id_in(*correlated_scan_, *run_.correlation_path)
+                                   : std::string();
+        const auto it = pending.find(id);
+        if (it == pending.end()) {
+          ++(expired.count(id) ? state_.late_replies : state_.unmatched_replies);
+        } else if (judge_frame(run_, state_, it->second.progress, frame.data, *correlated_scan_,
+                               frame.at) != FrameVerdict::more) {
+          pending.erase(it);
+        }
+      }
+      const auto now = Clock::now();
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (it->second.deadline > now) {
+          ++it;
+          continue;
+        }
+        state_.count_failed(ErrorKind::reply_timeout, "", 1);
+        expired.insert(it->first);
+        it = pending.erase(it);
+      }
+    }
+  }
+
+  /// Counts the prompts a failure of send_prompts() leaves (`left`, `in_flight` of them
+  /// sent; see count_left), as the prompt loop counts a connection's.
+  SessionFailed prompts_failed(SessionFailed failed, std::uint64_t left,
+                               std::uint64_t in_flight = 1) {
+    count_left(run_, state_, failed.why, left, in_flight);
     failure_counted_ = true;
     return failed;
   }
@@ -410,8 +506,11 @@ class SessionOperations {
   std::uint64_t bytes_ = 0;
   std::optional<FrameScan> prompt_scan_;  ///< send_prompts(): the run's pointers
   std::string prompt_message_;
-  std::vector<std::int64_t> prompt_gaps_;  ///< kept: a session's streamed replies allocate once
-  std::uint64_t prompts_sent_ = 0;         ///< this session's, for {{sequence}}
+  std::vector<std::int64_t> prompt_gaps_;     ///< kept: a session's streamed replies allocate once
+  std::optional<FrameScan> correlated_scan_;  ///< send_correlated_prompts(): the run's pointers
+  std::optional<FrameScan> id_scan_;          ///< and a sent message's id
+  std::string id_source_;
+  std::uint64_t prompts_sent_ = 0;  ///< this session's, for {{sequence}}
   bool sent_prompts_ = false;
   bool failure_counted_ = false;
 };
