@@ -111,7 +111,8 @@ inline Url validate(const LoadConfig& config) {
   if (config.shard) {
     const auto shown = config.shard->text();
     (void)detail::checked_shard(config.shard->index, config.shard->count, "shard", shown);
-    if (config.shard->count > config.connections) {
+    // Arriving sessions are dealt to the shards one by one; connections do not apply.
+    if (!config.session_arrivals() && config.shard->count > config.connections) {
       throw ConfigError("shard", shown,
                         "more shards than connections (" + std::to_string(config.connections) +
                             "): each shard runs whole connections, so some would idle");

@@ -156,6 +156,25 @@ TEST(PromptSession, AServerCloseFailsThePromptInFlightAndThoseAfterItUnderItsKin
   EXPECT_EQ(s.reconnects, 1u);
 }
 
+TEST(PromptSession, AFailureInTheFirstPassFailsThePromptsOfTheLaterPassesToo) {
+  ServerOptions options;
+  options.fault = wsload::testing::Fault::close_after;
+  options.fault_after = 1;
+  Server server(options);
+  auto config = one_connection_config(server, {"one", "two"}, 1);
+  config.prompt_passes = 2;
+  config.session = [](Session& s) -> SessionTask {
+    co_await s.send_prompts();
+    co_await s.send_prompts();
+  };
+  const auto s = wsload::run_load(config);
+  // "one" answered, the 1011 close for "two": it and the second pass's two fail with it.
+  EXPECT_EQ(s.total_requests, 4u) << wsload::format_report(s);
+  EXPECT_EQ(s.successful_requests, 1u);
+  EXPECT_EQ(failed_as(s, ErrorKind::server_error), 3u) << wsload::format_report(s);
+  EXPECT_FALSE(s.deadline_exceeded) << "nothing was left for the run's end to count";
+}
+
 TEST(PromptSession, AnErrorFrameFailsItsPromptAloneAndTheSessionGoesOn) {
   Server server;
   auto config = one_connection_config(
@@ -390,7 +409,7 @@ TEST(PromptSession, CorrelatedPromptsAreInFlightTogetherAndMatchedByTheirIds) {
 }
 
 TEST(PromptSession, OneAtATimeTheHeldRepliesNeverComeAndEachTimesOut) {
-  // The control for the case above: sequential prompts never have four in flight.
+  // The control for the case above: one prompt at a time never has four in flight.
   wsload::test::FrameRecorder server(answers_when_together(4));
   auto config = correlated_config(server.url(), {"a", "b"});
   config.completion = "/action";
@@ -398,6 +417,30 @@ TEST(PromptSession, OneAtATimeTheHeldRepliesNeverComeAndEachTimesOut) {
   config.session = wsload::prompt_session;
   const auto s = wsload::run_load(config);
   EXPECT_EQ(failed_as(s, ErrorKind::reply_timeout), 2u) << wsload::format_report(s);
+  EXPECT_EQ(s.connections_opened, 1u) << "a correlated prompt times out alone";
+  EXPECT_EQ(s.timeout_reconnects, 0u);
+}
+
+TEST(PromptSession, AConnectionThatEndsFailsEveryCorrelatedPromptInFlightAndThoseAfter) {
+  // Two echoed, then a 1001 close instead of the third reply: with four in flight, the
+  // third and fourth are lost in flight, the fifth and sixth with them (a count-bounded run).
+  wsload::test::Misbehaviour closing;
+  auto received = std::make_shared<int>(0);
+  closing.answer_bytes = [received](const std::string& message) {
+    ++*received;
+    if (*received <= 2) return wsload::test::frame(0x81, message);
+    if (*received == 3) return wsload::test::frame(0x88, std::string("\x03\xe9", 2));
+    return std::string();
+  };
+  wsload::test::FrameRecorder server(closing);
+  auto config = correlated_config(server.url(), {"a", "b", "c", "d", "e", "f"});
+  config.in_flight = 4;
+  config.session = wsload::prompt_session;
+  const auto s = wsload::run_load(config);
+  EXPECT_EQ(s.total_requests, 6u) << wsload::format_report(s);
+  EXPECT_EQ(s.successful_requests, 2u);
+  EXPECT_EQ(failed_as(s, ErrorKind::going_away), 4u) << wsload::format_report(s);
+  EXPECT_EQ(s.unmatched_replies, 0u);
 }
 
 TEST(PromptSession, InFlightIsRefusedForASessionThatSendsNoPrompts) {

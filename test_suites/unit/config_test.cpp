@@ -302,6 +302,8 @@ TEST(Config, SessionArrivalsTakeTheScheduleAndTheCap) {
   EXPECT_EQ(to_json(c)["max_sessions"], 3);
   c.shard = Shard{1, 3};  // sessions 1, 4, 7 of 0 to 9
   EXPECT_EQ(c.expected_requests(), 3u);
+  c.shard = Shard{0, 32};
+  EXPECT_NO_THROW(validate(c)) << "arrivals are dealt to the shards: connections do not bound them";
   // Stages ramp the sessions as they ramp --rate.
   auto ramp = valid();
   ramp.session = no_session;

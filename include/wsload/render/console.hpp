@@ -64,8 +64,9 @@ inline std::string format_report(const Summary& s) {
     const auto& r = *s.schedule;
     out += "  WARNING: the generator fell behind its schedule: " +
            detail::format_number(r.achieved_rate, 1) + " of " +
-           detail::format_number(r.target_rate, 1) + " " + r.what() + "/s " +
-           (r.max_sessions > 0 ? "started, " : "sent, ") + std::to_string(r.late_sends) +
+           detail::format_number(r.target_rate, 1) +
+           (r.max_sessions > 0 ? " sessions/s started, " : " req/s sent, ") +
+           std::to_string(r.late_sends) + (r.max_sessions > 0 ? " starts" : " sends") +
            " late (up to " + detail::format_seconds(r.max_send_lag) + "), " +
            std::to_string(r.not_sent) + " due but never " +
            (r.max_sessions > 0 ? "started" : "sent") + ". Latencies count from when " + r.what() +

@@ -3,15 +3,19 @@
 // with requests.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <wsload/detail/net/state.hpp>
+#include <wsload/errors.hpp>
 #include <wsload/message.hpp>
 
 namespace wsload::detail {
@@ -184,6 +188,56 @@ inline std::string request_id(const RunContext& run, std::string_view body, std:
 inline std::string repeated_id(const RunContext& run) {
   return "correlation id at " + run.config.correlation + " repeats while in flight";
 }
+
+/// Requests in flight on one connection, by correlation id (the pipelined loop's, and a
+/// session's correlated prompts): each reply frame judged for the request its id names,
+/// each request timed out on its own. A frame for a request that timed out is counted
+/// late, one with an unknown id unmatched; neither is timed.
+struct InFlight {
+  struct Pending {
+    ReplyProgress progress;
+    Clock::time_point deadline;
+  };
+  std::unordered_map<std::string, Pending> pending;  ///< by the id's JSON text
+  std::unordered_set<std::string> expired;           ///< ids whose requests timed out
+
+  /// Judges a received frame, scanned by `scanned` (which asks for the id's pointer), for
+  /// its request. True when that request ended (succeeded or failed).
+  bool take(const RunContext& run, ThreadState& state, std::string_view frame, bool binary,
+            FrameScan& scanned, Clock::time_point at) {
+    const std::string id =
+        scan_frame(scanned, frame, binary) ? id_in(scanned, *run.correlation_path) : "";
+    const auto it = pending.find(id);
+    if (it == pending.end()) {
+      ++(expired.count(id) ? state.late_replies : state.unmatched_replies);
+      return false;
+    }
+    if (judge_frame(run, state, it->second.progress, frame, scanned, at) == FrameVerdict::more) {
+      return false;
+    }
+    pending.erase(it);
+    return true;
+  }
+
+  /// Fails the requests past their deadline at `now` as reply timeouts; returns how many,
+  /// and sets `next` to the earliest deadline left (max when none is).
+  std::uint64_t expire(Clock::time_point now, ThreadState& state, Clock::time_point& next) {
+    std::uint64_t failed = 0;
+    next = Clock::time_point::max();
+    for (auto it = pending.begin(); it != pending.end();) {
+      if (it->second.deadline > now) {
+        next = std::min(next, it->second.deadline);
+        ++it;
+        continue;
+      }
+      state.count_failed(ErrorKind::reply_timeout, "", 1);
+      ++failed;
+      expired.insert(it->first);
+      it = pending.erase(it);
+    }
+    return failed;
+  }
+};
 
 /// Whether the id at `pointer` is the same whatever the prompt (see
 /// RunContext::id_without_prompt).

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 
 #include <wsload/config.hpp>
 #include <wsload/detail/net/asio.hpp>
@@ -21,17 +19,12 @@ namespace wsload::detail {
 /// What the writer and the reader of a pipelined connection share. Lives in the
 /// writer's frame, which waits for the reader before it ends.
 struct Pipeline {
-  struct Pending {
-    ReplyProgress progress;
-    Clock::time_point deadline;
-  };
   Pipeline(const asio::any_io_executor& executor, std::uint64_t& counted)
       : room(executor), reader_done(executor), counted(counted) {}
 
-  std::unordered_map<std::string, Pending> pending;  ///< by the id's JSON text
-  std::unordered_set<std::string> expired;           ///< ids whose requests timed out
-  asio::steady_timer room;                           ///< the writer waits here for a free slot
-  asio::steady_timer reader_done;                    ///< and here for the reader to end
+  InFlight in_flight;
+  asio::steady_timer room;         ///< the writer waits here for a free slot
+  asio::steady_timer reader_done;  ///< and here for the reader to end
   bool reading = true;
   boost::system::error_code read_error;
   std::uint64_t& counted;
@@ -47,18 +40,9 @@ struct Pipeline {
       slot.close(Abort::timeout);
       return;
     }
-    slot.deadline = write_deadline;
-    for (auto it = pending.begin(); it != pending.end();) {
-      if (it->second.deadline <= now) {
-        state.count_failed(ErrorKind::reply_timeout, "", 1);
-        ++counted;
-        expired.insert(it->first);
-        it = pending.erase(it);
-      } else {
-        slot.deadline = std::min(slot.deadline, it->second.deadline);
-        ++it;
-      }
-    }
+    Clock::time_point next;
+    counted += in_flight.expire(now, state, next);
+    slot.deadline = std::min(write_deadline, next);
     room.cancel();
   }
 };
@@ -71,17 +55,9 @@ asio::awaitable<void> read_pipelined(RunContext& run, ThreadState& state, Connec
   for (;;) {
     co_await ws.async_read(buffer, asio::redirect_error(asio::use_awaitable, p.read_error));
     if (p.read_error) break;
-    const auto now = Clock::now();
     const std::string_view frame(static_cast<const char*>(buffer.data().data()), buffer.size());
-    const std::string id =
-        scan_frame(scanned, frame, ws.got_binary()) ? id_in(scanned, *run.correlation_path) : "";
-    const auto it = p.pending.find(id);
-    if (it == p.pending.end()) {
-      ++(p.expired.count(id) ? state.late_replies : state.unmatched_replies);
-    } else if (judge_frame(run, state, it->second.progress, frame, scanned, now) !=
-               FrameVerdict::more) {
+    if (p.in_flight.take(run, state, frame, ws.got_binary(), scanned, Clock::now())) {
       ++p.counted;
-      p.pending.erase(it);
       p.expire(Clock::time_point::min(), state, slot);  // the next deadline; wake the writer
     }
     buffer.consume(buffer.size());
@@ -130,7 +106,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     };
   }
   while (cursor.next < cursor.end && p.reading && !ec) {
-    while (p.reading && p.pending.size() >= config.in_flight) {
+    while (p.reading && p.in_flight.pending.size() >= config.in_flight) {
       co_await wait(p.room);
       ec = {};
     }
@@ -149,14 +125,14 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     const auto sequence = cursor.next++;
     const auto body = render_message(run, state, message, prompt, index, sequence, &uuid);
     const std::string id = request_id(run, body, index, sequence, uuid, id_source, sent);
-    if (p.pending.count(id)) {
+    if (p.in_flight.pending.count(id)) {
       state.count_failed(ErrorKind::protocol, repeated_id(run), 1);
       ++cursor.counted;
       continue;
     }
     const auto now = Clock::now();
     if (run.schedule) note_send(state, due, now);
-    p.pending[id] = {{now, run.schedule ? due : now}, now + config.timeouts.reply};
+    p.in_flight.pending[id] = {{now, run.schedule ? due : now}, now + config.timeouts.reply};
     slot.phase = Phase::reply;
     p.write_deadline = now + config.timeouts.reply;
     slot.deadline = std::min(slot.deadline, p.write_deadline);
@@ -166,7 +142,7 @@ asio::awaitable<boost::system::error_code> run_pipelined(RunContext& run, Thread
     last_sent = now;
   }
   const auto write_error = ec;
-  while (p.reading && !write_error && !p.pending.empty()) {
+  while (p.reading && !write_error && !p.in_flight.pending.empty()) {
     co_await wait(p.room);
   }
   slot.expire = nullptr;

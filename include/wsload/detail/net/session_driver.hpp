@@ -18,8 +18,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -194,6 +192,7 @@ class SessionOperations {
           "check"};
     }
     const std::uint64_t sequence_base = session.iteration() * config.session_requests();
+    ++passes_begun_;
     if (run_.correlation) co_return co_await send_correlated_prompts(session, sequence_base);
     for (std::uint64_t i = 0; i < total; ++i) {
       // A run's time ends the prompts as it ends the prompt loop's: none sent after it.
@@ -245,9 +244,8 @@ class SessionOperations {
   }
 
   /// send_prompts() with a correlation id (LoadConfig::correlation), as the pipelined loop:
-  /// up to in_flight prompts outstanding, each reply's frames matched to its prompt by the
-  /// id, each prompt timed out on its own. A frame for a prompt that timed out is counted
-  /// late, one with an unknown id unmatched; neither is timed.
+  /// up to in_flight prompts outstanding, matched and timed out as InFlight does. It ends
+  /// once each is answered or timed out; a frame left for one after that is the next step's.
   asio::awaitable<std::optional<SessionFailed>> send_correlated_prompts(
       const Session& session, std::uint64_t sequence_base) {
     const LoadConfig& config = run_.config;
@@ -255,14 +253,14 @@ class SessionOperations {
       correlated_scan_.emplace(run_.frame_paths);
       id_scan_.emplace(std::span<const JsonPath>(&*run_.correlation_path, 1));
     }
-    struct Pending {
-      ReplyProgress progress;
-      Clock::time_point deadline;
-    };
-    std::unordered_map<std::string, Pending> pending;  ///< by the id's JSON text
-    std::unordered_set<std::string> expired;
+    InFlight& replies = correlated_replies_;  // kept: a later pass reuses its buckets
+    replies.pending.clear();
+    replies.expired.clear();
+    auto& pending = replies.pending;
     const std::uint64_t total = config.prompts.size();
     std::uint64_t next = 0;
+    // The earliest deadline in flight, or earlier: a reply that ends its request leaves it.
+    auto earliest = Clock::time_point::max();
     auto failed_with = [&](SessionFailed failed) {
       const std::uint64_t in_flight = std::max<std::size_t>(pending.size(), 1);
       return prompts_failed(failed, std::max(pending.size() + (total - next), in_flight),
@@ -289,20 +287,30 @@ class SessionOperations {
         const auto now = Clock::now();
         const auto late = std::exchange(first_step_late_, Clock::duration{});
         pending[std::move(id)] = {{now, now - late}, now + config.timeouts.reply};
+        earliest = std::min(earliest, now + config.timeouts.reply);
         std::optional<SessionFailed> failed;
         if (!written_at_once(body, false, failed)) failed = co_await write_one(body, false);
         if (failed) co_return failed_with(*failed);
       }
-      if (pending.empty()) co_return std::nullopt;
-      auto earliest = Clock::time_point::max();
-      for (const auto& [id, p] : pending) earliest = std::min(earliest, p.deadline);
+      if (pending.empty()) {
+        slot_.idle();
+        co_return std::nullopt;
+      }
+      // Waiting for replies, bounded by the earliest deadline below rather than the
+      // watchdog's (which would close the connection); an end now is the replies' to classify.
+      slot_.idle();
+      slot_.phase = Phase::reply;
       // wait()'s loop inline, as send_prompts' (no coroutine frame per wake).
       for (;;) {
         if (answers_waiting()) {
           if (auto failed = co_await send_answers()) co_return failed_with(*failed);
         }
         if (!link_.inbox.empty()) break;
-        if (!link_.reading) co_return failed_with(connection_failure());
+        if (!link_.reading) {
+          // Those past their deadline timed out before the connection ended.
+          replies.expire(Clock::now(), state_, earliest);
+          co_return failed_with(connection_failure());
+        }
         if (Clock::now() >= earliest) break;
         boost::system::error_code ignored;
         link_.wake.expires_at(earliest);
@@ -311,35 +319,21 @@ class SessionOperations {
       while (!link_.inbox.empty()) {
         ArrivedFrame frame = std::move(link_.inbox.front());
         link_.inbox.pop_front();
-        const std::string id = scan_frame(*correlated_scan_, frame.data, frame.binary)
-                                   ? id_in(*correlated_scan_, *run_.correlation_path)
-                                   : std::string();
-        const auto it = pending.find(id);
-        if (it == pending.end()) {
-          ++(expired.count(id) ? state_.late_replies : state_.unmatched_replies);
-        } else if (judge_frame(run_, state_, it->second.progress, frame.data, *correlated_scan_,
-                               frame.at) != FrameVerdict::more) {
-          pending.erase(it);
-        }
+        replies.take(run_, state_, frame.data, frame.binary, *correlated_scan_, frame.at);
       }
-      const auto now = Clock::now();
-      for (auto it = pending.begin(); it != pending.end();) {
-        if (it->second.deadline > now) {
-          ++it;
-          continue;
-        }
-        state_.count_failed(ErrorKind::reply_timeout, "", 1);
-        expired.insert(it->first);
-        it = pending.erase(it);
-      }
+      if (Clock::now() >= earliest) replies.expire(Clock::now(), state_, earliest);
     }
   }
 
-  /// Counts the prompts a failure of send_prompts() leaves (`left`, `in_flight` of them
-  /// sent; see count_left), as the prompt loop counts a connection's.
+  /// Counts the prompts a failure of send_prompts() leaves (`left` of this pass,
+  /// `in_flight` of them sent; see count_left) and those of the session's later passes, as
+  /// the prompt loop counts a connection's.
   SessionFailed prompts_failed(SessionFailed failed, std::uint64_t left,
                                std::uint64_t in_flight = 1) {
-    count_left(run_, state_, failed.why, left, in_flight);
+    const std::uint64_t begun = passes_begun_ * run_.config.prompts.size();
+    const std::uint64_t per_session = run_.config.session_requests();
+    const std::uint64_t later = per_session > begun ? per_session - begun : 0;
+    count_left(run_, state_, failed.why, left + later, in_flight);
     failure_counted_ = true;
     return failed;
   }
@@ -510,7 +504,9 @@ class SessionOperations {
   std::optional<FrameScan> correlated_scan_;  ///< send_correlated_prompts(): the run's pointers
   std::optional<FrameScan> id_scan_;          ///< and a sent message's id
   std::string id_source_;
+  InFlight correlated_replies_;
   std::uint64_t prompts_sent_ = 0;  ///< this session's, for {{sequence}}
+  std::uint64_t passes_begun_ = 0;  ///< send_prompts() calls
   bool sent_prompts_ = false;
   bool failure_counted_ = false;
 };
