@@ -175,6 +175,26 @@ TEST(PromptSession, AFailureInTheFirstPassFailsThePromptsOfTheLaterPassesToo) {
   EXPECT_FALSE(s.deadline_exceeded) << "nothing was left for the run's end to count";
 }
 
+TEST(PromptSession, AFailureBetweenThePassesFailsThePromptsOfThePassNotBegun) {
+  ServerOptions options;
+  options.fault = wsload::testing::Fault::close_after;
+  options.fault_after = 2;
+  Server server(options);
+  auto config = one_connection_config(server, {"one", "two"}, 1);
+  config.prompt_passes = 2;
+  config.session = [](Session& s) -> SessionTask {
+    co_await s.send_prompts();
+    co_await s.request("between", "x", wsload::rule("regex:x"));
+    co_await s.send_prompts();
+  };
+  const auto s = wsload::run_load(config);
+  // Both prompts answered, then the 1011 close for the request: the second pass's two fail.
+  EXPECT_EQ(s.total_requests, 4u) << wsload::format_report(s);
+  EXPECT_EQ(s.successful_requests, 2u);
+  EXPECT_EQ(failed_as(s, ErrorKind::server_error), 2u) << wsload::format_report(s);
+  EXPECT_FALSE(s.deadline_exceeded);
+}
+
 TEST(PromptSession, AnErrorFrameFailsItsPromptAloneAndTheSessionGoesOn) {
   Server server;
   auto config = one_connection_config(
@@ -422,8 +442,8 @@ TEST(PromptSession, OneAtATimeTheHeldRepliesNeverComeAndEachTimesOut) {
 }
 
 TEST(PromptSession, AConnectionThatEndsFailsEveryCorrelatedPromptInFlightAndThoseAfter) {
-  // Two echoed, then a 1001 close instead of the third reply: with four in flight, the
-  // third and fourth are lost in flight, the fifth and sixth with them (a count-bounded run).
+  // Two echoed, then a 1001 close instead of the third reply: the four still in flight
+  // fail under its kind.
   wsload::test::Misbehaviour closing;
   auto received = std::make_shared<int>(0);
   closing.answer_bytes = [received](const std::string& message) {
@@ -434,7 +454,7 @@ TEST(PromptSession, AConnectionThatEndsFailsEveryCorrelatedPromptInFlightAndThos
   };
   wsload::test::FrameRecorder server(closing);
   auto config = correlated_config(server.url(), {"a", "b", "c", "d", "e", "f"});
-  config.in_flight = 4;
+  config.in_flight = 6;  // all sent before any reply: the close comes while they wait
   config.session = wsload::prompt_session;
   const auto s = wsload::run_load(config);
   EXPECT_EQ(s.total_requests, 6u) << wsload::format_report(s);

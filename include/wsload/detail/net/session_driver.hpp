@@ -172,6 +172,10 @@ class SessionOperations {
   std::uint64_t bytes() const noexcept { return bytes_; }
   /// Whether the session sent prompts (send_prompts): they, not it, are its requests.
   bool sent_prompts() const noexcept { return sent_prompts_; }
+  /// The prompts of the send_prompts() passes begun so far.
+  std::uint64_t prompts_begun() const noexcept {
+    return passes_begun_ * run_.config.prompts.size();
+  }
   /// Whether the failure that ended the session is counted already (by its prompts').
   bool failure_counted() const noexcept { return failure_counted_; }
 
@@ -261,10 +265,20 @@ class SessionOperations {
     std::uint64_t next = 0;
     // The earliest deadline in flight, or earlier: a reply that ends its request leaves it.
     auto earliest = Clock::time_point::max();
+    auto take_arrived = [&] {
+      while (!link_.inbox.empty()) {
+        ArrivedFrame frame = std::move(link_.inbox.front());
+        link_.inbox.pop_front();
+        replies.take(run_, state_, frame.data, frame.binary, *correlated_scan_, frame.at);
+      }
+    };
+    // Counts what a failure leaves; when every prompt is counted already, the failure is
+    // the session's, after its prompts (run_one_session counts it).
     auto failed_with = [&](SessionFailed failed) {
-      const std::uint64_t in_flight = std::max<std::size_t>(pending.size(), 1);
-      return prompts_failed(failed, std::max(pending.size() + (total - next), in_flight),
-                            in_flight);
+      take_arrived();  // replies that came before the failure count as they came
+      const std::uint64_t left = pending.size() + (total - next);
+      if (left == 0) return failed;
+      return prompts_failed(failed, left, std::max<std::uint64_t>(pending.size(), 1));
     };
     for (;;) {
       // A run's time ends the prompts as it ends the prompt loop's: none sent after it.
@@ -307,8 +321,13 @@ class SessionOperations {
         }
         if (!link_.inbox.empty()) break;
         if (!link_.reading) {
-          // Those past their deadline timed out before the connection ended.
+          // Those past their deadline timed out before the connection ended; when that
+          // leaves none, the prompts are done and the end is the next step's.
           replies.expire(Clock::now(), state_, earliest);
+          if (pending.empty() && next == total) {
+            slot_.idle();
+            co_return std::nullopt;
+          }
           co_return failed_with(connection_failure());
         }
         if (Clock::now() >= earliest) break;
@@ -316,11 +335,7 @@ class SessionOperations {
         link_.wake.expires_at(earliest);
         co_await link_.wake.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
       }
-      while (!link_.inbox.empty()) {
-        ArrivedFrame frame = std::move(link_.inbox.front());
-        link_.inbox.pop_front();
-        replies.take(run_, state_, frame.data, frame.binary, *correlated_scan_, frame.at);
-      }
+      take_arrived();
       if (Clock::now() >= earliest) replies.expire(Clock::now(), state_, earliest);
     }
   }
@@ -330,7 +345,7 @@ class SessionOperations {
   /// the prompt loop counts a connection's.
   SessionFailed prompts_failed(SessionFailed failed, std::uint64_t left,
                                std::uint64_t in_flight = 1) {
-    const std::uint64_t begun = passes_begun_ * run_.config.prompts.size();
+    const std::uint64_t begun = prompts_begun();
     const std::uint64_t per_session = run_.config.session_requests();
     const std::uint64_t later = per_session > begun ? per_session - begun : 0;
     count_left(run_, state_, failed.why, left + later, in_flight);
@@ -529,17 +544,21 @@ inline std::string describe_session_exception(const std::exception_ptr& error) {
 struct SessionEnd {
   std::optional<Failure> failure;
   bool counted = false;
-  bool sent_prompts = false;  ///< it was sending its prompts, and they count it
+  /// The prompts of the send_prompts() passes it began: they count it, those of the passes
+  /// it did not begin are left.
+  std::uint64_t prompts_begun = 0;
   explicit operator bool() const noexcept { return failure.has_value(); }
 };
 
-/// Counts a failed session that its prompts did not count: as one request, or, when
-/// sessions count as their prompts (LoadConfig::session_requests) and it sent none, as all
-/// of them (see count_left).
+/// Counts a failed session that its prompts did not count. When sessions count as their
+/// prompts (LoadConfig::session_requests), as those of the passes it did not begin, or one
+/// request more when it began them all; otherwise as one request (see count_left).
 inline void count_session_failure(const RunContext& run, ThreadState& state,
                                   const SessionEnd& end) {
   if (!end || end.counted) return;
-  count_left(run, state, *end.failure, end.sent_prompts ? 1 : run.config.session_requests());
+  const std::uint64_t per_session = run.config.session_requests();
+  const std::uint64_t left = per_session > end.prompts_begun ? per_session - end.prompts_begun : 1;
+  count_left(run, state, *end.failure, left);
 }
 
 /// Runs one session on the link's connection to its end: its success counted as one
@@ -599,7 +618,7 @@ asio::awaitable<SessionEnd> run_one_session(RunContext& run, ThreadState& state,
         sink.step_failed(op.step, failed->step_kind, Clock::now());
       }
       co_return SessionEnd{std::move(failed->why), operations.failure_counted(),
-                           operations.sent_prompts()};
+                           operations.prompts_begun()};
     }
   }
   if (const auto error = task.handle().promise().error) {
@@ -607,7 +626,7 @@ asio::awaitable<SessionEnd> run_one_session(RunContext& run, ThreadState& state,
     // check has already failed it).
     SessionAccess::settle(session);
     co_return SessionEnd{Failure{ErrorKind::session_failed, describe_session_exception(error)},
-                         false, operations.sent_prompts()};
+                         false, operations.prompts_begun()};
   }
   SessionAccess::settle(session);
   if (operations.sent_prompts()) co_return SessionEnd{};
