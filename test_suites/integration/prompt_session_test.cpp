@@ -156,18 +156,24 @@ TEST(PromptSession, AServerCloseFailsThePromptInFlightAndThoseAfterItUnderItsKin
   EXPECT_EQ(s.reconnects, 1u);
 }
 
-TEST(PromptSession, AFailureInTheFirstPassFailsThePromptsOfTheLaterPassesToo) {
+// Two passes of the prompts "one" and "two" on one connection whose server closes with
+// 1011 after `answered` replies; `session` sends them.
+wsload::Summary two_passes_closed_after(std::size_t answered, wsload::SessionFunction session) {
   ServerOptions options;
   options.fault = wsload::testing::Fault::close_after;
-  options.fault_after = 1;
+  options.fault_after = answered;
   Server server(options);
   auto config = one_connection_config(server, {"one", "two"}, 1);
   config.prompt_passes = 2;
-  config.session = [](Session& s) -> SessionTask {
-    co_await s.send_prompts();
-    co_await s.send_prompts();
-  };
-  const auto s = wsload::run_load(config);
+  config.session = std::move(session);
+  return wsload::run_load(config);
+}
+
+TEST(PromptSession, AFailureInTheFirstPassFailsThePromptsOfTheLaterPassesToo) {
+  const auto s = two_passes_closed_after(1, [](Session& session) -> SessionTask {
+    co_await session.send_prompts();
+    co_await session.send_prompts();
+  });
   // "one" answered, the 1011 close for "two": it and the second pass's two fail with it.
   EXPECT_EQ(s.total_requests, 4u) << wsload::format_report(s);
   EXPECT_EQ(s.successful_requests, 1u);
@@ -176,18 +182,11 @@ TEST(PromptSession, AFailureInTheFirstPassFailsThePromptsOfTheLaterPassesToo) {
 }
 
 TEST(PromptSession, AFailureBetweenThePassesFailsThePromptsOfThePassNotBegun) {
-  ServerOptions options;
-  options.fault = wsload::testing::Fault::close_after;
-  options.fault_after = 2;
-  Server server(options);
-  auto config = one_connection_config(server, {"one", "two"}, 1);
-  config.prompt_passes = 2;
-  config.session = [](Session& s) -> SessionTask {
-    co_await s.send_prompts();
-    co_await s.request("between", "x", wsload::rule("regex:x"));
-    co_await s.send_prompts();
-  };
-  const auto s = wsload::run_load(config);
+  const auto s = two_passes_closed_after(2, [](Session& session) -> SessionTask {
+    co_await session.send_prompts();
+    co_await session.request("between", "x", wsload::rule("regex:x"));
+    co_await session.send_prompts();
+  });
   // Both prompts answered, then the 1011 close for the request: the second pass's two fail.
   EXPECT_EQ(s.total_requests, 4u) << wsload::format_report(s);
   EXPECT_EQ(s.successful_requests, 2u);
